@@ -1,0 +1,37 @@
+// Owning file descriptor (after Android unique_fd). Every fd in InitOS lives in
+// one of these so nothing leaks into a child or a jail by forgetting close().
+#pragma once
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace initos {
+
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) : fd_(fd) {}
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  unique_fd(unique_fd&& o) noexcept : fd_(o.release()) {}
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    reset(o.release());
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  explicit operator bool() const { return ok(); }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace initos

@@ -1,0 +1,72 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "image/image_cli.h"
+#include "init/control.h"
+#include "init/pid1.h"
+#include "init/reaper.h"
+
+namespace initos {
+namespace {
+
+constexpr const char kUsage[] =
+    "usage: initos COMMAND [ARGS]\n"
+    "\n"
+    "InitOS: a signed-boot init system with a jail supervisor.\n"
+    "\n"
+    "As PID 1 (the /init of an initramfs) it runs the init sequence configured in\n"
+    "/etc/initos/initos.toml. Commands:\n"
+    "  init [--config FILE]      run the init sequence (implied when PID is 1)\n"
+    "  reap [OPTIONS] -- CMD...  tini-compatible reaper for containers (also as `tini`)\n"
+    "  poweroff | reboot | halt  ask PID 1 for an orderly shutdown\n"
+    "  image SUBCOMMAND ...      build and check images (initramfs, keygen, build,\n"
+    "                            verify, info); `initos image --help`\n"
+    "  --version                 print the version\n"
+    "\n"
+    "Every command takes --help.\n";
+
+std::string_view Basename(std::string_view p) {
+  size_t slash = p.rfind('/');
+  return slash == std::string_view::npos ? p : p.substr(slash + 1);
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string_view self = argc > 0 ? Basename(argv[0]) : "initos";
+
+  if (self == "tini") return ReaperMain(args);
+  // The kernel starts /init with no way to pass a subcommand: PID 1 is init.
+  if (::getpid() == 1 && (args.empty() || args[0] != "reap")) return Pid1Main(args);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+
+  const std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("initos %s\n", INITOS_VERSION);
+    return 0;
+  }
+  if (cmd == "init") return Pid1Main(rest);
+  if (cmd == "reap") return ReaperMain(rest);
+  if (cmd == "poweroff" || cmd == "reboot" || cmd == "halt") return ControlMain(cmd, rest);
+  if (cmd == "image") return ImageMain(rest);
+  std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
+               cmd.c_str());
+  return 2;
+}
+
+}  // namespace initos

@@ -1,0 +1,30 @@
+// Kernel command line (/proc/cmdline) parsing. Pure: takes the text.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "init/config.h"
+
+namespace initos {
+
+struct KernelParam {
+  std::string key;
+  std::string value;  // "" for a bare flag
+  bool has_value = false;
+};
+
+// Splits like the kernel does: whitespace separated, double quotes group,
+// stops at "--" (what follows belongs to init's argv).
+std::vector<KernelParam> ParseKernelCmdline(std::string_view cmdline);
+
+// Applies every `initos.KEY=VALUE` parameter to config (and `init=`-style
+// aliases documented in configs/). Returns one problem per bad parameter;
+// the rest still apply.
+std::vector<ConfigProblem> ApplyKernelCmdline(Config& config,
+                                             const std::vector<KernelParam>& params);
+
+}  // namespace initos

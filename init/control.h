@@ -1,0 +1,12 @@
+// `initos poweroff|reboot|halt`: ask PID 1 for an orderly shutdown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace initos {
+
+// action: "poweroff", "reboot" or "halt"; args: the rest (e.g. --help).
+int ControlMain(const std::string& action, const std::vector<std::string>& args);
+
+}  // namespace initos
