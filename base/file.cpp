@@ -1,0 +1,81 @@
+#include "base/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace initos {
+
+Result<unique_fd> OpenFile(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoError() << "open " << path;
+  return unique_fd(fd);
+}
+
+Result<std::string> ReadFdToString(int fd) {
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "read";
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<std::string> ReadFileToString(const std::string& path) {
+  auto fd = OpenFile(path, O_RDONLY);
+  if (!fd.ok()) return fd.error();
+  auto s = ReadFdToString(fd->get());
+  if (!s.ok()) return ErrnoErrorCode(s.error().code) << "read " << path;
+  return s;
+}
+
+Result<void> WriteFully(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "write";
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<void> ReadFully(int fd, void* data, size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "read";
+    if (n == 0) return Err() << "unexpected end of file";
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<void> WriteStringToFile(const std::string& path, std::string_view data, mode_t mode) {
+  auto fd = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (!fd.ok()) return fd.error();
+  auto r = WriteFully(fd->get(), data.data(), data.size());
+  if (!r.ok()) return ErrnoErrorCode(r.error().code) << "write " << path;
+  return {};
+}
+
+Result<void> MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return {};
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string prefix = path.substr(0, i);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoError() << "mkdir " << prefix;
+    }
+  }
+  return {};
+}
+
+}  // namespace initos

@@ -1,0 +1,26 @@
+// Small file helpers returning Result, shared by every module so nobody
+// re-writes the read/write loops. All opens use O_CLOEXEC.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace initos {
+
+// open(2) with O_CLOEXEC always added.
+Result<unique_fd> OpenFile(const std::string& path, int flags, mode_t mode = 0);
+Result<std::string> ReadFileToString(const std::string& path);
+Result<std::string> ReadFdToString(int fd);
+Result<void> WriteStringToFile(const std::string& path, std::string_view data,
+                               mode_t mode = 0644);
+Result<void> WriteFully(int fd, const void* data, size_t size);
+Result<void> ReadFully(int fd, void* data, size_t size);
+// mkdir -p; existing directories are fine.
+Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
+
+}  // namespace initos
