@@ -1,0 +1,40 @@
+// Starting a child program the way PID 1, the reaper and jails all need:
+// signal mask and dispositions reset to defaults before exec, optional new
+// session / process group / controlling terminal, and exec failures reported
+// to the parent (through a close-on-exec pipe) instead of a silent exit.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace initos {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;                 // argv[0] is searched in PATH if it has no '/'
+  std::optional<std::vector<std::string>> env;   // "K=V" entries; nullopt inherits environ
+  bool new_session = false;        // setsid(): own session, no controlling tty
+  bool controlling_tty = false;    // with new_session: make stdin the controlling tty
+  bool new_process_group = false;  // setpgid(0, 0) (when not new_session)
+  bool foreground = false;         // with new_process_group: tcsetpgrp on stdin if it is a tty
+  int stdin_fd = -1;               // -1 inherits; else dup2'ed onto 0
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  std::string cwd;                 // "" keeps the current directory
+};
+
+// Forks and execs. On success returns the child's pid once exec has happened.
+// If exec (or a setup step) fails in the child, the child exits and the
+// returned Error carries the child's errno (ENOENT: not found, EACCES: not
+// executable), with the child already reaped.
+Result<pid_t> Spawn(const SpawnOptions& options);
+
+// Signal mask and dispositions as a fresh process has them: all signals
+// unblocked and SIG_DFL. Called in children before exec.
+void ResetSignals();
+
+}  // namespace initos
