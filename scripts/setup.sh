@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything InitOS needs to build, test and demo on Debian 12 (as root).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config clang lld
+  libssl-dev libcap-dev libseccomp-dev libmnl-dev libtomlplusplus-dev
+  zlib1g-dev libzstd-dev libgtest-dev googletest
+  # images and peers
+  erofs-utils cryptsetup-bin busybox-static cpio zstd e2fsprogs dosfstools
+  util-linux fdisk gdisk kmod file
+  # boots
+  qemu-system-x86 qemu-utils linux-image-cloud-amd64 ovmf
+  systemd-boot-efi sbsigntool
+  # sidecar and the Debian demo
+  openssh-server openssh-client debootstrap
+  # benchmarks
+  hyperfine
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all packages present"
