@@ -3,7 +3,7 @@
 // bench/verity.sh to compare speed against veritysetup on the same file.
 //
 //   verity_format DATA HASH [--salt HEX] [--uuid HEX32] [--hash-offset N]
-//                 [--data-blocks N] [--hash ALG] [--verify ROOTHEX]
+//                 [--data-blocks N] [--hash ALG] [--threads N] [--verify ROOTHEX]
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
       hash_offset = std::stoull(next());
     } else if (arg == "--data-blocks") {
       data_blocks = std::stoull(next());
+    } else if (arg == "--threads") {
+      params.threads = static_cast<unsigned>(std::stoul(next()));
     } else if (arg == "--hash") {
       params.algorithm = next();
     } else if (arg == "--verify") {
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
   if (!hash.ok()) return Fail(hash.error().str());
   uint64_t data_size = data_blocks * params.data_block_size;
   if (data_blocks == 0) {
-    struct stat st{};
+    struct stat st {};
     if (fstat(data->get(), &st) != 0) return Fail("fstat " + data_path);
     data_size = static_cast<uint64_t>(st.st_size);
   }
