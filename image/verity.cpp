@@ -33,7 +33,7 @@ constexpr uint32_t kMinBlockSize = 512;
 constexpr uint32_t kMaxBlockSize = 512 * 1024;
 constexpr int kMaxLevels = 63;
 // Data is read in chunks this big: large enough that syscall overhead vanishes,
-// small enough to stay in L2/L3-friendly territory for the page-cache copy.
+// small enough that a buffer per thread costs little memory.
 constexpr uint64_t kChunkBytes = 4 << 20;
 
 bool IsPowerOfTwo(uint64_t v) {
