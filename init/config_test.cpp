@@ -470,3 +470,36 @@ TEST(ShippedConfigsTest, ReferenceConfigDocumentsEveryKey) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// Random byte edits of the reference config and a random command line must
+// never crash or throw, and every problem must carry a file and a message.
+TEST(ConfigRobustnessTest, MutatedInputsNeverCrash) {
+  std::string base = ReadConfig(ConfigsDir() / "initos.toml");
+  ASSERT_FALSE(base.empty());
+  const std::string alphabet = "=[]\"',.#\n -_0123456789abcdefghijklmnopqrstuvwxyz\\{}";
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff; };
+  size_t with_problems = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string text = base;
+    std::string cmdline = "initos.init.main=/x initos.";
+    for (int edits = 1 + next() % 8; edits > 0; --edits) {
+      char c = alphabet[next() % alphabet.size()];
+      text[next() % text.size()] = c;
+      cmdline.push_back(c);
+    }
+    ParsedConfig p = LoadConfig(text, "initos.toml", cmdline);
+    for (const auto& problem : p.problems) {
+      EXPECT_FALSE(problem.file.empty());
+      EXPECT_FALSE(problem.message.empty());
+    }
+    with_problems += !p.problems.empty();
+  }
+  EXPECT_GT(with_problems, 0u);  // the edits did hit something
+}
+
+}  // namespace
+}  // namespace initos
