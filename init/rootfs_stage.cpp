@@ -1,0 +1,242 @@
+#include "init/rootfs_stage.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/sys/dm.h"
+#include "image/bundle.h"
+#include "image/manifest.h"
+#include "image/signing.h"
+#include "init/blockdev.h"
+#include "init/loop.h"
+#include "init/mount_util.h"
+#include "init/rootfs_layout.h"
+
+namespace initos {
+namespace {
+
+Error Fail(const Error& e) {
+  return Wrap(e, "rootfs");
+}
+Error Fail(const std::string& what, const Error& e) {
+  return Wrap(e, "rootfs: " + what);
+}
+
+Result<void> Dirs(const std::string& path, mode_t mode) {
+  auto r = MakeDirs(path, mode);
+  if (!r.ok()) return Fail(r.error());
+  return {};
+}
+
+struct TrustedKeys {
+  std::vector<SigningKey> keys;
+  std::vector<std::string> paths;  // of the loaded keys, same order
+};
+
+// A key that does not load is skipped with a warning: trusting fewer keys
+// can only refuse more images, never accept more. No key at all is an error.
+Result<TrustedKeys> LoadTrustedKeys(const std::vector<std::string>& paths) {
+  if (paths.empty())
+    return Err() << "rootfs: rootfs.image is set but rootfs.keys lists no trusted public key; add "
+                    "the .pub files that sign your images to the initramfs and to rootfs.keys";
+  TrustedKeys out;
+  std::vector<std::string> problems;
+  for (const std::string& p : paths) {
+    auto key = LoadPublicKey(p);
+    if (!key.ok()) {
+      LOG(Warning) << "rootfs: trusted key " << p << " skipped: " << key.error().str();
+      problems.push_back(key.error().str());
+      continue;
+    }
+    out.keys.push_back(std::move(*key));
+    out.paths.push_back(p);
+  }
+  if (out.keys.empty())
+    return Err() << "rootfs: none of the " << paths.size()
+                 << " keys in rootfs.keys loads: " << problems.front();
+  return out;
+}
+
+std::string KeyList(const std::vector<std::string>& paths) {
+  std::string s;
+  for (size_t i = 0; i < paths.size() && i < 3; ++i) s += (i ? ", " : "") + paths[i];
+  if (paths.size() > 3) s += ", ...";
+  return s;
+}
+
+// The block device (or loop device over a bundle file) holding the bundle.
+struct BundleSource {
+  std::string path;
+  LoopDevice loop;  // keeps a loop device alive until dm holds it
+};
+
+Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env) {
+  BlockScanRoots roots{env.class_block_dir, env.dev_dir};
+  auto dev = WaitForBlockDevice(spec, env.device_timeout_ms, roots);
+  if (!dev.ok()) return Fail(dev.error());
+  if (spec.file.empty()) return BundleSource{*dev, {}};
+
+  // LABEL=x:/path: the filesystem itself is untrusted, so it is mounted
+  // read-only, nosuid, nodev, noexec; only the bundle file is used, and the
+  // bundle verifies itself.
+  auto probe = ProbeFilesystem(*dev);
+  if (!probe.ok()) return Fail("probe " + *dev, probe.error());
+  std::string mnt = env.run_dir + "/image-fs";
+  INITOS_TRY(Dirs(mnt, 0700));
+  MountRequest req{std::string(FsTypeName(probe->type)), *dev, mnt, {}, true,
+                   MS_NOSUID | MS_NODEV | MS_NOEXEC};
+  auto m = Mount(req);
+  if (!m.ok()) return Fail("mount " + spec.str() + " (" + req.fstype + ")", m.error());
+  std::string file = mnt + spec.file;
+  if (::access(file.c_str(), F_OK) != 0)
+    return Err() << "rootfs: " << spec.str() << ": no file " << spec.file << " in the "
+                 << req.fstype << " filesystem on " << *dev;
+  auto loop = AttachLoop(file, LoopOptions{}, env.dev_dir);
+  if (!loop.ok()) return Fail(spec.str(), loop.error());
+  std::string path = loop->path;
+  return BundleSource{path, std::move(*loop)};
+}
+
+struct CheckedBundle {
+  Manifest manifest;
+  uint64_t device_size = 0;
+  std::string key;
+};
+
+// Header, signature, manifest - in that order, so only signed bytes are
+// parsed as a manifest. Reads at most the 64 KiB header area.
+Result<CheckedBundle> CheckBundle(const std::string& name, const std::string& path,
+                                  const TrustedKeys& trusted) {
+  auto fd = OpenFile(path, O_RDONLY);
+  if (!fd.ok()) return Fail(name, fd.error());
+  auto size = DeviceSize(fd->get());
+  if (!size.ok()) return Fail(name + ": size of " + path, size.error());
+  std::string area(std::min<uint64_t>(*size, kBundleHeaderAreaSize), '\0');
+  ssize_t n = ::pread(fd->get(), area.data(), area.size(), 0);
+  if (n < 0) return Fail(name, ErrnoError() << "read the bundle header from " << path);
+  area.resize(static_cast<size_t>(n));
+  auto header = ParseBundleHeader(area, *size);
+  if (!header.ok())
+    return Err() << "rootfs: " << name << " (" << path
+                 << ") holds no valid image bundle: " << header.error().str();
+  auto which = VerifyWithTrustedKeys(trusted.keys, header->manifest, header->signature);
+  if (!which.ok())
+    return Err() << "rootfs: signature of " << name << " does not match any of "
+                 << trusted.keys.size() << " trusted key" << (trusted.keys.size() == 1 ? "" : "s")
+                 << " (" << KeyList(trusted.paths) << ")";
+  auto m = ParseManifest(header->manifest, {kBundleHeaderAreaSize, *size});
+  if (!m.ok())
+    return Err() << "rootfs: signed manifest of " << name << " is unusable: " << m.error().str();
+  return CheckedBundle{std::move(*m), *size, trusted.paths[*which]};
+}
+
+// The ext4 state partition at run_dir/state, or "" when none is configured.
+Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
+  if (state.device.empty()) return std::string();
+  auto spec = ParseBlockSpec(state.device);
+  if (!spec.ok()) return Fail("state.device", spec.error());
+  auto dev = WaitForBlockDevice(*spec, env.device_timeout_ms, {env.class_block_dir, env.dev_dir});
+  if (!dev.ok()) return Wrap(dev.error(), "rootfs: state partition");
+  std::string dir = env.run_dir + "/state";
+  INITOS_TRY(Dirs(dir, 0700));
+  auto m = MountExt4State(*dev, dir);
+  if (!m.ok()) return Fail("state partition " + state.device, m.error());
+  return dir;
+}
+
+// dm-linear then dm-verity; removes the base again if verity fails.
+Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const BootEnv& env) {
+  auto dm = DeviceMapper::Open(env.dev_dir + "/mapper/control", env.sys_root);
+  if (!dm.ok()) return Fail("device-mapper (load dm-mod and dm-verity)", dm.error());
+  auto base = CreateDmDevice(*dm, kRootBaseDmName, "", {plan.base}, true, env.dev_dir);
+  if (!base.ok()) return Fail("create " + std::string(kRootBaseDmName), base.error());
+  plan.verity.data_dev = plan.verity.hash_dev = *base;
+  auto target = VerityTarget(plan.verity);
+  Result<std::string> root = target.ok() ? CreateDmDevice(*dm, kRootDmName, "INITOS-ROOT-" + m.uuid,
+                                                          {*target}, true, env.dev_dir)
+                                         : Result<std::string>(target.error());
+  if (!root.ok()) {
+    (void)dm->Remove(kRootBaseDmName);
+    return Fail("create dm-verity device " + std::string(kRootDmName), root.error());
+  }
+  return *root;
+}
+
+Result<void> MountOverlayRoot(MountedRoot& out, const BootEnv& env) {
+  std::string layer_root = out.state_dir;
+  if (layer_root.empty()) {
+    layer_root = env.run_dir + "/overlay";
+    INITOS_TRY(Dirs(layer_root, 0700));
+    auto t = MountTmpfs(layer_root, "0755");
+    if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+  }
+  std::string upper = layer_root + "/initos/overlay/upper",
+              work = layer_root + "/initos/overlay/work";
+  INITOS_TRY(Dirs(upper, 0755));
+  INITOS_TRY(Dirs(work, 0700));
+  INITOS_TRY(Dirs(env.target, 0755));
+  auto o = MountOverlay(out.lower_dir, upper, work, env.target);
+  if (!o.ok()) return Fail("overlay on " + env.target, o.error());
+  return {};
+}
+
+}  // namespace
+
+Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) {
+  const RootfsConfig& rc = config.rootfs;
+  auto spec = ParseBlockSpec(rc.image);
+  if (!spec.ok()) return Fail("rootfs.image", spec.error());
+  auto keys = LoadTrustedKeys(rc.keys);
+  if (!keys.ok()) return keys.error();
+
+  auto source = FindBundle(*spec, env);
+  if (!source.ok()) return source.error();
+  auto bundle = CheckBundle(spec->str(), source->path, *keys);
+  if (!bundle.ok()) return bundle.error();
+  const Manifest& m = bundle->manifest;
+  auto plan = PlanRootMapping(m, bundle->device_size, source->path, rc.on_corruption);
+  if (!plan.ok()) return Fail(spec->str(), plan.error());
+
+  MountedRoot out;
+  out.target = env.target;
+  out.source = rc.image;
+  out.image = {m.name, m.version, m.root_hash};
+  out.key = bundle->key;
+  auto state = MountState(config.state, env);
+  if (!state.ok()) return state.error();
+  out.state_dir = *state;
+
+  auto floor = ReadVersionFloor(out.state_dir, rc.min_version);
+  if (!floor.ok()) return Fail(floor.error());
+  auto check = CheckVersionFloor(m.version, *floor);
+  if (!check.ok()) return Fail(spec->str(), check.error());
+
+  auto verity = CreateVerityStack(*plan, m, env);
+  if (!verity.ok()) return verity.error();
+  out.verity_device = *verity;
+  source->loop.fd.reset();  // dm holds the loop device now; autoclear frees it with dm
+
+  out.lower_dir = env.run_dir + "/lower";
+  INITOS_TRY(Dirs(out.lower_dir, 0755));
+  auto e = MountErofs(out.verity_device, out.lower_dir);
+  if (!e.ok()) return Fail("mount the verified EROFS from " + out.verity_device, e.error());
+  INITOS_TRY(MountOverlayRoot(out, env));
+  LOG(Info) << "rootfs: " << m.name << " version " << m.version << " from " << spec->str()
+            << " verified (key " << out.key << ", root hash " << m.root_hash.substr(0, 16)
+            << "...) and mounted on " << env.target;
+  return out;
+}
+
+Result<bool> RecordSuccessfulBoot(const MountedRoot& root) {
+  if (root.state_dir.empty()) return false;
+  return RaiseBootedRecord(root.state_dir, root.image);
+}
+
+}  // namespace initos
