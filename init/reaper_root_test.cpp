@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -332,6 +333,60 @@ TEST_F(ReaperRootTest, ParentDeathSignalIsForwarded) {
   ASSERT_EQ(::kill(pid_, SIGKILL), 0);
   Wait(5s);
   EXPECT_TRUE(WaitForFile("pdeath", 5s));
+}
+
+TEST_F(ReaperRootTest, InvokedAsTini) {
+  std::string tini = dir_ + "/tini";
+  ASSERT_EQ(::symlink(INITOS_BINARY, tini.c_str()), 0);
+  Start({tini, "-s", "--", kBusybox, "sh", "-c", "exit 3"});
+  EXPECT_EQ(Wait(10s).code, 3);
+  Start({tini, "--version"});
+  Outcome v = Wait(10s);
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("tini version ", 0), 0u) << v.out;
+  Start({tini, "-h"});
+  EXPECT_EQ(Wait(10s).out.rfind("tini ", 0), 0u);
+}
+
+// With a terminal on stdin the child gets its own process group and the
+// terminal's foreground (like tini), so ^C reaches it and not the reaper.
+TEST_F(ReaperRootTest, ChildGetsForegroundOfTerminal) {
+  unique_fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(master.ok());
+  ASSERT_EQ(::grantpt(master.get()), 0);
+  ASSERT_EQ(::unlockpt(master.get()), 0);
+  auto slave = OpenFile(::ptsname(master.get()), O_RDWR | O_NOCTTY);
+  ASSERT_TRUE(slave.ok()) << slave.error().str();
+
+  // The reaper leads a new session whose controlling terminal is the pty;
+  // its child, cat, prints its own pid, pgrp and the terminal's foreground.
+  auto out = OpenFile(dir_ + "/stat", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(out.ok());
+  SpawnOptions o;
+  o.argv = {INITOS_BINARY, "reap", "-s", "--", "cat", "/proc/self/stat"};
+  o.new_session = true;
+  o.controlling_tty = true;
+  o.stdin_fd = slave->get();
+  o.stdout_fd = out->get();
+  auto pid = Spawn(o);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  pid_ = *pid;
+  Outcome r = Wait(10s);
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  // "pid (cat) state ppid pgrp session tty_nr tpgid ..."
+  std::string stat = Read("stat");
+  ASSERT_NE(stat.rfind(')'), std::string::npos) << stat;
+  long cat_pid = std::strtol(stat.c_str(), nullptr, 10);
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+  in >> state >> ppid >> pgrp >> session >> tty >> tpgid;
+  EXPECT_EQ(ppid, static_cast<long>(*pid));
+  EXPECT_EQ(session, static_cast<long>(*pid));  // Spawn's new_session + controlling tty
+  EXPECT_NE(tty, 0);
+  EXPECT_EQ(pgrp, cat_pid);   // own process group
+  EXPECT_EQ(tpgid, cat_pid);  // ... in the foreground
 }
 
 }  // namespace
