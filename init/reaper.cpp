@@ -90,7 +90,7 @@ bool CanReap() {
 
 class Reaper {
  public:
-  Reaper(const ReaperOptions& o) : o_(o), log_(o.verbosity) {}
+  explicit Reaper(const ReaperOptions& o) : o_(o), log_(o.verbosity) {}
 
   int Run() {
     const sigset_t collected = CollectedSignals();
