@@ -17,7 +17,7 @@ namespace initos {
 namespace {
 
 // Which step failed in the child; sent with errno so the parent can name it.
-enum class Stage : int { kSetsid = 1, kSetpgid, kDup, kCtty, kTcsetpgrp, kChdir, kExec };
+enum class Stage : int { kSetsid = 1, kSetpgid, kDup, kCtty, kTcsetpgrp, kChdir, kExec, kChroot };
 
 struct ChildFailure {
   int stage;
@@ -40,6 +40,8 @@ const char* StageName(Stage s) {
       return "chdir for";
     case Stage::kExec:
       return "exec";
+    case Stage::kChroot:
+      return "chroot for";
   }
   return "spawn";
 }
@@ -94,6 +96,10 @@ struct ChildPlan {
     if (::tcsetpgrp(STDIN_FILENO, ::getpgrp()) < 0 && errno != ENOTTY && errno != ENXIO) {
       ChildFail(pipe_fd, Stage::kTcsetpgrp);
     }
+  }
+  if (!o.chroot.empty()) {
+    if (::chroot(o.chroot.c_str()) < 0) ChildFail(pipe_fd, Stage::kChroot);
+    if (::chdir("/") < 0) ChildFail(pipe_fd, Stage::kChdir);
   }
   if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) < 0) ChildFail(pipe_fd, Stage::kChdir);
 

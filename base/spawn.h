@@ -24,7 +24,10 @@ struct SpawnOptions {
   int stdin_fd = -1;               // -1 inherits; else dup2'ed onto 0
   int stdout_fd = -1;
   int stderr_fd = -1;
-  std::string cwd;                 // "" keeps the current directory
+  std::string cwd;                 // "" keeps the current directory (inside chroot if set)
+  // chroot(2) here (then chdir "/") before cwd and exec: argv[0] and PATH
+  // resolve inside it. PID 1 runs init.main from the verified root this way.
+  std::string chroot;
 };
 
 // Forks and execs. On success returns the child's pid once exec has happened.
