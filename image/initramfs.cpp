@@ -58,7 +58,10 @@ Result<void> AddHostPath(CpioArchive& ar, const std::string& src, const std::str
   if (!S_ISDIR(st.st_mode)) {
     return Err() << src << " is not a regular file, directory or symlink";
   }
-  INITOS_TRY(ar.AddDirectory(dst, mode));
+  // A tree copied to "/" merges into the root instead of being an entry.
+  bool to_root =
+      dst.find_first_not_of("/.") == std::string::npos && dst.find("..") == std::string::npos;
+  if (!to_root) INITOS_TRY(ar.AddDirectory(dst, mode));
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(src.c_str()), ::closedir);
   if (!dir) return ErrnoError() << "opendir " << src;
   std::vector<std::string> names;
@@ -71,7 +74,8 @@ Result<void> AddHostPath(CpioArchive& ar, const std::string& src, const std::str
   if (errno != 0) return ErrnoError() << "readdir " << src;
   for (const auto& name : names) {
     // Inside a copied tree symlinks stay symlinks, as `cp -a` would.
-    INITOS_TRY(AddHostPath(ar, src + "/" + name, dst + "/" + name, /*follow=*/false));
+    std::string child_dst = to_root ? name : dst + "/" + name;
+    INITOS_TRY(AddHostPath(ar, src + "/" + name, child_dst, /*follow=*/false));
   }
   return {};
 }

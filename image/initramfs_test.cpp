@@ -50,7 +50,10 @@ InitramfsSpec SampleSpec(const TempDir& tmp) {
   spec.kver = kKver;
   spec.modules_root = root;
   spec.modules = {"dm_verity"};
-  spec.files = {{tmp / "tree", "/etc/extra"}, {tmp / "single", "/usr/share/one"}};
+  EXPECT_TRUE(MakeDirs(tmp / "overlay/bin").ok());
+  EXPECT_TRUE(WriteStringToFile(tmp / "overlay/bin/tool", "tool").ok());
+  spec.files = {
+      {tmp / "tree", "/etc/extra"}, {tmp / "single", "/usr/share/one"}, {tmp / "overlay", "/"}};
   spec.compression = Compression::kNone;
   spec.level = 1;  // the real initos is megabytes: keep tests fast
   return spec;
@@ -104,6 +107,7 @@ TEST(Initramfs, ContainsEverythingAsked) {
   EXPECT_EQ(e["etc/extra/link"].data, "key.pem");
   EXPECT_EQ(e["usr/share/one"].data, "one");
   EXPECT_TRUE(S_ISDIR(e["usr/share"].mode));
+  EXPECT_EQ(e["bin/tool"].data, "tool");  // a tree copied to "/" merges into the root
 }
 
 TEST(Initramfs, SameInputsSameBytes) {
@@ -157,6 +161,10 @@ TEST(Initramfs, ErrorsNameTheProblem) {
   r = WriteInitramfs(bad_module, tmp / "o");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("'no-such'"), std::string::npos) << r.error().str();
+
+  InitramfsSpec escape = spec;
+  escape.files.push_back({tmp / "tree", "/../.."});
+  EXPECT_FALSE(WriteInitramfs(escape, tmp / "o").ok());
 
   InitramfsSpec clash = spec;
   clash.files.push_back({tmp / "single", "/init"});

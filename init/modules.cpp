@@ -149,9 +149,13 @@ Result<ModuleResolution> ResolveModules(const ModuleDb& db, const std::vector<st
     } else if (db.builtin.count(key)) {
       res.builtin.push_back(name);
     } else {
+      std::string hint(unknown_hint);
+      for (size_t at = hint.find("NAME"); at != std::string::npos; at = hint.find("NAME", at)) {
+        hint.replace(at, 4, name);
+        at += name.size();
+      }
       return Err() << "kernel module '" << name << "' is not in " << source
-                   << "/modules.dep nor modules.builtin" << (unknown_hint.empty() ? "" : "; ")
-                   << unknown_hint;
+                   << "/modules.dep nor modules.builtin" << (hint.empty() ? "" : "; ") << hint;
     }
   }
   res.load = std::move(r.order);
@@ -193,8 +197,8 @@ Result<void> LoadModules(const std::string& modules_root, const std::vector<std:
   auto db = ReadModuleDb(modules_root);
   if (!db.ok()) return db.error();
   auto res = ResolveModules(*db, names, modules_root,
-                            "add it to the initramfs with `initos image initramfs --module NAME` "
-                            "(or [init] modules in its --config), or drop it from [init] modules");
+                            "rebuild the initramfs with `initos image initramfs --module NAME` "
+                            "(or NAME in the [init] modules of its --config)");
   if (!res.ok()) return res.error();
   for (const auto& name : res->builtin) LOG(Debug) << "module " << name << " is built in";
   for (const auto& rel : res->load) {

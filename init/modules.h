@@ -37,8 +37,8 @@ struct ModuleResolution {
 
 // Resolves names to the .ko files to load, each once. Unknown names and
 // compressed modules (.ko.xz/.ko.zst/.ko.gz, which we cannot load) are errors;
-// `unknown_hint` (how to fix a missing module where the caller runs) ends
-// the unknown-module message.
+// `unknown_hint` (how to fix a missing module where the caller runs; each
+// "NAME" in it becomes the module's name) ends the unknown-module message.
 Result<ModuleResolution> ResolveModules(const ModuleDb& db, const std::vector<std::string>& names,
                                         std::string_view source,
                                         std::string_view unknown_hint = {});

@@ -95,12 +95,12 @@ TEST(Modules, BuiltinNeedsNothing) {
 
 TEST(Modules, UnknownNamesTheModuleAndTheFix) {
   ModuleDb db = Parse("k/loop.ko:\n");
-  auto r = ResolveModules(db, {"loop", "no-such-mod"}, "/lib/modules/X", "use --module");
+  auto r = ResolveModules(db, {"loop", "no-such-mod"}, "/lib/modules/X", "use --module NAME");
   ASSERT_FALSE(r.ok());
   std::string msg = r.error().str();
   EXPECT_NE(msg.find("'no-such-mod'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("/lib/modules/X/modules.dep"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("use --module"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("use --module no-such-mod"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos);
 }
 
@@ -152,7 +152,8 @@ TEST(Modules, LoadModulesFailsCleanlyBeforeAnySyscall) {
   ASSERT_TRUE(WriteStringToFile(tmp / "modules.dep", "k/x.ko.xz:\n").ok());
   auto unknown = LoadModules(tmp.path(), {"loop"});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.error().str().find("initos image initramfs --module"), std::string::npos);
+  EXPECT_NE(unknown.error().str().find("initos image initramfs --module loop"), std::string::npos)
+      << unknown.error().str();
   auto compressed = LoadModules(tmp.path(), {"x"});
   ASSERT_FALSE(compressed.ok());
   EXPECT_NE(compressed.error().str().find("compressed"), std::string::npos);
