@@ -1,6 +1,7 @@
 #include "init/mounts.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <charconv>
@@ -29,6 +30,20 @@ std::vector<MountSpec> EarlyMounts() {
   };
 }
 
+namespace {
+
+// A directory on a different device than its parent (or the root itself) is
+// a mount point: mounting again would stack a second instance on top.
+bool IsMountPoint(const std::string& path) {
+  struct stat self {
+  }, parent{};
+  if (::stat(path.c_str(), &self) != 0) return false;
+  if (::stat((path + "/..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+}
+
+}  // namespace
+
 Result<void> MountEarly(const std::string& root, const std::vector<MountSpec>& specs) {
   std::ostringstream failures;
   for (const MountSpec& m : specs) {
@@ -37,6 +52,8 @@ Result<void> MountEarly(const std::string& root, const std::vector<MountSpec>& s
     int err = 0;
     if (!made.ok()) {
       err = made.error().code;
+    } else if (IsMountPoint(target)) {
+      continue;  // the kernel or an earlier stage mounted it already
     } else if (::mount(m.source.c_str(), target.c_str(), m.fstype.c_str(), m.flags,
                        m.data.empty() ? nullptr : m.data.c_str()) != 0) {
       err = errno;
