@@ -25,6 +25,6 @@ std::vector<KernelParam> ParseKernelCmdline(std::string_view cmdline);
 // aliases documented in configs/). Returns one problem per bad parameter;
 // the rest still apply.
 std::vector<ConfigProblem> ApplyKernelCmdline(Config& config,
-                                              const std::vector<KernelParam>& params);
+                                             const std::vector<KernelParam>& params);
 
 }  // namespace initos

@@ -31,34 +31,34 @@ enum class CorruptionPolicy { kEio, kRestart, kPanic };
 
 struct InitConfig {
   InitMode mode = InitMode::kRun;
-  std::vector<std::string> main;  // argv of the main program; empty: none
+  std::vector<std::string> main;            // argv of the main program; empty: none
   OnExit on_exit = OnExit::kPoweroff;
-  std::vector<std::string> modules;              // kernel modules to load (deps resolved)
+  std::vector<std::string> modules;         // kernel modules to load (deps resolved)
   std::vector<std::string> shell = {"/bin/sh"};  // emergency shell argv
-  bool allow_shell = false;                      // may PID 1 ever start the emergency shell?
-  int stop_timeout_ms = 5000;                    // SIGTERM → SIGKILL grace at shutdown
-  int respawn_delay_ms = 1000;                   // wait before respawning the main program
-  int respawn_limit = 5;  // respawns within respawn_window_s before giving up
+  bool allow_shell = false;                 // may PID 1 ever start the emergency shell?
+  int stop_timeout_ms = 5000;               // SIGTERM → SIGKILL grace at shutdown
+  int respawn_delay_ms = 1000;              // wait before respawning the main program
+  int respawn_limit = 5;                    // respawns within respawn_window_s before giving up
   int respawn_window_s = 60;
-  int failure_delay_s = 10;                // pause before a failure reboot, for the console
-  std::map<std::string, std::string> env;  // environment for the main program
-  std::map<int, SignalAction> signals;     // signal number → action (defaults filled in)
-  std::string os_init;                     // switch-root: init of the OS ("" = search)
-  std::string log_level = "info";          // emerg..debug
+  int failure_delay_s = 10;                 // pause before a failure reboot, for the console
+  std::map<std::string, std::string> env;   // environment for the main program
+  std::map<int, SignalAction> signals;      // signal number → action (defaults filled in)
+  std::string os_init;                      // switch-root: init of the OS ("" = search)
+  std::string log_level = "info";           // emerg..debug
 };
 
 struct RootfsConfig {
-  std::string image;              // "PARTLABEL=x", "LABEL=x", "LABEL=x:/path/f.bundle"; "" = none
-  std::vector<std::string> keys;  // trusted public keys (PEM paths in the initramfs)
-  uint64_t min_version = 0;       // lowest version ever accepted
+  std::string image;                  // "PARTLABEL=x", "LABEL=x", "LABEL=x:/path/f.bundle"; "" = none
+  std::vector<std::string> keys;      // trusted public keys (PEM paths in the initramfs)
+  uint64_t min_version = 0;           // lowest version ever accepted
   OnFailure on_failure = OnFailure::kReboot;
   CorruptionPolicy on_corruption = CorruptionPolicy::kEio;
-  bool insecure_dev_mode = false;  // allow the recovery shell on verification failure
+  bool insecure_dev_mode = false;     // allow the recovery shell on verification failure
 };
 
 struct StateConfig {
-  std::string device;   // "LABEL=x" of the ext4 state partition; "" = tmpfs
-  bool create = false;  // mkfs the state partition on first boot if empty
+  std::string device;                 // "LABEL=x" of the ext4 state partition; "" = tmpfs
+  bool create = false;                // mkfs the state partition on first boot if empty
 };
 
 struct SidecarConfig {
