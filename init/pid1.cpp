@@ -18,7 +18,6 @@
 
 #include "base/file.h"
 #include "base/log.h"
-#include "init/cmdline.h"
 #include "init/config.h"
 #include "init/mounts.h"
 #include "init/shutdown.h"
@@ -208,12 +207,9 @@ Result<void> StageConfig(Pid1State& s) {
     else
       LOG(Warning) << "kernel command line: " << c.error().str();
   }
-  ParsedConfig parsed = ParseConfig(text, path);
+  // Parse, kernel command-line overrides, consistency checks, signal defaults.
+  ParsedConfig parsed = LoadConfig(text, path, cmdline);
   std::vector<ConfigProblem> problems = std::move(parsed.problems);
-  for (auto& p : ApplyKernelCmdline(parsed.config, ParseKernelCmdline(cmdline))) {
-    problems.push_back(std::move(p));
-  }
-  FillSignalDefaults(parsed.config.init);
   s.config = std::move(parsed.config);
   SetMinSeverity(ParseSeverity(s.config.init.log_level));
   for (const ConfigProblem& p : problems) LOG(Error) << "config: " << p.str();
