@@ -4,7 +4,6 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "init/config.h"
 #include "init/modules.h"
 
 namespace initos {
@@ -132,33 +132,11 @@ Result<bool> IsDynamicElf(const std::string& path) {
 Result<std::vector<std::string>> ConfigModules(const std::string& config_path) {
   auto text = ReadFileToString(config_path);
   if (!text.ok()) return text.error();
-  // Only [init] modules is read here; PID 1 validates the whole file at boot.
-  toml::table tbl;
-#if TOML_EXCEPTIONS
-  try {
-    tbl = toml::parse(*text, config_path);
-  } catch (const toml::parse_error& e) {
-    return Err() << config_path << ":" << e.source().begin.line << ": " << e.description();
-  }
-#else
-  auto parsed = toml::parse(*text, config_path);
-  if (!parsed) {
-    return Err() << config_path << ":" << parsed.error().source().begin.line << ": "
-                 << parsed.error().description();
-  }
-  tbl = std::move(parsed).table();
-#endif
-  std::vector<std::string> out;
-  const toml::node* node = tbl.at_path("init.modules").node();
-  if (node == nullptr) return out;
-  const toml::array* arr = node->as_array();
-  if (arr == nullptr) return Err() << config_path << ": init.modules must be a list of names";
-  for (const auto& el : *arr) {
-    auto s = el.value<std::string>();
-    if (!s) return Err() << config_path << ": init.modules must be a list of names";
-    out.push_back(*s);
-  }
-  return out;
+  // The same parser PID 1 uses: a config that would fail at boot fails here,
+  // at build time, where it is cheap to fix.
+  ParsedConfig parsed = ParseConfig(*text, config_path);
+  if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
+  return parsed.config.init.modules;
 }
 
 Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
