@@ -20,6 +20,8 @@
 #include "base/log.h"
 #include "init/config.h"
 #include "init/mounts.h"
+#include "init/rootfs_boot.h"
+#include "init/rootfs_policy.h"
 #include "init/shutdown.h"
 #include "init/stage.h"
 #include "init/supervisor.h"
@@ -97,7 +99,8 @@ struct Pid1State {
   bool is_pid1 = false;
   Config config;
   unique_fd signal_fd;
-  unique_fd tty;  // the console's real tty device, for the main program
+  unique_fd tty;                    // the console's real tty device, for the main program
+  std::optional<MountedRoot> root;  // the verified root init.main runs in
 };
 
 using StageFn = Result<void> (*)(Pid1State&);
@@ -235,12 +238,31 @@ Result<void> StageModules(Pid1State& s) {
                      s.config.init.modules);
 }
 
-// The boot sequence, in order. Later stages (verify-rootfs, switch-root, jail)
-// go in here.
+// rootfs.image set: find, verify and mount the signed root at /sysroot
+// (docs/boot-verification.md). Fatal: nothing unverified ever runs.
+Result<void> StageRootfs(Pid1State& s) {
+  if (!s.is_pid1) {
+    if (!s.config.rootfs.image.empty())
+      LOG(Info) << "rootfs: not PID 1, not mounting " << s.config.rootfs.image;
+    return {};
+  }
+  BootEnv env;
+  env.dev_dir = UnderRoot(s.opts.root, "/dev");
+  env.class_block_dir = UnderRoot(s.opts.root, "/sys/class/block");
+  env.sys_root = UnderRoot(s.opts.root, "/sys");
+  env.run_dir = UnderRoot(s.opts.root, "/run/initos");
+  env.target = UnderRoot(s.opts.root, "/sysroot");
+  auto root = BootVerifiedRoot(s.config, env);
+  if (!root.ok()) return root.error();
+  s.root = std::move(*root);
+  return {};
+}
+
+// The boot sequence, in order. Later stages (switch-root, jail) go in here.
 constexpr Stage kStages[] = {
     {"early", StageEarly, true},      {"mounts", StageMounts, false},
     {"console", StageConsole, false}, {"config", StageConfig, false},
-    {"modules", StageModules, false},
+    {"modules", StageModules, false}, {"rootfs", StageRootfs, true},
 };
 
 bool RunStage(const Stage& stage, Pid1State& s) {
@@ -282,14 +304,14 @@ int Finish(const Pid1State& s, ShutdownKind kind, const std::string& reason) {
   for (;;) ::pause();
 }
 
-ShutdownKind FailureShutdown(const RootfsConfig& rootfs) {
-  switch (rootfs.on_failure) {
-    case OnFailure::kReboot:
+ShutdownKind FailureShutdown(RootfsFailureAction::Kind kind) {
+  switch (kind) {
+    case RootfsFailureAction::Kind::kReboot:
       return ShutdownKind::kReboot;
-    case OnFailure::kHalt:
+    case RootfsFailureAction::Kind::kHalt:
       return ShutdownKind::kHalt;
-    case OnFailure::kShell:  // no supervisor to run a shell under: power off
-    case OnFailure::kPoweroff:
+    case RootfsFailureAction::Kind::kShell:  // only reached when no shell can be supervised
+    case RootfsFailureAction::Kind::kPoweroff:
       return ShutdownKind::kPoweroff;
   }
   return ShutdownKind::kPoweroff;
@@ -313,6 +335,50 @@ void FlushEarlyLogs(const std::string& root) {
   ::sync();
   ::reboot(RB_AUTOBOOT);
   for (;;) ::pause();
+}
+
+SupervisorOptions ConsoleOptions(const Pid1State& s) {
+  SupervisorOptions so;
+  so.env = MainEnvironment(s.config.init);
+  so.tty_fd = s.tty.get();
+  so.controlling_tty = s.tty.ok();
+  return so;
+}
+
+// The main program from the verified image is running: raise the
+// anti-rollback record (never lowered; see init/version_floor.h).
+void RecordBoot(const MountedRoot& root) {
+  auto r = RecordSuccessfulBoot(root);
+  if (!r.ok())
+    LOG(Error) << "rootfs: cannot record " << root.image.name << " version " << root.image.version
+               << " as booted: " << r.error().str();
+  else if (*r)
+    LOG(Info) << "rootfs: recorded " << root.image.name << " version " << root.image.version
+              << " as booted";
+}
+
+// A fatal stage (a root that failed verification above all): the failure
+// policy of init/rootfs_policy.h. Never boots on.
+int FailBoot(Pid1State& s, const char* stage) {
+  if (s.is_pid1) FlushEarlyLogs(s.opts.root);
+  RootfsFailureAction a = DecideRootfsFailure(s.config.rootfs, s.config.init);
+  if (!a.note.empty()) LOG(Warning) << a.note;
+  std::string reason = std::string("stage ") + stage + " failed";
+  if (a.kind == RootfsFailureAction::Kind::kShell && s.signal_fd.ok()) {
+    // The shell comes from the initramfs; when it ends, reboot.
+    InitConfig shell = s.config.init;
+    shell.main = a.shell;
+    shell.on_exit = OnExit::kReboot;
+    Supervisor supervisor(shell, ConsoleOptions(s), std::move(s.signal_fd));
+    SupervisorResult r = supervisor.Run();
+    return Finish(s, r.shutdown, r.reason);
+  }
+  ShutdownKind kind = FailureShutdown(a.kind);
+  if (s.is_pid1 && a.delay_s > 0) {
+    LOG(Notice) << reason << ": " << RootfsFailureKindName(a.kind) << " in " << a.delay_s << " s";
+    ::sleep(static_cast<unsigned>(a.delay_s));
+  }
+  return Finish(s, kind, reason);
 }
 
 }  // namespace
@@ -339,18 +405,14 @@ int Pid1Main(const std::vector<std::string>& args) {
   FillSignalDefaults(s.config.init);
 
   for (const Stage& stage : kStages) {
-    if (!RunStage(stage, s) && stage.fatal) {
-      if (s.is_pid1) FlushEarlyLogs(s.opts.root);
-      ShutdownKind kind = FailureShutdown(s.config.rootfs);
-      if (s.is_pid1 && s.config.init.failure_delay_s > 0) ::sleep(s.config.init.failure_delay_s);
-      return Finish(s, kind, std::string("stage ") + stage.name + " failed");
-    }
+    if (!RunStage(stage, s) && stage.fatal) return FailBoot(s, stage.name);
   }
 
-  SupervisorOptions so;
-  so.env = MainEnvironment(s.config.init);
-  so.tty_fd = s.tty.get();
-  so.controlling_tty = s.tty.ok();
+  SupervisorOptions so = ConsoleOptions(s);
+  if (s.root) {
+    so.main_root = s.root->target;
+    so.on_main_started = [&s] { RecordBoot(*s.root); };
+  }
   Supervisor supervisor(s.config.init, so, std::move(s.signal_fd));
   SupervisorResult r = supervisor.Run();
   return Finish(s, r.shutdown, r.reason);

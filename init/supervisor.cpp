@@ -110,9 +110,11 @@ Result<unique_fd> BlockSignalsToFd() {
 Supervisor::Supervisor(InitConfig config, SupervisorOptions options, unique_fd signal_fd)
     : config_(std::move(config)), options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
 
-Result<pid_t> Supervisor::SpawnOnConsole(const std::vector<std::string>& argv) {
+Result<pid_t> Supervisor::SpawnOnConsole(const std::vector<std::string>& argv,
+                                         const std::string& root) {
   SpawnOptions so;
   so.argv = argv;
+  so.chroot = root;
   so.env = options_.env;
   // Own session: a signal for the main program's group never hits PID 1.
   so.new_session = true;
@@ -142,14 +144,21 @@ bool Supervisor::StartMain() {
     return Apply(DecideOnMainExit(config_, respawn_times_, MonotonicSeconds(), true));
   }
   LOG(Info) << StartingMainLine(config_.main[0], MonotonicSeconds());
-  auto pid = SpawnOnConsole(config_.main);
+  auto pid = SpawnOnConsole(config_.main, options_.main_root);
   if (!pid.ok()) {
-    LOG(Error) << "cannot start main program " << config_.main[0] << ": " << pid.error().str();
+    LOG(Error) << "cannot start main program " << config_.main[0]
+               << (options_.main_root.empty() ? "" : " in " + options_.main_root) << ": "
+               << pid.error().str();
     result_.main_status = 127 << 8;  // what a shell reports for "command not found"
     return Apply(DecideOnMainExit(config_, respawn_times_, MonotonicSeconds()));
   }
   main_pid_ = *pid;
   main_is_shell_ = false;
+  if (options_.on_main_started) {
+    auto once = std::move(options_.on_main_started);
+    options_.on_main_started = nullptr;
+    once();
+  }
   return false;
 }
 

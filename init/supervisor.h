@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,12 @@ struct SupervisorOptions {
   std::vector<std::string> env;  // full environment ("K=V") of main and shell
   int tty_fd = -1;               // stdin/stdout/stderr of main and shell; -1 inherits ours
   bool controlling_tty = false;  // make tty_fd their controlling terminal
+  // The main program runs chrooted here ("" = PID 1's root): the verified
+  // root at /sysroot. The emergency shell always comes from the initramfs.
+  std::string main_root;
+  // Called once, the first time the main program has been exec'd (PID 1
+  // raises the anti-rollback record then).
+  std::function<void()> on_main_started;
 };
 
 struct SupervisorResult {
@@ -83,7 +90,7 @@ class Supervisor {
   bool OnSignal(int sig);
   bool OnTimer();
   bool Decide(ShutdownKind kind, std::string reason);
-  Result<pid_t> SpawnOnConsole(const std::vector<std::string>& argv);
+  Result<pid_t> SpawnOnConsole(const std::vector<std::string>& argv, const std::string& root = "");
 
   InitConfig config_;
   SupervisorOptions options_;
