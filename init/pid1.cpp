@@ -167,6 +167,10 @@ Result<void> StageConsole(Pid1State& s) {
   } else {
     problem = console.error().str();
   }
+  // /dev/kmsg drops writes beyond 10 per 5 s by default; a boot logs more
+  // than that, and the line that says why verification failed must not be
+  // the one dropped. Fails harmlessly when printk.devkmsg= locked it.
+  (void)WriteStringToFile(UnderRoot(s.opts.root, "/proc/sys/kernel/printk_devkmsg"), "on\n");
   auto kmsg = OpenFile(UnderRoot(s.opts.root, "/dev/kmsg"), O_WRONLY);
   if (kmsg.ok()) {
     LogToKmsg(std::move(*kmsg));
