@@ -144,6 +144,22 @@ Result<unique_fd> MakeTemp(const std::string& prefix, TempFile* tf) {
   return unique_fd(fd);
 }
 
+// The verity superblock's unused bytes are not covered by any hash and the
+// verity checker only reads its fields: require zeros there, so that no byte
+// of a verified bundle can differ from what was signed. Offsets per the
+// veritysetup superblock: pad1 at [82, 88), pad2 at [344, 512), then the rest
+// of the hash block.
+Result<void> CheckSuperblockPadding(int fd, uint64_t hash_offset, uint32_t hash_block_size) {
+  std::string sb(hash_block_size, '\0');
+  INITOS_TRY(PreadFully(fd, sb.data(), sb.size(), hash_offset));
+  for (auto [begin, end] : {std::pair<size_t, size_t>{82, 88}, {344, sb.size()}}) {
+    if (size_t i = FirstNonZero(sb, begin, end); i != std::string::npos) {
+      return Err() << "verity superblock: unused byte " << i << " is not zero";
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> EncodeBundleHeader(std::string_view manifest, std::string_view signature) {
@@ -292,6 +308,7 @@ Result<BundleVerification> VerifyBundle(int fd, const std::vector<SigningKey>& t
     return Err() << "hash tree padding byte " << (b.manifest.hash_offset + tree + i)
                  << " is not zero";
   }
+  INITOS_TRY(CheckSuperblockPadding(fd, b.manifest.hash_offset, b.manifest.hash_block_size));
   auto root = HexDecode(b.manifest.root_hash);
   if (!root.ok()) return Wrap(root.error(), "manifest root_hash");
   INITOS_TRY(VerifyVerityTree(fd, b.manifest.data_offset, b.manifest.data_size, fd,

@@ -214,13 +214,19 @@ TEST_F(BundleEndToEnd, BuildVerifyAndDetectEveryTamperedRegion) {
   EXPECT_EQ(OneLine(r), p + "signature does not match any of 1 trusted key\n");
   r = VerifyWithFlippedBit(m.data_offset + 17 * 4096 + 100);  // data block 17
   EXPECT_EQ(r.rc, 1);
-  EXPECT_NE(OneLine(r).find("data block 17 "), std::string::npos) << r.out;
-  r = VerifyWithFlippedBit(m.hash_offset + 4096 + 3);  // first tree block after the superblock
+  EXPECT_EQ(OneLine(r), p + "verity mismatch: data block 17\n");
+  r = VerifyWithFlippedBit(m.hash_offset + 32);  // superblock: algorithm name
   EXPECT_EQ(r.rc, 1);
-  EXPECT_NE(OneLine(r).find("hash"), std::string::npos) << r.out;
-  r = VerifyWithFlippedBit(m.hash_offset + m.hash_size - 1);  // zero padding / last tree block
+  EXPECT_NE(OneLine(r).find("bad verity superblock"), std::string::npos) << r.out;
+  r = VerifyWithFlippedBit(m.hash_offset + 1000);  // superblock: unused bytes
   EXPECT_EQ(r.rc, 1);
-  OneLine(r);
+  EXPECT_EQ(OneLine(r), p + "verity superblock: unused byte 1000 is not zero\n");
+  r = VerifyWithFlippedBit(m.hash_offset + 4096 + 3);  // top tree level, after the superblock
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(OneLine(r).find("verity mismatch: root hash mismatch"), std::string::npos) << r.out;
+  r = VerifyWithFlippedBit(m.hash_offset + m.hash_size - 1);  // last level-0 block / padding
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(OneLine(r).find("verity mismatch: hash block at offset"), std::string::npos) << r.out;
 
   // The untouched file still verifies (every flip was restored).
   EXPECT_EQ(Verify().rc, 0);
