@@ -134,17 +134,31 @@ Result<uint64_t> ParseDecimal(const std::string& what, const std::string& s) {
   return v;
 }
 
-// Progress on stderr, only for a human watching a terminal.
-ProgressFn TtyProgress(const char* label) {
-  if (!::isatty(STDERR_FILENO)) return {};
-  auto last = std::make_shared<int>(-1);
-  return [label, last](uint64_t done, uint64_t total) {
-    int pct = total ? static_cast<int>(done * 100 / total) : 100;
-    if (pct == *last) return;
-    *last = pct;
-    std::fprintf(stderr, "\r%s: %3d%%%s", label, pct, done >= total ? "\n" : "");
-  };
-}
+// Progress on stderr, only for a human watching a terminal. Finish() ends
+// the line, since the callback need not be called for the last block.
+class TtyProgress {
+ public:
+  explicit TtyProgress(const char* label) : label_(label), tty_(::isatty(STDERR_FILENO)) {}
+  ~TtyProgress() { Finish(); }
+  ProgressFn Fn() {
+    if (!tty_) return {};
+    return [this](uint64_t done, uint64_t total) {
+      int pct = total ? static_cast<int>(done * 100 / total) : 100;
+      if (pct == last_) return;
+      last_ = pct;
+      std::fprintf(stderr, "\r%s: %3d%%", label_, pct);
+    };
+  }
+  void Finish() {
+    if (last_ >= 0) std::fputs("\r\033[K", stderr);  // erase the progress line
+    last_ = -1;
+  }
+
+ private:
+  const char* label_;
+  bool tty_;
+  int last_ = -1;
+};
 
 Result<void> WriteKeyFile(const std::string& path, const std::string& data, mode_t mode) {
   std::string tmp = path + ".tmp";
@@ -286,7 +300,9 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
   }
   auto key = LoadPrivateKey(*a.One("--key"));
   if (!key.ok()) return Fail("build", key.error());
-  auto m = BuildBundle(o, *key, TtyProgress("hashing"));
+  TtyProgress progress("hashing");
+  auto m = BuildBundle(o, *key, progress.Fn());
+  progress.Finish();
   if (!m.ok()) return Fail(o.output, m.error());
   std::printf("%s: %s version %llu, %llu data bytes, root hash %s, signed by %s\n",
               o.output.c_str(), m->name.c_str(), static_cast<unsigned long long>(m->version),
@@ -310,7 +326,9 @@ int ImageVerifyMain(const std::vector<std::string>& argv) {
   }
   auto fd = OpenFile(path, O_RDONLY);
   if (!fd.ok()) return Fail(path, Err() << "cannot open: " << std::strerror(fd.error().code));
-  auto v = VerifyBundle(fd->get(), trusted, TtyProgress("verifying"));
+  TtyProgress progress("verifying");
+  auto v = VerifyBundle(fd->get(), trusted, progress.Fn());
+  progress.Finish();
   if (!v.ok()) return Fail(path, v.error());
   const Manifest& m = v->bundle.manifest;
   const SigningKey& k = trusted[v->key_index];
