@@ -7,9 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include "base/file.h"
+#include "base/spawn.h"
 
 namespace initos {
 namespace {
@@ -79,24 +78,16 @@ Result<void> RemoveTree(const std::string& path) {
 Result<void> RunTool(const std::vector<std::string>& argv) {
   std::string exe = FindInPath(argv.at(0));
   if (exe.empty()) return ErrnoErrorCode(ENOENT) << argv[0] << " not found in PATH";
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  // Opened before fork: nothing but async-signal-safe calls in the child.
   auto devnull = OpenFile("/dev/null", O_WRONLY);
   if (!devnull.ok()) return devnull.error();
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError() << "fork for " << argv[0];
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::dup2(devnull->get(), STDOUT_FILENO);
-    ::execv(exe.c_str(), cargv.data());
-    ::_exit(127);
-  }
+  SpawnOptions opts;
+  opts.argv = argv;
+  opts.argv[0] = exe;
+  opts.stdout_fd = devnull->get();
+  auto pid = Spawn(opts);
+  if (!pid.ok()) return Wrap(pid.error(), "run " + argv[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
+  while (::waitpid(*pid, &status, 0) < 0) {
     if (errno != EINTR) return ErrnoError() << "waitpid " << argv[0];
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
