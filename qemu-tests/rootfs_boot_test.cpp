@@ -239,6 +239,26 @@ TEST(RootfsBoot, WrongKeyIsRefusedAndShellNeedsInsecureMode) {
                 kRefusedSig, "b");
 }
 
+TEST(RootfsBoot, InsecureDevModeGivesInitramfsShellThenReboots) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  std::string config =
+      Config("image = \"PARTLABEL=rootA\"\non-failure = \"shell\"\ninsecure-dev-mode = true\n");
+  config.insert(config.find("[rootfs]"), "shell = [\"/bin/busybox\", \"sh\"]\n");
+  auto vm = Boot(s, config, {GptDisk(s)}, "b");
+  ASSERT_TRUE(vm);
+  // Warned on every boot, refused, then the shell from the initramfs.
+  EXPECT_TRUE(vm->WaitFor("rootfs.insecure-dev-mode is ON", kBootTimeout)) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor(kRefusedSig)) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor("INSECURE: starting the recovery shell")) << vm->Output();
+  ASSERT_TRUE(vm->Send("echo SHELL-$((20+22))\n"));
+  EXPECT_TRUE(vm->WaitFor("SHELL-42")) << vm->Output();
+  ASSERT_TRUE(vm->Send("exit\n"));
+  EXPECT_TRUE(vm->WaitFor("shutdown: reboot")) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  EXPECT_EQ(vm->Output().find(kFromImage), std::string::npos) << vm->Output();
+}
+
 TEST(RootfsBoot, FlippedHashTreeBitIsRefusedAtBoot) {
   INITOS_REQUIRE_QEMU();
   Bundle s = MakeBundle();
