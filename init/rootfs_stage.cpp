@@ -193,6 +193,12 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   const RootfsConfig& rc = config.rootfs;
   auto spec = ParseBlockSpec(rc.image);
   if (!spec.ok()) return Fail("rootfs.image", spec.error());
+  // A bundle starts with its header area, not a filesystem superblock: a
+  // bare LABEL= can never name one.
+  if (spec->kind == BlockSpec::Kind::kLabel && spec->file.empty())
+    return Err() << "rootfs: rootfs.image = \"" << rc.image
+                 << "\" names a filesystem, but a bundle has no filesystem label: use "
+                    "PARTLABEL=name for a bundle partition or LABEL=name:/path/file.bundle";
   auto keys = LoadTrustedKeys(rc.keys);
   if (!keys.ok()) return keys.error();
 

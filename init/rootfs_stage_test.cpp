@@ -178,6 +178,11 @@ TEST_F(RootfsStage, NotABundleIsRefused) {
       << e;
 }
 
+TEST_F(RootfsStage, BareLabelCannotNameABundle) {
+  config_.rootfs.image = "LABEL=imgs";
+  EXPECT_NE(Run().find("a bundle has no filesystem label"), std::string::npos);
+}
+
 TEST_F(RootfsStage, BadImageSpec) {
   config_.rootfs.image = "/dev/vda2";
   EXPECT_EQ(Run().rfind("rootfs: rootfs.image: block device '/dev/vda2' must be", 0), 0u);
