@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
+#include "init/mounts.h"
 
 namespace initos {
 namespace {
@@ -42,21 +43,6 @@ std::string Under(const std::string& root, const std::string& path) {
   if (root.empty() || root == "/") return path;
   if (path == "/") return root;
   return StripTrailingSlash(root) + path;
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-std::string UnescapeOctal(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7' && s[i + 2] >= '0' &&
-        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -89,22 +75,7 @@ std::string SwitchRootStep::str() const {
 
 std::vector<std::string> MountPointsFromMountInfo(std::string_view text) {
   std::vector<std::string> out;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the fifth field.
-    size_t pos = 0;
-    std::string_view field;
-    for (int i = 0; i < 5; ++i) {
-      while (pos < line.size() && line[pos] == ' ') ++pos;
-      size_t end = line.find(' ', pos);
-      if (end == std::string_view::npos) end = line.size();
-      field = line.substr(pos, end - pos);
-      pos = end;
-    }
-    if (!field.empty() && field[0] == '/') out.push_back(UnescapeOctal(field));
-  }
+  for (auto& e : ParseMountInfo(text)) out.push_back(std::move(e.mount_point));
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
+#include "sidecar/sidecar_files.h"
 
 namespace initos {
 namespace {
@@ -165,6 +166,27 @@ Result<SupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec, const std
   INITOS_TRY(WriteStringToFile(dir + kSidecarAuthorizedKeys,
                                AuthorizedKeysText(spec.authorized_keys), 0644));
   return o;
+}
+
+Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::string& root,
+                                       const std::string& state_dir) {
+  const std::string manifest = Join(root, kSidecarManifest);
+  auto text = ReadFileToString(manifest);
+  if (!text.ok()) {
+    return Err() << "sidecar: " << manifest << " missing: build the initramfs with "
+                 << "`initos image initramfs --with-sshd` or set sidecar.enable = false";
+  }
+  auto files = ParseSidecarManifest(*text);
+  if (!files.ok()) return files.error();
+  SidecarSpec spec;
+  spec.source_root = root;
+  spec.files = std::move(*files);
+  spec.files.push_back("/etc/initos");
+  spec.initos_binary = Join(root, "/init");
+  spec.listen = config.listen;
+  spec.authorized_keys = config.authorized_keys;
+  spec.state_dir = state_dir;
+  return spec;
 }
 
 Result<pid_t> StartSidecar(const SidecarSpec& spec) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "init/config.h"
 #include "sidecar/sshd_config.h"
 
 namespace initos {
@@ -57,6 +58,12 @@ struct SupervisorOptions {
 // Where the initos binary copy lives in the sidecar root, and its argv[0].
 inline constexpr char kSidecarBinary[] = "/usr/lib/initos/initos";
 inline constexpr char kSidecarArgv0[] = "@initos-sidecar";
+
+// The spec PID 1 uses at boot: the files named by the initramfs manifest
+// (root + kSidecarManifest) plus /etc/initos (config, keys), listen and keys
+// from [sidecar], the state partition if mounted ("" = none).
+Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::string& root,
+                                       const std::string& state_dir);
 
 // Starts the sidecar; returns its pid once it runs from its own root (setup
 // errors in the child come back as the Error). The caller reaps it.

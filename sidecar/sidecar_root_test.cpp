@@ -148,7 +148,8 @@ class SidecarTest : public ::testing::Test {
     auto pid = StartSidecar(spec_);
     ASSERT_TRUE(pid.ok()) << pid.error().str();
     pid_ = *pid;
-    ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); })) << "sshd never listened\n" << Log();
+    ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); }, 30000)) << "sshd never listened\n"
+                                                                 << Log();
   }
 
   // SIGTERM, then the exit status (or -1).
@@ -274,13 +275,13 @@ TEST_F(SidecarTest, HostKeyPersistsInTheStateDir) {
   struct stat st {};
   ASSERT_EQ(::stat(key.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  Cmd scan1 = RunCmd("ssh-keyscan -t ed25519 -p " + std::to_string(port_) + " 127.0.0.1");
+  Cmd scan1 = RunCmd("ssh-keyscan -T 30 -t ed25519 -p " + std::to_string(port_) + " 127.0.0.1");
   ASSERT_EQ(StopSidecar() != -1, true);
   Start();
   auto pub2 = ReadFileToString(key + ".pub");
   ASSERT_TRUE(pub2.ok());
   EXPECT_EQ(*pub1, *pub2);
-  Cmd scan2 = RunCmd("ssh-keyscan -t ed25519 -p " + std::to_string(port_) + " 127.0.0.1");
+  Cmd scan2 = RunCmd("ssh-keyscan -T 30 -t ed25519 -p " + std::to_string(port_) + " 127.0.0.1");
   // The server presents the stored key, both times.
   std::string key_b64 = pub1->substr(pub1->find(' ') + 1);
   key_b64 = key_b64.substr(0, key_b64.find(' '));

@@ -1,9 +1,14 @@
 #include "sidecar/sidecar.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "gtest/gtest.h"
+#include "sidecar/sidecar_files.h"
 
 namespace initos {
 namespace {
@@ -46,6 +51,31 @@ TEST(SidecarArgs, BadInputIsOneClearLine) {
   r = ParseSupervisorArgs({"--min-backoff-ms", "ten"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("'ten'"), std::string::npos);
+}
+
+TEST(SidecarSpecForBoot, ManifestConfigAndState) {
+  char t[] = "/tmp/sidecar_spec_test.XXXXXX";
+  std::string root = ::mkdtemp(t);
+  SidecarConfig cfg;
+  cfg.listen = {"[::]:2022"};
+  cfg.authorized_keys = {"ssh-ed25519 AAAA me"};
+  auto missing = SidecarSpecForBoot(cfg, root, "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("--with-sshd"), std::string::npos);
+
+  ASSERT_TRUE(MakeDirs(root + "/etc/initos").ok());
+  ASSERT_TRUE(
+      WriteStringToFile(root + kSidecarManifest, "# x\n/usr/sbin/sshd\n/bin/busybox\n").ok());
+  auto spec = SidecarSpecForBoot(cfg, root, "/run/initos/state");
+  std::system(("rm -rf " + root).c_str());
+  ASSERT_TRUE(spec.ok()) << spec.error().str();
+  EXPECT_EQ(spec->source_root, root);
+  EXPECT_EQ(spec->files,
+            (std::vector<std::string>{"/usr/sbin/sshd", "/bin/busybox", "/etc/initos"}));
+  EXPECT_EQ(spec->initos_binary, root + "/init");
+  EXPECT_EQ(spec->listen, cfg.listen);
+  EXPECT_EQ(spec->authorized_keys, cfg.authorized_keys);
+  EXPECT_EQ(spec->state_dir, "/run/initos/state");
 }
 
 }  // namespace
