@@ -79,6 +79,37 @@ std::vector<std::string> MountPointsFromMountInfo(std::string_view text) {
   return out;
 }
 
+std::string MountInfoBelow(std::string_view text, const std::string& root_in) {
+  const std::string root = StripTrailingSlash(root_in);
+  if (root.empty() || root == "/") return std::string(text);
+  std::string out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    // The fifth space-separated field is the (escaped) mount point.
+    size_t pos = 0;
+    for (int i = 0; i < 4 && pos != std::string_view::npos; ++i) {
+      pos = line.find(' ', pos);
+      if (pos != std::string_view::npos) ++pos;
+    }
+    if (pos == std::string_view::npos) continue;
+    size_t end = line.find(' ', pos);
+    if (end == std::string_view::npos) continue;
+    std::string_view mp = line.substr(pos, end - pos);
+    std::string rel;
+    if (mp == root) {
+      rel = "/";
+    } else if (IsUnder(mp, root)) {
+      rel = std::string(mp.substr(root.size()));
+    } else {
+      continue;
+    }
+    out += std::string(line.substr(0, pos)) + rel + std::string(line.substr(end)) + "\n";
+  }
+  return out;
+}
+
 Result<std::vector<SwitchRootStep>> PlanSwitchRoot(const SwitchRootInput& in) {
   using K = SwitchRootStep::Kind;
   const std::string new_root = StripTrailingSlash(in.new_root);

@@ -61,6 +61,11 @@ Result<std::vector<SwitchRootStep>> PlanSwitchRoot(const SwitchRootInput& input)
 // Mount points listed in mountinfo text, unescaped ("\040" -> " "), in order.
 std::vector<std::string> MountPointsFromMountInfo(std::string_view mountinfo);
 
+// mountinfo text as seen with `root` as "/": only the mounts at or below
+// root, with the prefix removed (root "/" returns the text unchanged). Lets
+// the planner run on a test tree.
+std::string MountInfoBelow(std::string_view mountinfo, const std::string& root);
+
 // Picks the OS init inside new_root_dir (a host path): `configured` if set
 // (config init.os-init / initos.init.os-init=), else the first executable of
 // /sbin/init, /lib/systemd/systemd, /etc/init, /bin/init. Symlinks resolve

@@ -20,32 +20,6 @@
 namespace initos {
 namespace {
 
-// The host's mountinfo rewritten as PID 1 would see it with `root` as "/":
-// only mounts at or below root, with the prefix removed.
-std::string RelativeMountInfo(const std::string& text, const std::string& root) {
-  std::string out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    std::string line = text.substr(start, nl - start);
-    start = nl == std::string::npos ? text.size() : nl + 1;
-    // Fifth field is the mount point.
-    size_t pos = 0;
-    for (int i = 0; i < 4 && pos != std::string::npos; ++i) pos = line.find(' ', pos) + 1;
-    size_t end = line.find(' ', pos);
-    std::string mp = line.substr(pos, end - pos);
-    if (mp == root) {
-      mp = "/";
-    } else if (mp.compare(0, root.size() + 1, root + "/") == 0) {
-      mp = mp.substr(root.size());
-    } else {
-      continue;
-    }
-    out += line.substr(0, pos) + mp + line.substr(end) + "\n";
-  }
-  return out;
-}
-
 bool Exists(int dirfd, const std::string& rel) {
   struct stat st;
   return ::fstatat(dirfd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -104,7 +78,7 @@ std::string RunHandoverInChild(const std::string& base) {
   auto mi = ReadFileToString("/proc/self/mountinfo");
   if (!mi.ok()) return "read mountinfo\n";
   SwitchRootInput in;
-  in.mountinfo = RelativeMountInfo(*mi, root);
+  in.mountinfo = MountInfoBelow(*mi, root);
   in.init = *init;
   in.keep = {"/etc/initos/sidecar"};
   auto plan = PlanSwitchRoot(in);

@@ -105,6 +105,20 @@ TEST(SwitchRootPlan, KeptMountIsNotDetached) {
   for (const auto& s : *plan) EXPECT_NE(s.str(), "detach /mnt/images");
 }
 
+TEST(SwitchRootPlan, MountInfoBelowARoot) {
+  std::string text =
+      "1 1 0:2 / / rw - rootfs rootfs rw\n"
+      "40 1 0:40 / /tmp/t/root rw - tmpfs tmpfs rw\n"
+      "41 40 0:41 / /tmp/t/root/dev rw - tmpfs tmpfs rw\n"
+      "42 1 0:42 / /tmp/t/rootless rw - tmpfs tmpfs rw\n"
+      "43 40 0:43 / /tmp/t/root/a\\040b rw,relatime shared:5 - tmpfs tmpfs rw\n";
+  EXPECT_EQ(MountInfoBelow(text, "/tmp/t/root/"),
+            "40 1 0:40 / / rw - tmpfs tmpfs rw\n"
+            "41 40 0:41 / /dev rw - tmpfs tmpfs rw\n"
+            "43 40 0:43 / /a\\040b rw,relatime shared:5 - tmpfs tmpfs rw\n");
+  EXPECT_EQ(MountInfoBelow(text, "/"), text);
+}
+
 TEST(SwitchRootPlan, RefusesBadInput) {
   SwitchRootInput in;
   in.mountinfo = "1 1 0:2 / / rw - rootfs rootfs rw\n";
