@@ -17,8 +17,11 @@ struct VerityParams {
   std::string algorithm = "sha256";
   uint32_t data_block_size = 4096;
   uint32_t hash_block_size = 4096;
-  std::vector<uint8_t> salt;          // veritysetup default: 32 random bytes
-  std::array<uint8_t, 16> uuid{};    // stored in the superblock
+  std::vector<uint8_t> salt;       // veritysetup default: 32 random bytes
+  std::array<uint8_t, 16> uuid{};  // stored in the superblock
+  // Threads hashing the data (the tree is the same for any value).
+  // 0 = one per CPU, at most 8.
+  unsigned threads = 0;
 };
 
 struct VerityTree {
@@ -38,13 +41,17 @@ Result<VerityTree> BuildVerityTree(int data_fd, uint64_t data_offset, uint64_t d
                                    const ProgressFn& progress = {});
 
 // Re-reads everything and checks every hash block against expected_root.
-// The error names the first bad block (data or hash) found.
+// The error names the first bad block (data or hash) found, checking top-down:
+// "bad verity superblock: ...", "root hash mismatch", "hash block at offset X
+// (level L)" (X absolute in hash_fd; level 0 = the hashes of the data blocks),
+// "data block N". A zero params.uuid skips the superblock's uuid check.
 Result<void> VerifyVerityTree(int data_fd, uint64_t data_offset, uint64_t data_size, int hash_fd,
                               uint64_t hash_offset, const VerityParams& params,
                               const std::vector<uint8_t>& expected_root,
                               const ProgressFn& progress = {});
 
-// Size of the tree (with superblock) that BuildVerityTree writes.
+// Size of the tree (with superblock) that BuildVerityTree writes for a
+// hash_offset that is a multiple of hash_block_size; 0 for invalid input.
 uint64_t VerityTreeSize(uint64_t data_size, const VerityParams& params);
 
 std::string HexEncode(const std::vector<uint8_t>& bytes);

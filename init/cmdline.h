@@ -17,14 +17,16 @@ struct KernelParam {
   bool has_value = false;
 };
 
-// Splits like the kernel does: whitespace separated, double quotes group,
-// stops at "--" (what follows belongs to init's argv).
+// Splits like the kernel does: whitespace separated, double quotes group
+// (and are removed wherever they appear), stops at a bare unquoted "--"
+// (what follows belongs to init's argv).
 std::vector<KernelParam> ParseKernelCmdline(std::string_view cmdline);
 
-// Applies every `initos.KEY=VALUE` parameter to config (and `init=`-style
-// aliases documented in configs/). Returns one problem per bad parameter;
-// the rest still apply.
+// Applies every `initos.KEY=VALUE` parameter to config via ApplyOverride
+// (other parameters, `init=` included, are ignored: bootloaders set those
+// for other inits). Returns one problem (file "kernel command line", key
+// "initos.KEY") per bad or unknown parameter; the rest still apply.
 std::vector<ConfigProblem> ApplyKernelCmdline(Config& config,
-                                             const std::vector<KernelParam>& params);
+                                              const std::vector<KernelParam>& params);
 
 }  // namespace initos
