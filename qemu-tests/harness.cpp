@@ -170,9 +170,14 @@ std::string Accel() {
 }
 
 std::string TestWorkDir() {
+  // Emptied on the first call of each test only: later calls share it.
+  static std::string prepared_for;
   fs::path dir = fs::path(BuildDir()) / "qemu-work" / CurrentTestName();
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (prepared_for != CurrentTestName()) {
+    fs::remove_all(dir, ec);
+    prepared_for = CurrentTestName();
+  }
   fs::create_directories(dir, ec);
   return dir;
 }
@@ -213,6 +218,8 @@ Result<std::unique_ptr<Qemu>> Qemu::Start(QemuOptions o) {
        o.initramfs,
        "-append",
        "console=ttyS0 panic=-1 " + o.append};
+  // Debugging aid: extra kernel arguments for every boot.
+  if (std::string extra = Env("INITOS_QEMU_APPEND"); !extra.empty()) a.back() += " " + extra;
   for (size_t i = 0; i < o.disks.size(); ++i) {
     a.push_back("-drive");
     a.push_back("file=" + o.disks[i] + ",format=raw,if=virtio,id=disk" + std::to_string(i));
@@ -325,7 +332,11 @@ std::optional<std::string> Qemu::WaitForRegex(const std::string& pattern, Second
   std::smatch m;
   std::string tail;
   bool found = PumpUntil(Clock::now() + timeout, [&] {
-    tail = output_.substr(cursor_);
+    // Complete lines only: "[0-9]+" must not match the "1" of a "137" still
+    // on its way through the serial line.
+    size_t end = output_.rfind('\n');
+    if (end == std::string::npos || end < cursor_) return false;
+    tail = output_.substr(cursor_, end - cursor_);
     return std::regex_search(tail, m, re);
   });
   if (!found) return std::nullopt;

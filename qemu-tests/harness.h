@@ -39,7 +39,7 @@ std::string SkipReason();
 std::string Accel();
 
 // Directory for per-test files (initramfs, disks, logs) under the build dir:
-// BUILD/qemu-work/SUITE.TEST, created empty.
+// BUILD/qemu-work/SUITE.TEST, emptied on the test's first call.
 std::string TestWorkDir();
 // BUILD/qemu-logs/SUITE.TEST.log
 std::string TestLogPath();
@@ -72,7 +72,8 @@ class Qemu {
   // Waits until `needle` appears in console output after the cursor; on success
   // moves the cursor past it, so repeated calls find successive occurrences.
   bool WaitFor(std::string_view needle, Seconds timeout = kStepTimeout);
-  // Same with a regex; returns the matched text.
+  // Same with a regex (ECMAScript), searched in complete lines only so that a
+  // match never depends on how the output was split; returns the matched text.
   std::optional<std::string> WaitForRegex(const std::string& pattern,
                                           Seconds timeout = kStepTimeout);
   // Types into the serial console (guest stdin).
