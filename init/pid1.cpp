@@ -1,13 +1,359 @@
-// Placeholder until this command is implemented on its branch.
+// PID 1: an ordered list of small stages (later issues insert verify-rootfs,
+// switch-root, jail between them), then the supervisor loop, then an orderly
+// shutdown. Every stage logs "stage NAME done|failed t=..." for boot analysis.
 #include "init/pid1.h"
 
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <sstream>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "init/config.h"
+#include "init/mounts.h"
+#include "init/shutdown.h"
+#include "init/stage.h"
+#include "init/supervisor.h"
+
+// The initramfs helper owns init/modules.h; until it is merged, this is the
+// interface we code against.
+#if __has_include("init/modules.h")
+#include "init/modules.h"
+#else
+namespace initos {
+Result<void> LoadModules(const std::string& modules_root, const std::vector<std::string>& names);
+}
+#endif
 
 namespace initos {
+namespace {
 
-int Pid1Main(const std::vector<std::string>&) {
-  std::fputs("initos: this command is not implemented yet\n", stderr);
-  return 2;
+constexpr const char kHelp[] =
+    "usage: initos init [--config FILE] [--root DIR] [--cmdline TEXT]\n"
+    "\n"
+    "Runs the init sequence: mount /proc /sys /dev /run /sys/fs/cgroup, log to\n"
+    "/dev/kmsg, read the config and /proc/cmdline, load modules, start init.main\n"
+    "and supervise it, then shut down as init.on-exit says. The kernel runs this\n"
+    "automatically when initos is /init (PID 1).\n"
+    "\n"
+    "  --config FILE   config file (default ROOT/etc/initos/initos.toml)\n"
+    "  --root DIR      prefix for the config, /proc/cmdline, modules and mounts\n"
+    "  --cmdline TEXT  use TEXT instead of ROOT/proc/cmdline\n"
+    "\n"
+    "Not as PID 1 (for tests) it leaves the host alone: no mounts, no console or\n"
+    "kmsg takeover, no modules; shutdown signals only its own descendants and\n"
+    "returns instead of calling reboot(2).\n";
+
+struct Pid1Options {
+  std::string root = "/";
+  std::string config_path;             // "" = ROOT/etc/initos/initos.toml
+  std::optional<std::string> cmdline;  // nullopt = read ROOT/proc/cmdline (PID 1 only)
+  bool help = false;
+};
+
+// As PID 1 the kernel hands us leftover command-line words: ignore unknown
+// arguments there, refuse them elsewhere.
+Result<Pid1Options> ParseArgs(const std::vector<std::string>& args, bool is_pid1) {
+  Pid1Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) -> bool {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--config") {
+      if (!value(o.config_path)) return Err() << "--config needs a FILE";
+    } else if (a == "--root") {
+      if (!value(o.root)) return Err() << "--root needs a DIR";
+    } else if (a == "--cmdline") {
+      std::string c;
+      if (!value(c)) return Err() << "--cmdline needs TEXT";
+      o.cmdline = c;
+    } else if (!is_pid1) {
+      return Err() << "unknown argument '" << a << "'; see `initos init --help`";
+    }
+  }
+  return o;
+}
+
+std::string UnderRoot(const std::string& root, const std::string& path) {
+  return root == "/" ? path : root + path;
+}
+
+struct Pid1State {
+  Pid1Options opts;
+  bool is_pid1 = false;
+  Config config;
+  unique_fd signal_fd;
+  unique_fd tty;  // the console's real tty device, for the main program
+};
+
+using StageFn = Result<void> (*)(Pid1State&);
+struct Stage {
+  const char* name;
+  StageFn fn;
+  bool fatal;  // failure ends the boot (failure action) instead of continuing
+};
+
+// ---- stages -----------------------------------------------------------------
+
+Result<void> StageEarly(Pid1State& s) {
+  auto fd = BlockSignalsToFd();
+  if (!fd.ok()) return fd.error();
+  s.signal_fd = std::move(*fd);
+  ::umask(022);
+  if (s.is_pid1) {
+    ::setsid();  // normally already a session leader: failure is harmless
+    // Ctrl-alt-del then sends us SIGINT (init.signals) instead of a hard reboot.
+    if (::reboot(RB_DISABLE_CAD) != 0)
+      LOG(Warning) << "reboot(RB_DISABLE_CAD): " << std::strerror(errno);
+  } else if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    // Not PID 1: orphans of the main program must still come back to us.
+    return ErrnoError() << "prctl(PR_SET_CHILD_SUBREAPER)";
+  }
+  return {};
+}
+
+Result<void> StageMounts(Pid1State& s) {
+  if (!s.is_pid1) {
+    LOG(Info) << "mounts: not PID 1, leaving the host's mounts alone";
+    return {};
+  }
+  return MountEarly(s.opts.root, EarlyMounts());
+}
+
+// The device behind /dev/console ("ttyS0" for console=ttyS0): the last entry
+// of /sys/class/tty/console/active. /dev/console itself cannot be a
+// controlling tty, which job control in a shell needs.
+unique_fd OpenConsoleTty(const std::string& root) {
+  auto active = ReadFileToString(UnderRoot(root, "/sys/class/tty/console/active"));
+  if (active.ok()) {
+    std::istringstream words(*active);
+    std::string w, last;
+    while (words >> w) last = w;
+    if (!last.empty()) {
+      auto fd = OpenFile(UnderRoot(root, "/dev/" + last), O_RDWR | O_NOCTTY);
+      if (fd.ok()) return std::move(*fd);
+    }
+  }
+  auto fd = OpenFile(UnderRoot(root, "/dev/console"), O_RDWR | O_NOCTTY);
+  return fd.ok() ? std::move(*fd) : unique_fd();
+}
+
+Result<void> StageConsole(Pid1State& s) {
+  if (!s.is_pid1) {
+    LOG(Info) << "console: not PID 1, logging to stderr";
+    return {};
+  }
+  std::string problem;
+  auto console = OpenFile(UnderRoot(s.opts.root, "/dev/console"), O_RDWR | O_NOCTTY);
+  if (console.ok()) {
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(console->get(), fd);  // dup2 clears O_CLOEXEC
+  } else {
+    problem = console.error().str();
+  }
+  auto kmsg = OpenFile(UnderRoot(s.opts.root, "/dev/kmsg"), O_WRONLY);
+  if (kmsg.ok()) {
+    LogToKmsg(std::move(*kmsg));
+  } else {
+    // Without kmsg, the console still shows the records (with their <N> prefix).
+    int fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    LogToKmsg(unique_fd(fd));
+    problem += (problem.empty() ? "" : "; ") + kmsg.error().str() + " (logging to the console)";
+  }
+  s.tty = OpenConsoleTty(s.opts.root);
+  if (!problem.empty()) return Err() << problem;
+  return {};
+}
+
+Severity ParseSeverity(const std::string& level) {
+  static const char* kNames[] = {"emerg",   "alert",  "crit", "error",
+                                 "warning", "notice", "info", "debug"};
+  for (int i = 0; i < 8; ++i) {
+    if (level == kNames[i]) return static_cast<Severity>(i);
+  }
+  return Severity::Info;
+}
+
+Result<void> StageConfig(Pid1State& s) {
+  std::string path = s.opts.config_path.empty() ? UnderRoot(s.opts.root, "/etc/initos/initos.toml")
+                                                : s.opts.config_path;
+  std::string text;
+  auto read = ReadFileToString(path);
+  if (read.ok()) {
+    text = std::move(*read);
+  } else {
+    LOG(Warning) << "config " << read.error().str() << ": using the defaults";
+  }
+  std::string cmdline;
+  if (s.opts.cmdline) {
+    cmdline = *s.opts.cmdline;
+  } else if (s.is_pid1) {
+    auto c = ReadFileToString(UnderRoot(s.opts.root, "/proc/cmdline"));
+    if (c.ok())
+      cmdline = *c;
+    else
+      LOG(Warning) << "kernel command line: " << c.error().str();
+  }
+  // Parse, kernel command-line overrides, consistency checks, signal defaults.
+  ParsedConfig parsed = LoadConfig(text, path, cmdline);
+  std::vector<ConfigProblem> problems = std::move(parsed.problems);
+  s.config = std::move(parsed.config);
+  SetMinSeverity(ParseSeverity(s.config.init.log_level));
+  for (const ConfigProblem& p : problems) LOG(Error) << "config: " << p.str();
+  if (s.config.init.mode != InitMode::kRun) {
+    LOG(Warning) << "init.mode other than \"run\" is not implemented yet: running init.main";
+  }
+  if (!problems.empty()) {
+    return Err() << problems.size() << " problem(s) in the configuration (logged above); "
+                 << "the bad keys keep their defaults";
+  }
+  return {};
+}
+
+Result<void> StageModules(Pid1State& s) {
+  if (s.config.init.modules.empty()) return {};
+  if (!s.is_pid1) {
+    LOG(Info) << "modules: not PID 1, not loading " << s.config.init.modules.size() << " module(s)";
+    return {};
+  }
+  utsname u{};
+  ::uname(&u);
+  return LoadModules(UnderRoot(s.opts.root, std::string("/lib/modules/") + u.release),
+                     s.config.init.modules);
+}
+
+// The boot sequence, in order. Later stages (verify-rootfs, switch-root, jail)
+// go in here.
+constexpr Stage kStages[] = {
+    {"early", StageEarly, true},      {"mounts", StageMounts, false},
+    {"console", StageConsole, false}, {"config", StageConfig, false},
+    {"modules", StageModules, false},
+};
+
+bool RunStage(const Stage& stage, Pid1State& s) {
+  Result<void> r = stage.fn(s);
+  if (r.ok()) {
+    LOG(Info) << StageDoneLine(stage.name, MonotonicSeconds());
+    return true;
+  }
+  LOG(Error) << StageFailedLine(stage.name, MonotonicSeconds(), r.error().str());
+  return false;
+}
+
+// ---- the end ----------------------------------------------------------------
+
+std::vector<std::string> MainEnvironment(const InitConfig& init) {
+  std::map<std::string, std::string> env = {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+                                            {"TERM", "linux"}};
+  for (const auto& [k, v] : init.env) env[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+ShutdownOptions ShutdownOptionsFor(const Pid1State& s) {
+  ShutdownOptions o;
+  o.stop_timeout_ms = s.config.init.stop_timeout_ms;
+  o.kill_all = s.is_pid1;
+  o.unmount = s.is_pid1;
+  o.call_reboot = s.is_pid1;
+  o.proc = UnderRoot(s.opts.root, "/proc");
+  return o;
+}
+
+// Never returns as PID 1: the kernel panics when init exits.
+int Finish(const Pid1State& s, ShutdownKind kind, const std::string& reason) {
+  Shutdown(kind, reason, ShutdownOptionsFor(s));
+  if (!s.is_pid1) return 0;
+  LOG(Emerg) << "still alive after reboot(2); hanging";
+  for (;;) ::pause();
+}
+
+ShutdownKind FailureShutdown(const RootfsConfig& rootfs) {
+  switch (rootfs.on_failure) {
+    case OnFailure::kReboot:
+      return ShutdownKind::kReboot;
+    case OnFailure::kHalt:
+      return ShutdownKind::kHalt;
+    case OnFailure::kShell:  // no supervisor to run a shell under: power off
+    case OnFailure::kPoweroff:
+      return ShutdownKind::kPoweroff;
+  }
+  return ShutdownKind::kPoweroff;
+}
+
+// A fatal stage before the console stage would leave its error queued:
+// write the queue wherever possible.
+void FlushEarlyLogs(const std::string& root) {
+  auto kmsg = OpenFile(UnderRoot(root, "/dev/kmsg"), O_WRONLY);
+  if (kmsg.ok()) {
+    LogToKmsg(std::move(*kmsg));
+    return;
+  }
+  LogToKmsg(unique_fd(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)));
+}
+
+// A fatal bug must not panic the kernel with a stack trace nobody reads:
+// log, sync and reboot.
+[[noreturn]] void OnTerminate() {
+  LOG(Emerg) << "initos: fatal internal error (std::terminate); rebooting";
+  ::sync();
+  ::reboot(RB_AUTOBOOT);
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+int Pid1Main(const std::vector<std::string>& args) {
+  Pid1State s;
+  s.is_pid1 = ::getpid() == 1;
+  if (s.is_pid1) {
+    SetLogTarget(LogTarget::kQueue);
+    std::set_terminate(OnTerminate);
+  }
+  LOG(Info) << "initos " << INITOS_VERSION
+            << " init starting t=" << FormatSeconds(MonotonicSeconds());
+  auto opts = ParseArgs(args, s.is_pid1);
+  if (!opts.ok()) {
+    std::fprintf(stderr, "initos init: %s\n", opts.error().str().c_str());
+    return 2;
+  }
+  if (opts->help) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  s.opts = std::move(*opts);
+  FillSignalDefaults(s.config.init);
+
+  for (const Stage& stage : kStages) {
+    if (!RunStage(stage, s) && stage.fatal) {
+      if (s.is_pid1) FlushEarlyLogs(s.opts.root);
+      ShutdownKind kind = FailureShutdown(s.config.rootfs);
+      if (s.is_pid1 && s.config.init.failure_delay_s > 0) ::sleep(s.config.init.failure_delay_s);
+      return Finish(s, kind, std::string("stage ") + stage.name + " failed");
+    }
+  }
+
+  SupervisorOptions so;
+  so.env = MainEnvironment(s.config.init);
+  so.tty_fd = s.tty.get();
+  so.controlling_tty = s.tty.ok();
+  Supervisor supervisor(s.config.init, so, std::move(s.signal_fd));
+  SupervisorResult r = supervisor.Run();
+  return Finish(s, r.shutdown, r.reason);
 }
 
 }  // namespace initos

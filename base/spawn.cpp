@@ -1,0 +1,186 @@
+#include "base/spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/unique_fd.h"
+
+extern char** environ;
+
+namespace initos {
+namespace {
+
+// Which step failed in the child; sent with errno so the parent can name it.
+enum class Stage : int { kSetsid = 1, kSetpgid, kDup, kCtty, kTcsetpgrp, kChdir, kExec };
+
+struct ChildFailure {
+  int stage;
+  int err;
+};
+
+const char* StageName(Stage s) {
+  switch (s) {
+    case Stage::kSetsid:
+      return "setsid";
+    case Stage::kSetpgid:
+      return "setpgid";
+    case Stage::kDup:
+      return "redirect fds for";
+    case Stage::kCtty:
+      return "TIOCSCTTY on stdin for";
+    case Stage::kTcsetpgrp:
+      return "tcsetpgrp on stdin for";
+    case Stage::kChdir:
+      return "chdir for";
+    case Stage::kExec:
+      return "exec";
+  }
+  return "spawn";
+}
+
+// Everything the child needs, built before fork: after fork (possibly in a
+// multi-threaded parent) the child may only make async-signal-safe calls, so
+// it must not allocate.
+struct ChildPlan {
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  char** env = nullptr;
+  int src_fds[3] = {-1, -1, -1};
+};
+
+// Reports the failed step and errno through the close-on-exec pipe, then exits.
+[[noreturn]] void ChildFail(int pipe_fd, Stage stage) {
+  ChildFailure f{static_cast<int>(stage), errno};
+  ssize_t unused = ::write(pipe_fd, &f, sizeof(f));
+  (void)unused;
+  ::_exit(127);
+}
+
+// Runs in the forked child; never returns.
+[[noreturn]] void RunChild(const SpawnOptions& o, const ChildPlan& plan, int pipe_fd) {
+  if (o.new_session) {
+    if (::setsid() < 0) ChildFail(pipe_fd, Stage::kSetsid);
+  } else if (o.new_process_group) {
+    if (::setpgid(0, 0) < 0) ChildFail(pipe_fd, Stage::kSetpgid);
+  }
+
+  // Copy the sources above 2 first, so a source that is itself 0..2 (say
+  // stdout_fd == 0) is not clobbered by an earlier dup2, and so dup2 always
+  // creates a fresh descriptor without FD_CLOEXEC.
+  int tmp[3] = {-1, -1, -1};
+  for (int i = 0; i < 3; ++i) {
+    if (plan.src_fds[i] < 0) continue;
+    tmp[i] = ::fcntl(plan.src_fds[i], F_DUPFD_CLOEXEC, 3);
+    if (tmp[i] < 0) ChildFail(pipe_fd, Stage::kDup);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (tmp[i] < 0) continue;
+    if (::dup2(tmp[i], i) < 0) ChildFail(pipe_fd, Stage::kDup);
+    ::close(tmp[i]);
+  }
+
+  if (o.new_session && o.controlling_tty) {
+    if (::ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0) ChildFail(pipe_fd, Stage::kCtty);
+  }
+  // Signals are still all blocked here (the parent blocked them around fork),
+  // so a background group calling tcsetpgrp is not stopped by SIGTTOU.
+  if (o.foreground && (o.new_process_group || o.new_session) && ::isatty(STDIN_FILENO)) {
+    if (::tcsetpgrp(STDIN_FILENO, ::getpgrp()) < 0 && errno != ENOTTY && errno != ENXIO) {
+      ChildFail(pipe_fd, Stage::kTcsetpgrp);
+    }
+  }
+  if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) < 0) ChildFail(pipe_fd, Stage::kChdir);
+
+  ResetSignals();
+  // execvp searches the PATH of `environ`: point it at the child's
+  // environment first, so a PATH given in options.env is the one searched.
+  environ = plan.env;
+  ::execvp(plan.argv[0], plan.argv.data());
+  ChildFail(pipe_fd, Stage::kExec);
+}
+
+// Reads the child's failure report: nullopt when the pipe closed empty
+// (exec succeeded and closed it).
+Result<std::optional<ChildFailure>> ReadFailure(int fd) {
+  ChildFailure f{};
+  size_t got = 0;
+  while (got < sizeof(f)) {
+    ssize_t n = ::read(fd, reinterpret_cast<char*>(&f) + got, sizeof(f) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "read spawn status pipe";
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got == 0) return std::optional<ChildFailure>();
+  if (got != sizeof(f)) return Err() << "short read from spawn status pipe";
+  return std::optional<ChildFailure>(f);
+}
+
+}  // namespace
+
+void ResetSignals() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  // SIGKILL/SIGSTOP and the libc-internal real-time signals refuse with
+  // EINVAL; that is fine, they cannot have a disposition to reset.
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+}
+
+Result<pid_t> Spawn(const SpawnOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) return Err() << "spawn: empty argv";
+
+  ChildPlan plan;
+  for (const std::string& a : options.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  if (options.env) {
+    for (const std::string& e : *options.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
+    plan.envp.push_back(nullptr);
+    plan.env = plan.envp.data();
+  } else {
+    plan.env = environ;
+  }
+  plan.src_fds[0] = options.stdin_fd;
+  plan.src_fds[1] = options.stdout_fd;
+  plan.src_fds[2] = options.stderr_fd;
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoError() << "pipe2 for spawn";
+  unique_fd read_end(fds[0]);
+  unique_fd write_end(fds[1]);
+
+  // Block everything across fork so the child never runs one of the parent's
+  // handlers before ResetSignals().
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) RunChild(options, plan, write_end.get());
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return ErrnoErrorCode(fork_errno) << "fork for " << options.argv[0];
+
+  write_end.reset();
+  auto failure = ReadFailure(read_end.get());
+  if (failure.ok() && !failure->has_value()) return pid;
+
+  // The child failed before or at exec (or we cannot tell, and then it must
+  // not run on unsupervised): collect it so no zombie is left.
+  if (!failure.ok()) ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!failure.ok()) return failure.error();
+  const ChildFailure& f = **failure;
+  return ErrnoErrorCode(f.err) << StageName(static_cast<Stage>(f.stage)) << " " << options.argv[0];
+}
+
+}  // namespace initos

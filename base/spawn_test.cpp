@@ -1,0 +1,239 @@
+#include "base/spawn.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include "base/file.h"
+#include "base/unique_fd.h"
+
+namespace initos {
+namespace {
+
+struct Outcome {
+  std::string out;
+  int status = -1;
+};
+
+// Spawns with stdout captured through a pipe and waits for the child.
+Result<Outcome> RunCaptured(SpawnOptions o) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoError() << "pipe2";
+  unique_fd r(fds[0]), w(fds[1]);
+  o.stdout_fd = w.get();
+  auto pid = Spawn(o);
+  w.reset();
+  if (!pid.ok()) return pid.error();
+  auto out = ReadFdToString(r.get());
+  Outcome res;
+  if (out.ok()) res.out = *out;
+  if (::waitpid(*pid, &res.status, 0) != *pid) return ErrnoError() << "waitpid";
+  return res;
+}
+
+// Runs `body` in a forked child (it changes process-wide state) and returns
+// the child's exit code; gtest assertions inside report through it.
+template <typename F>
+int InChild(F body) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = body();
+    ::_exit(rc);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
+}
+
+// Value of a "Name:\tvalue" line of /proc/<pid>/status text.
+std::string StatusField(const std::string& status, const std::string& name) {
+  std::istringstream in(status);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + ":", 0) == 0) {
+      size_t v = line.find_first_not_of(" \t", name.size() + 1);
+      return v == std::string::npos ? "" : line.substr(v);
+    }
+  }
+  return "<missing>";
+}
+
+bool NoChildLeft() {
+  errno = 0;
+  return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
+}
+
+TEST(SpawnTest, RedirectsStdoutAndReportsExitStatus) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "echo hello from child; exit 5"};
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "hello from child\n");
+  ASSERT_TRUE(WIFEXITED(r->status));
+  EXPECT_EQ(WEXITSTATUS(r->status), 5);
+}
+
+TEST(SpawnTest, SearchesPathOfGivenEnvironment) {
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "echo $INITOS_SPAWN_VAR"};
+  o.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "INITOS_SPAWN_VAR=from-env"};
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "from-env\n");
+
+  // The same command with a PATH that has no sh must not be found.
+  o.env = std::vector<std::string>{"PATH=/nonexistent-dir"};
+  auto missing = Spawn(o);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENOENT);
+}
+
+TEST(SpawnTest, ChangesDirectory) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "pwd"};
+  o.cwd = "/proc";
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "/proc\n");
+
+  o.cwd = "/nonexistent-initos-dir";
+  auto bad = Spawn(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ENOENT);
+  EXPECT_NE(bad.error().message.find("chdir"), std::string::npos) << bad.error().message;
+}
+
+TEST(SpawnTest, MissingProgramIsEnoentAndReaped) {
+  EXPECT_EQ(
+      InChild([] {
+        SpawnOptions o;
+        o.argv = {"/nonexistent/initos-no-such-program", "arg"};
+        auto r = Spawn(o);
+        if (r.ok()) return 1;
+        if (r.error().code != ENOENT) return 2;
+        if (r.error().str().find("exec /nonexistent/initos-no-such-program") == std::string::npos)
+          return 3;
+        o.argv = {"initos-no-such-program-in-path"};
+        r = Spawn(o);
+        if (r.ok() || r.error().code != ENOENT) return 4;
+        return NoChildLeft() ? 0 : 5;  // the failed children were reaped
+      }),
+      0);
+}
+
+TEST(SpawnTest, NonExecutableIsEacces) {
+  char path[] = "/tmp/initos-spawn-noexec-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "#!/bin/sh\nexit 0\n", 17), 17);
+  ::close(fd);
+  ASSERT_EQ(::chmod(path, 0644), 0);
+  SpawnOptions o;
+  o.argv = {path};
+  auto r = Spawn(o);
+  ::unlink(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EACCES) << r.error().str();
+}
+
+TEST(SpawnTest, ChildStartsWithDefaultSignals) {
+  EXPECT_EQ(InChild([] {
+              sigset_t set;
+              sigemptyset(&set);
+              sigaddset(&set, SIGTERM);
+              sigprocmask(SIG_BLOCK, &set, nullptr);
+              signal(SIGINT, SIG_IGN);
+              signal(SIGUSR1, SIG_IGN);
+              // The setup is real: this process shows them blocked/ignored.
+              auto self = ReadFileToString("/proc/self/status");
+              if (!self.ok()) return 10;
+              const unsigned long long term = 1ULL << (SIGTERM - 1);
+              const unsigned long long intr = 1ULL << (SIGINT - 1);
+              if (!(std::strtoull(StatusField(*self, "SigBlk").c_str(), nullptr, 16) & term))
+                return 11;
+              if (!(std::strtoull(StatusField(*self, "SigIgn").c_str(), nullptr, 16) & intr))
+                return 12;
+
+              SpawnOptions o;
+              o.argv = {"cat", "/proc/self/status"};
+              auto r = RunCaptured(o);
+              if (!r.ok()) return 13;
+              if (StatusField(r->out, "SigBlk") != "0000000000000000") return 14;
+              if (StatusField(r->out, "SigIgn") != "0000000000000000") return 15;
+              return 0;
+            }),
+            0);
+}
+
+// Reads "pid (comm) state ppid pgrp session" from a child's /proc/self/stat.
+void PgrpAndSession(const std::string& stat, long* pgrp, long* session) {
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string state;
+  long ppid = 0;
+  in >> state >> ppid >> *pgrp >> *session;
+}
+
+TEST(SpawnTest, NewProcessGroupAndSession) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "echo $$; cat /proc/$$/stat"};
+  o.new_process_group = true;
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  long pid = std::strtol(r->out.c_str(), nullptr, 10);
+  long pgrp = 0, session = 0;
+  PgrpAndSession(r->out, &pgrp, &session);
+  EXPECT_EQ(pgrp, pid);
+  EXPECT_EQ(session, static_cast<long>(::getsid(0)));
+
+  o.new_process_group = false;
+  o.new_session = true;
+  r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  pid = std::strtol(r->out.c_str(), nullptr, 10);
+  PgrpAndSession(r->out, &pgrp, &session);
+  EXPECT_EQ(pgrp, pid);
+  EXPECT_EQ(session, pid);
+}
+
+TEST(SpawnTest, DupsOntoStandardFdsEvenWhenSwapped) {
+  // stdout_fd == 0 and stdin_fd == 1 must not clobber each other.
+  EXPECT_EQ(InChild([] {
+              int out[2];
+              if (::pipe(out) < 0) return 1;
+              int in_fd = ::open("/proc/version", O_RDONLY);
+              if (in_fd < 0) return 2;
+              // Put the output pipe on fd 0 and the input file on fd 1.
+              if (::dup2(out[1], 0) < 0 || ::dup2(in_fd, 1) < 0) return 3;
+              ::close(out[1]);
+              ::close(in_fd);
+              SpawnOptions o;
+              o.argv = {"head", "-c", "5"};
+              o.stdin_fd = 1;
+              o.stdout_fd = 0;
+              auto pid = Spawn(o);
+              ::close(0);
+              if (!pid.ok()) return 4;
+              int st = 0;
+              ::waitpid(*pid, &st, 0);
+              char buf[16] = {};
+              ssize_t n = ::read(out[0], buf, sizeof(buf));
+              return n == 5 && std::string(buf, 5) == "Linux" ? 0 : 5;
+            }),
+            0);
+}
+
+TEST(SpawnTest, RejectsEmptyArgv) {
+  SpawnOptions o;
+  auto r = Spawn(o);
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace initos

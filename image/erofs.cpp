@@ -1,0 +1,129 @@
+#include "image/erofs.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/spawn.h"
+
+namespace initos {
+namespace {
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+// A temporary directory removed when this goes out of scope.
+class TempDir {
+ public:
+  static Result<TempDir> Create(const std::string& parent) {
+    std::string tmpl = parent + "/initos-rootfs.XXXXXX";
+    if (!::mkdtemp(tmpl.data())) return ErrnoError() << "mkdtemp in " << parent;
+    TempDir d;
+    d.path_ = tmpl;
+    return d;
+  }
+  TempDir() = default;
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir& operator=(TempDir&& o) noexcept {
+    if (this != &o) {
+      if (!path_.empty()) (void)RemoveTree(path_);
+      path_ = std::move(o.path_);
+      o.path_.clear();
+    }
+    return *this;
+  }
+  ~TempDir() {
+    if (!path_.empty()) (void)RemoveTree(path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+std::string FindInPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* env = ::getenv("PATH");
+  std::string path = env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t start = 0;
+  for (;;) {
+    size_t colon = path.find(':', start);
+    std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+    if (dir.empty()) dir = ".";
+    std::string full = dir + "/" + name;
+    struct stat st;
+    if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(full.c_str(), X_OK) == 0) {
+      return full;
+    }
+    if (colon == std::string::npos) return "";
+    start = colon + 1;
+  }
+}
+
+Result<void> RemoveTree(const std::string& path) {
+  if (::nftw(path.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+    return ErrnoError() << "remove " << path;
+  }
+  return {};
+}
+
+Result<void> RunTool(const std::vector<std::string>& argv) {
+  std::string exe = FindInPath(argv.at(0));
+  if (exe.empty()) return ErrnoErrorCode(ENOENT) << argv[0] << " not found in PATH";
+  auto devnull = OpenFile("/dev/null", O_WRONLY);
+  if (!devnull.ok()) return devnull.error();
+  SpawnOptions opts;
+  opts.argv = argv;
+  opts.argv[0] = exe;
+  opts.stdout_fd = devnull->get();
+  auto pid = Spawn(opts);
+  if (!pid.ok()) return Wrap(pid.error(), "run " + argv[0]);
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0) {
+    if (errno != EINTR) return ErrnoError() << "waitpid " << argv[0];
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  if (WIFSIGNALED(status)) return Err() << argv[0] << " killed by signal " << WTERMSIG(status);
+  return Err() << argv[0] << " failed with exit status " << WEXITSTATUS(status);
+}
+
+Result<void> MakeErofsImage(const ErofsOptions& o) {
+  if (FindInPath("mkfs.erofs").empty()) {
+    return Err() << "mkfs.erofs not found: install erofs-utils (scripts/setup.sh)";
+  }
+  struct stat st;
+  if (::stat(o.source.c_str(), &st) != 0) return ErrnoError() << "rootfs " << o.source;
+  std::string dir = o.source;
+  TempDir extracted;
+  if (S_ISREG(st.st_mode)) {
+    auto tmp = TempDir::Create(o.temp_dir);
+    if (!tmp.ok()) return tmp.error();
+    extracted = std::move(*tmp);
+    // GNU tar detects the compression itself. As root, --same-owner and
+    // --numeric-owner keep the tarball's uids/gids exactly.
+    auto r = RunTool({"tar", "--extract", "--file=" + o.source, "--directory=" + extracted.path(),
+                      "--same-owner", "--numeric-owner", "--same-permissions", "--xattrs",
+                      "--xattrs-include=*"});
+    if (!r.ok()) return Wrap(r.error(), "extract rootfs tarball " + o.source);
+    dir = extracted.path();
+  } else if (!S_ISDIR(st.st_mode)) {
+    return Err() << "rootfs " << o.source << " is neither a directory nor a tarball";
+  }
+  std::vector<std::string> argv = {"mkfs.erofs", "--quiet", "-T" + std::to_string(o.timestamp)};
+  if (!o.uuid.empty()) argv.push_back("-U" + o.uuid);
+  argv.push_back(o.image_path);
+  argv.push_back(dir);
+  auto r = RunTool(argv);
+  if (!r.ok()) return Wrap(r.error(), "build EROFS image from " + o.source);
+  return {};
+}
+
+}  // namespace initos

@@ -1,0 +1,202 @@
+#include "image/initramfs.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "init/config.h"
+#include "init/modules.h"
+
+namespace initos {
+namespace {
+
+// Directories PID 1 mounts on or writes to before anything else exists.
+constexpr const char* kBaseDirs[] = {"dev", "proc", "sys", "run", "tmp", "root", "etc/initos"};
+
+template <typename Phdr>
+Result<bool> HasInterp(int fd, const std::string& path, uint64_t phoff, uint16_t phnum,
+                       uint16_t phentsize) {
+  if (phentsize < sizeof(Phdr)) return Err() << path << ": bad ELF program header size";
+  for (uint16_t i = 0; i < phnum; ++i) {
+    Phdr ph;
+    off_t off = static_cast<off_t>(phoff + uint64_t{i} * phentsize);
+    if (::pread(fd, &ph, sizeof(ph), off) != static_cast<ssize_t>(sizeof(ph))) {
+      return Err() << path << ": truncated ELF program headers";
+    }
+    if (ph.p_type == PT_INTERP) return true;
+  }
+  return false;
+}
+
+// Adds a host file, directory tree or symlink at dst, keeping permission bits.
+Result<void> AddHostPath(CpioArchive& ar, const std::string& src, const std::string& dst,
+                         bool follow) {
+  struct stat st;
+  int rc = follow ? ::stat(src.c_str(), &st) : ::lstat(src.c_str(), &st);
+  if (rc != 0) return ErrnoError() << "stat " << src;
+  uint32_t mode = st.st_mode & 07777;
+  if (S_ISREG(st.st_mode)) {
+    auto dyn = IsDynamicElf(src);
+    if (dyn.ok() && *dyn) {
+      LOG(Warning) << src << " is dynamically linked: its libraries are not copied";
+    }
+    return ar.AddFileFromPath(dst, src, mode);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlink(src.c_str(), target, sizeof(target));
+    if (n < 0) return ErrnoError() << "readlink " << src;
+    return ar.AddSymlink(dst, std::string(target, static_cast<size_t>(n)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Err() << src << " is not a regular file, directory or symlink";
+  }
+  // A tree copied to "/" merges into the root instead of being an entry.
+  bool to_root =
+      dst.find_first_not_of("/.") == std::string::npos && dst.find("..") == std::string::npos;
+  if (!to_root) INITOS_TRY(ar.AddDirectory(dst, mode));
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(src.c_str()), ::closedir);
+  if (!dir) return ErrnoError() << "opendir " << src;
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* d = ::readdir(dir.get())) {
+    if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0) {
+      names.emplace_back(d->d_name);
+    }
+  }
+  if (errno != 0) return ErrnoError() << "readdir " << src;
+  for (const auto& name : names) {
+    // Inside a copied tree symlinks stay symlinks, as `cp -a` would.
+    std::string child_dst = to_root ? name : dst + "/" + name;
+    INITOS_TRY(AddHostPath(ar, src + "/" + name, child_dst, /*follow=*/false));
+  }
+  return {};
+}
+
+Result<void> AddModules(CpioArchive& ar, const InitramfsSpec& spec,
+                        const std::vector<std::string>& names) {
+  if (spec.kver.empty()) {
+    return Err() << "kernel modules requested but no kernel version known (the running kernel "
+                    "has no /lib/modules): pass --kver VERSION";
+  }
+  const std::string root =
+      spec.modules_root.empty() ? "/lib/modules/" + spec.kver : spec.modules_root;
+  auto db = ReadModuleDb(root);
+  if (!db.ok()) return db.error();
+  auto res = ResolveModules(*db, names, root,
+                            "check the name and --kver (names come from --module and the "
+                            "[init] modules of --config)");
+  if (!res.ok()) return res.error();
+  const std::string dir = "lib/modules/" + spec.kver;
+  for (const auto& rel : res->load) {
+    INITOS_TRY(AddHostPath(ar, root + "/" + rel, dir + "/" + rel, true));
+  }
+  // Only the modules we ship: PID 1 must not resolve to a file that is absent.
+  INITOS_TRY(ar.AddFile(dir + "/modules.dep", FormatModulesDep(*db, res->load)));
+  std::string builtin_path = root + "/modules.builtin";
+  if (::access(builtin_path.c_str(), F_OK) == 0) {
+    INITOS_TRY(ar.AddFileFromPath(dir + "/modules.builtin", builtin_path, 0644));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<bool> IsDynamicElf(const std::string& path) {
+  auto fd = OpenFile(path, O_RDONLY);
+  if (!fd.ok()) return fd.error();
+  Elf64_Ehdr eh;
+  ssize_t n = ::pread(fd->get(), &eh, sizeof(eh), 0);
+  if (n < static_cast<ssize_t>(EI_NIDENT) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+    return Err() << path << " is not an ELF executable";
+  }
+  if (eh.e_ident[EI_CLASS] == ELFCLASS64) {
+    if (n < static_cast<ssize_t>(sizeof(eh))) return Err() << path << ": truncated ELF header";
+    return HasInterp<Elf64_Phdr>(fd->get(), path, eh.e_phoff, eh.e_phnum, eh.e_phentsize);
+  }
+  if (eh.e_ident[EI_CLASS] == ELFCLASS32) {
+    Elf32_Ehdr eh32;
+    std::memcpy(&eh32, &eh, sizeof(eh32));
+    return HasInterp<Elf32_Phdr>(fd->get(), path, eh32.e_phoff, eh32.e_phnum, eh32.e_phentsize);
+  }
+  return Err() << path << ": unknown ELF class";
+}
+
+Result<std::vector<std::string>> ConfigModules(const std::string& config_path) {
+  auto text = ReadFileToString(config_path);
+  if (!text.ok()) return text.error();
+  // The same parser PID 1 uses: a config that would fail at boot fails here,
+  // at build time, where it is cheap to fix.
+  ParsedConfig parsed = ParseConfig(*text, config_path);
+  if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
+  return parsed.config.init.modules;
+}
+
+Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
+  CpioArchive ar;
+  for (const char* d : kBaseDirs) INITOS_TRY(ar.AddDirectory(d, 0755));
+  INITOS_TRY(ar.AddDirectory("tmp", 01777));
+  INITOS_TRY(ar.AddDirectory("root", 0700));
+  // The kernel opens /dev/console for PID 1's stdio before devtmpfs exists.
+  INITOS_TRY(ar.AddDevice("dev/console", CpioType::kCharDevice, 5, 1, 0600));
+
+  auto dyn = IsDynamicElf(spec.initos_path);
+  if (!dyn.ok()) return Wrap(dyn.error(), "--initos");
+  if (*dyn) {
+    return Err() << "--initos " << spec.initos_path
+                 << " is dynamically linked; /init must be the static initos binary";
+  }
+  INITOS_TRY(ar.AddFileFromPath("init", spec.initos_path, 0755));
+
+  std::vector<std::string> modules = spec.modules;
+  if (!spec.config_path.empty()) {
+    auto cfg_mods = ConfigModules(spec.config_path);
+    if (!cfg_mods.ok()) return Wrap(cfg_mods.error(), "--config");
+    modules.insert(modules.end(), cfg_mods->begin(), cfg_mods->end());
+    INITOS_TRY(ar.AddFileFromPath("etc/initos/initos.toml", spec.config_path, 0644));
+  }
+  if (!modules.empty()) INITOS_TRY(AddModules(ar, spec, modules));
+
+  for (const auto& [src, dst] : spec.files) {
+    auto r = AddHostPath(ar, src, dst, /*follow=*/true);
+    if (!r.ok()) return Wrap(r.error(), "--file " + src + "=" + dst);
+  }
+  return ar;
+}
+
+Result<void> WriteInitramfs(const InitramfsSpec& spec, const std::string& out_path) {
+  auto ar = AssembleInitramfs(spec);
+  if (!ar.ok()) return ar.error();
+
+  std::string tmp = out_path + ".tmp.XXXXXX";
+  int raw = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (raw < 0) return ErrnoError() << "create " << out_path << ".tmp";
+  unique_fd fd(raw);
+  auto write = [&]() -> Result<void> {
+    auto comp = MakeCompressor(spec.compression, FdSink(fd.get()), spec.level);
+    if (!comp.ok()) return comp.error();
+    Compressor* c = comp->get();
+    INITOS_TRY(ar->Write([c](std::string_view d) { return c->Write(d); }, spec.mtime));
+    INITOS_TRY(c->Finish());
+    if (::fchmod(fd.get(), 0644) != 0) return ErrnoError() << "chmod " << tmp;
+    if (::fsync(fd.get()) != 0) return ErrnoError() << "fsync " << tmp;
+    if (::rename(tmp.c_str(), out_path.c_str()) != 0)
+      return ErrnoError() << "rename to " << out_path;
+    return {};
+  };
+  auto r = write();
+  if (!r.ok()) {
+    ::unlink(tmp.c_str());
+    return Wrap(r.error(), "write " + out_path);
+  }
+  return {};
+}
+
+}  // namespace initos

@@ -1,0 +1,45 @@
+// Builds the initramfs that boots InitOS: /init is the (static) initos
+// binary, plus its config, the kernel modules it must load (with their
+// dependencies and a matching modules.dep), extra files, and the few
+// directories and device nodes the kernel and PID 1 expect. Same inputs give
+// byte-identical output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "image/compress.h"
+#include "image/cpio.h"
+
+namespace initos {
+
+struct InitramfsSpec {
+  std::string initos_path = "/proc/self/exe";  // becomes /init; must be statically linked
+  std::string config_path;                     // -> /etc/initos/initos.toml ("" = none)
+  std::string kver;                            // kernel version ("" only if no modules)
+  std::string modules_root;                    // host dir with modules.dep (/lib/modules/KVER)
+  std::vector<std::string> modules;            // names; dependencies are added
+  std::vector<std::pair<std::string, std::string>> files;  // host SRC -> archive DST
+  Compression compression = Compression::kGzip;
+  int level = -1;      // compression level; -1: the format's default (see compress.h)
+  uint32_t mtime = 0;  // every entry's mtime (SOURCE_DATE_EPOCH)
+};
+
+// Collects everything into an archive (file contents are read when written).
+Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec);
+
+// Assembles, compresses and writes atomically to out_path (temp file + rename).
+Result<void> WriteInitramfs(const InitramfsSpec& spec, const std::string& out_path);
+
+// True if the ELF file at path asks for a program interpreter (PT_INTERP),
+// i.e. is dynamically linked and cannot run alone in an initramfs.
+Result<bool> IsDynamicElf(const std::string& path);
+
+// The [init] modules list of a config file, so the initramfs carries what
+// PID 1 will be asked to load.
+Result<std::vector<std::string>> ConfigModules(const std::string& config_path);
+
+}  // namespace initos

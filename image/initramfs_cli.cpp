@@ -1,0 +1,139 @@
+// `initos image initramfs`: command-line front end of image/initramfs.h.
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "image/image_cli.h"
+#include "image/initramfs.h"
+
+namespace initos {
+namespace {
+
+constexpr const char kUsage[] =
+    "usage: initos image initramfs -o OUT [OPTIONS]\n"
+    "\n"
+    "Builds a reproducible initramfs (newc cpio) whose /init is the initos binary.\n"
+    "Same inputs give byte-identical output; mtimes are 0 or $SOURCE_DATE_EPOCH.\n"
+    "\n"
+    "  -o, --output OUT       the image to write (replaced atomically)\n"
+    "  --config FILE          installed as /etc/initos/initos.toml; its [init] modules\n"
+    "                         are included like --module\n"
+    "  --kver VERSION         kernel version of the modules (default: `uname -r` if\n"
+    "                         /lib/modules/$(uname -r) exists)\n"
+    "  --modules-root DIR     where modules.dep is (default /lib/modules/VERSION)\n"
+    "  --module NAME          a kernel module to include with its dependencies\n"
+    "                         (repeatable; dm-verity and dm_verity are the same)\n"
+    "  --file SRC=DST         copy a host file or directory tree to DST (repeatable;\n"
+    "                         permission bits are kept, parents created)\n"
+    "  --compress KIND        gzip (default), zstd or none\n"
+    "  --level N              compression level (default: gzip 9, zstd 12)\n"
+    "  --initos PATH          the binary for /init (default: this initos). It must be\n"
+    "                         statically linked: nothing else is in the initramfs.\n"
+    "\n"
+    "Always present: /dev/console (char 5,1), /dev /proc /sys /run /tmp /root.\n";
+
+// `--opt VALUE` or `--opt=VALUE`; advances i past the value.
+bool TakeValue(const std::vector<std::string>& args, size_t& i, const std::string& opt,
+               const std::string& alias, std::string* value, std::string* error) {
+  const std::string& a = args[i];
+  for (const std::string& name : {opt, alias}) {
+    if (name.empty()) continue;
+    if (a == name) {
+      if (i + 1 >= args.size()) {
+        *error = name + " needs a value";
+        return true;
+      }
+      *value = args[++i];
+      return true;
+    }
+    if (a.rfind(name + "=", 0) == 0) {
+      *value = a.substr(name.size() + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RunningKernelWithModules() {
+  struct utsname u;
+  if (::uname(&u) != 0) return "";
+  std::string dep = std::string("/lib/modules/") + u.release + "/modules.dep";
+  struct stat st;
+  return ::stat(dep.c_str(), &st) == 0 ? u.release : "";
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "initos: image initramfs: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int InitramfsMain(const std::vector<std::string>& args) {
+  InitramfsSpec spec;
+  std::string out, compress = "gzip", level, error;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string v;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (TakeValue(args, i, "--output", "-o", &out, &error) ||
+               TakeValue(args, i, "--config", "", &spec.config_path, &error) ||
+               TakeValue(args, i, "--kver", "", &spec.kver, &error) ||
+               TakeValue(args, i, "--modules-root", "", &spec.modules_root, &error) ||
+               TakeValue(args, i, "--compress", "", &compress, &error) ||
+               TakeValue(args, i, "--level", "", &level, &error) ||
+               TakeValue(args, i, "--initos", "", &spec.initos_path, &error)) {
+    } else if (TakeValue(args, i, "--module", "", &v, &error)) {
+      if (error.empty()) spec.modules.push_back(v);
+    } else if (TakeValue(args, i, "--file", "", &v, &error)) {
+      size_t eq = v.find('=');
+      if (error.empty() && (eq == std::string::npos || eq == 0 || eq + 1 == v.size())) {
+        return Fail("--file '" + v + "' must be SRC=DST");
+      }
+      if (error.empty()) spec.files.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else {
+      return Fail("unknown argument '" + a + "'; see `initos image initramfs --help`");
+    }
+    if (!error.empty()) return Fail(error);
+  }
+  if (out.empty()) return Fail("missing -o OUT; see `initos image initramfs --help`");
+
+  auto comp = ParseCompression(compress);
+  if (!comp.ok()) return Fail(comp.error().str());
+  spec.compression = *comp;
+  if (!level.empty()) {
+    char* end = nullptr;
+    long l = std::strtol(level.c_str(), &end, 10);
+    if (*end != '\0' || l < 0 || l > 22) return Fail("--level must be a number from 0 to 22");
+    spec.level = static_cast<int>(l);
+  }
+
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
+    char* end = nullptr;
+    unsigned long long t = std::strtoull(epoch, &end, 10);
+    if (*end != '\0' || t > 0xFFFFFFFFull) return Fail("SOURCE_DATE_EPOCH must be a number");
+    spec.mtime = static_cast<uint32_t>(t);
+  }
+
+  if (spec.kver.empty() && !spec.modules_root.empty()) {
+    // A modules root is conventionally named after its kernel version.
+    std::string root = spec.modules_root;
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    spec.kver = root.substr(root.rfind('/') + 1);
+  }
+  if (spec.kver.empty()) spec.kver = RunningKernelWithModules();
+  if (spec.modules_root.empty() && !spec.kver.empty()) {
+    spec.modules_root = "/lib/modules/" + spec.kver;
+  }
+
+  auto r = WriteInitramfs(spec, out);
+  if (!r.ok()) return Fail(r.error().str());
+  return 0;
+}
+
+}  // namespace initos
