@@ -16,7 +16,7 @@ sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 1 &
 echo "sleeps whose parent is PID 1: $(ps -o ppid,comm | grep -c '^ *1 sleep')"
 sleep 2
 echo "zombies left after they exit: $(cat /proc/[0-9]*/stat | awk '$3=="Z"' | wc -l) (PID 1 reaped them)"
-say "PID 1 memory: $(grep VmRSS /proc/1/status)"
+say "PID 1 resident memory: $(awk '/^Rss:/ {print $2 " kB"}' /proc/1/smaps_rollup)"
 
 if grep -q 'demo=interactive' /proc/cmdline; then
   say "interactive shell: try ps, dmesg, '/init reap -- sh -c \"exit 3\"; echo \$?'"
