@@ -149,6 +149,9 @@ TEST(Pid1Boot, UnknownConfigKeyReportsLineAndOpensShell) {
     answered = vm->WaitFor("SHELL-42", Seconds(2));
   }
   ASSERT_TRUE(answered) << vm->Output();
+  // The operator must be able to see why a shell appeared (no log lines lost,
+  // e.g. to /dev/kmsg rate limiting).
+  EXPECT_TRUE(Contains(vm->Output(), "starting emergency shell")) << vm->Output();
   vm->Send("echo PID=$$ PPID=$PPID\n");
   EXPECT_TRUE(vm->WaitForRegex(R"(PID=[0-9]+ PPID=1\b)")) << vm->Output();
   EXPECT_FALSE(Contains(vm->Output(), kKernelPanic)) << vm->Output();
