@@ -9,6 +9,7 @@
 
 #include "image/image_cli.h"
 #include "init/control.h"
+#include "init/initramfs_shutdown.h"
 #include "init/pid1.h"
 #include "init/reaper.h"
 #include "sidecar/sidecar_cli.h"
@@ -45,6 +46,9 @@ int RunCli(int argc, char** argv) {
   std::string_view self = argc > 0 ? Basename(argv[0]) : "initos";
 
   if (self == "tini") return ReaperMain(args);
+  // systemd execs /run/initramfs/shutdown VERB as PID 1 at the end of
+  // poweroff/reboot: that copy of initos tears the verified root down.
+  if (self == "shutdown") return InitramfsShutdownMain(args);
   // The kernel starts /init with no way to pass a subcommand: PID 1 is init.
   if (::getpid() == 1 && (args.empty() || args[0] != "reap")) return Pid1Main(args);
   if (args.empty()) {

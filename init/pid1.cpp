@@ -4,10 +4,12 @@
 #include "init/pid1.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,7 +20,10 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/spawn.h"
 #include "init/config.h"
+#include "init/handover.h"
+#include "init/initramfs_shutdown.h"
 #include "init/mounts.h"
 #include "init/rootfs_boot.h"
 #include "init/rootfs_policy.h"
@@ -38,6 +43,8 @@ Result<void> LoadModules(const std::string& modules_root, const std::vector<std:
 
 namespace initos {
 namespace {
+
+constexpr const char kNetworkHook[] = "/etc/initos/network-up";
 
 constexpr const char kHelp[] =
     "usage: initos init [--config FILE] [--root DIR] [--cmdline TEXT]\n"
@@ -107,7 +114,8 @@ using StageFn = Result<void> (*)(Pid1State&);
 struct Stage {
   const char* name;
   StageFn fn;
-  bool fatal;  // failure ends the boot (failure action) instead of continuing
+  bool fatal;                      // failure ends the boot (failure action) instead of continuing
+  bool (*when)(const Pid1State&);  // nullptr: always
 };
 
 // ---- stages -----------------------------------------------------------------
@@ -220,8 +228,8 @@ Result<void> StageConfig(Pid1State& s) {
   s.config = std::move(parsed.config);
   SetMinSeverity(ParseSeverity(s.config.init.log_level));
   for (const ConfigProblem& p : problems) LOG(Error) << "config: " << p.str();
-  if (s.config.init.mode != InitMode::kRun) {
-    LOG(Warning) << "init.mode other than \"run\" is not implemented yet: running init.main";
+  if (s.config.init.mode == InitMode::kJail) {
+    LOG(Warning) << "init.mode \"jail\" is not implemented yet: running init.main";
   }
   if (!problems.empty()) {
     return Err() << problems.size() << " problem(s) in the configuration (logged above); "
@@ -262,11 +270,90 @@ Result<void> StageRootfs(Pid1State& s) {
   return {};
 }
 
-// The boot sequence, in order. Later stages (switch-root, jail) go in here.
+void RecordBoot(const MountedRoot& root);
+
+// An executable ROOT/etc/initos/network-up in the initramfs (e.g. busybox
+// `ip` commands) runs before the sidecar starts, so sshd is reachable
+// whatever the OS does with its network. Its failure is logged, not fatal.
+void RunNetworkHook(const std::string& root) {
+  std::string hook = UnderRoot(root, kNetworkHook);
+  if (::access(hook.c_str(), X_OK) != 0) return;
+  SpawnOptions so;
+  so.argv = {hook};
+  so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  auto pid = Spawn(so);
+  if (!pid.ok()) {
+    LOG(Error) << "switch-root: " << hook << ": " << pid.error().str();
+    return;
+  }
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    LOG(Error) << "switch-root: " << hook << " failed (status " << status << ")";
+  else
+    LOG(Info) << "switch-root: " << hook << " done";
+}
+
+// init.mode = "switch-root": hand the machine to the verified OS's own init
+// (systemd), with the SSH sidecar beside it. Mount layout: the state
+// partition stays at /run/initos/state and moves into the OS with /run;
+// /run/initramfs/shutdown (a copy of this binary) is what systemd execs at
+// the end of poweroff/reboot to tear the verified stack down.
+// Fatal: returns only when the handover failed (e.g. the OS has no init).
+Result<void> StageSwitchRoot(Pid1State& s) {
+  if (!s.is_pid1) {
+    LOG(Info) << "switch-root: not PID 1, not handing over";
+    return {};
+  }
+  if (!s.root)
+    return Err() << "switch-root: init.mode = \"switch-root\" needs a verified OS root: set "
+                    "rootfs.image (and rootfs.keys) in the initramfs config";
+  auto prep = PrepareShutdownRoot(s.opts.root, "/proc/self/exe");
+  if (!prep.ok())
+    LOG(Error) << "switch-root: " << prep.error().str()
+               << "; systemd will not be able to tear down the verified root at shutdown";
+  RunNetworkHook(s.opts.root);
+  HandoverOptions o;
+  o.root = s.opts.root;
+  o.new_root = s.root->target;
+  o.state_dir = s.root->state_dir;
+  SwitchRootHooks hooks;
+  hooks.exec = [&s](const std::string& path, const std::vector<std::string>& argv) -> Result<void> {
+    RecordBoot(*s.root);
+    LOG(Info) << StageDoneLine("switch-root", MonotonicSeconds());
+    LOG(Info) << "exec OS init: " << path << " t=" << FormatSeconds(MonotonicSeconds());
+    // The OS init starts like the kernel starts us: no blocked signals.
+    sigset_t ours;
+    ::sigprocmask(SIG_SETMASK, nullptr, &ours);
+    ResetSignals();
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(path.c_str(), args.data());
+    int err = errno;
+    ::sigprocmask(SIG_SETMASK, &ours, nullptr);  // back to our signalfd for the failure policy
+    errno = err;
+    return ErrnoError() << "exec OS init " << path;
+  };
+  auto r = SwitchRootToOs(s.config, o, hooks);
+  if (!r.ok()) return r.error();
+  return Err() << "switch-root: the handover returned without exec";
+}
+
+bool WantSwitchRoot(const Pid1State& s) {
+  return s.config.init.mode == InitMode::kSwitchRoot;
+}
+
+// The boot sequence, in order. `when` (if set) decides whether a stage runs.
 constexpr Stage kStages[] = {
-    {"early", StageEarly, true},      {"mounts", StageMounts, false},
-    {"console", StageConsole, false}, {"config", StageConfig, false},
-    {"modules", StageModules, false}, {"rootfs", StageRootfs, true},
+    {"early", StageEarly, true, nullptr},
+    {"mounts", StageMounts, false, nullptr},
+    {"console", StageConsole, false, nullptr},
+    {"config", StageConfig, false, nullptr},
+    {"modules", StageModules, false, nullptr},
+    {"rootfs", StageRootfs, true, nullptr},
+    {"switch-root", StageSwitchRoot, true, WantSwitchRoot},
 };
 
 bool RunStage(const Stage& stage, Pid1State& s) {
@@ -409,6 +496,7 @@ int Pid1Main(const std::vector<std::string>& args) {
   FillSignalDefaults(s.config.init);
 
   for (const Stage& stage : kStages) {
+    if (stage.when && !stage.when(s)) continue;
     if (!RunStage(stage, s) && stage.fatal) return FailBoot(s, stage.name);
   }
 

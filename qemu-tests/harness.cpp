@@ -381,6 +381,7 @@ Result<std::string> BuildInitramfs(const InitramfsSpec& spec, const std::string&
     for (const auto& m : spec.modules) argv.insert(argv.end(), {"--module", m});
   }
   if (spec.busybox) argv.insert(argv.end(), {"--file", "/bin/busybox=/bin/busybox"});
+  if (spec.with_sshd) argv.push_back("--with-sshd");
   for (const auto& [src, dst] : spec.files) argv.insert(argv.end(), {"--file", src + "=" + dst});
   for (size_t i = 0; i < spec.texts.size(); ++i) {
     std::string src = dir + "/text" + std::to_string(i);

@@ -118,6 +118,7 @@ struct InitramfsSpec {
   std::vector<std::pair<std::string, std::string>> texts;  // file contents -> path in image
   std::vector<std::string> modules;                        // kernel modules (with deps)
   bool busybox = true;                                     // /bin/busybox (static)
+  bool with_sshd = false;                                  // --with-sshd (SSH sidecar files)
   std::string compress = "gzip";
 };
 // Writes `spec` into dir and runs INITOS_BINARY; returns the image path. On
