@@ -181,7 +181,8 @@ std::string Initramfs(const Shared& sh, const std::string& dir, const std::strin
                   "dm-verity",  "erofs",      "overlay",    "loop"};
   spec.files.push_back({sh.signing_pub, "/etc/initos/keys/dev.pub"});
   spec.texts.push_back({kNetworkUp, "/etc/initos/network-up"});
-  spec.with_sshd = true;
+  spec.with_sshd = true;  // brings /bin/busybox too
+  spec.busybox = false;
   auto img = BuildInitramfs(spec, dir);
   EXPECT_TRUE(img.ok()) << img.error().str();
   return img.ok() ? *img : "";
@@ -285,9 +286,8 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
     ASSERT_TRUE(vm);
     ASSERT_TRUE(vm->WaitFor("stage rootfs done", kBootTimeout)) << vm->Output();
     ASSERT_TRUE(vm->WaitFor("stage switch-root done")) << vm->Output();
-    auto exec = vm->WaitForRegex(R"(exec OS init: /\S+ t=)");
-    ASSERT_TRUE(exec) << vm->Output();
-    EXPECT_NE(exec->find("systemd"), std::string::npos) << *exec;  // /sbin/init -> systemd
+    // Debian's /sbin/init (-> systemd); /proc/1/comm below says what runs.
+    ASSERT_TRUE(vm->WaitForRegex(R"(exec OS init: /\S+ t=)")) << vm->Output();
     ASSERT_TRUE(vm->WaitForRegex("Reached target.*Multi-User System", Seconds(300)))
         << vm->Output();
     int ssh_s = WaitForSsh(*vm, port, sh.ssh_key, 120);
