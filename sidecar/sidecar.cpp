@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
+#include "init/mounts.h"
 #include "sidecar/sidecar_files.h"
 
 namespace initos {
@@ -81,6 +82,34 @@ Result<void> BindMount(const std::string& src, const std::string& dst, bool recu
   return {};
 }
 
+// pivot_root fails with EINVAL when "/" is the kernel's rootfs, which it is
+// in PID 1 before the handover. Do what switch_root does instead, in this
+// namespace only: move the sidecar tmpfs to a directory on rootfs, detach
+// every other mount (the copies of /dev /proc /sys /run /sysroot; the
+// tmpfs has its own rbinds), move the tmpfs onto "/" and chroot into it.
+Result<void> MoveOntoRootfs(const std::string& dir) {
+  const std::string top = "/.initos-sidecar";
+  if (::mkdir(top.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError() << "mkdir " << top;
+  if (::mount(dir.c_str(), top.c_str(), nullptr, MS_MOVE, nullptr) != 0)
+    return ErrnoError() << "sidecar: move " << dir << " to " << top;
+  auto text = ReadFileToString("/proc/self/mountinfo");
+  if (!text.ok()) return text.error();
+  auto mounts = ParseMountInfo(*text);
+  int root_id = -1;
+  for (const auto& m : mounts)
+    if (m.mount_point == "/") root_id = m.id;
+  for (const auto& m : mounts) {
+    if (m.parent_id != root_id || m.mount_point == "/" || m.mount_point == top) continue;
+    if (::umount2(m.mount_point.c_str(), MNT_DETACH) != 0)
+      return ErrnoError() << "sidecar: detach " << m.mount_point;
+  }
+  if (::chdir(top.c_str()) != 0) return ErrnoError() << "sidecar: chdir " << top;
+  if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+    return ErrnoError() << "sidecar: move " << top << " onto /";
+  if (::chroot(".") != 0) return ErrnoError() << "sidecar: chroot into its tmpfs";
+  return {};
+}
+
 // Everything the child does before exec: namespace, tmpfs, copies, binds,
 // pivot_root. Returns the supervisor options for the new root.
 Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
@@ -109,8 +138,14 @@ Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
   // pivot_root(".", ".") stacks the old root under the new one; detaching
   // it leaves this namespace with nothing of the initramfs.
   if (::chdir(dir.c_str()) != 0) return ErrnoError() << "sidecar: chdir " << dir;
-  if (sys::PivotRoot(".", ".") != 0) return ErrnoError() << "sidecar: pivot_root into " << dir;
-  if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "sidecar: detach the old root";
+  if (sys::PivotRoot(".", ".") == 0) {
+    if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "sidecar: detach the old root";
+  } else if (errno == EINVAL) {
+    // The kernel's rootfs (a real initramfs boot) cannot be pivoted away.
+    INITOS_TRY(MoveOntoRootfs(dir));
+  } else {
+    return ErrnoError() << "sidecar: pivot_root into " << dir;
+  }
   if (::chdir("/") != 0) return ErrnoError() << "sidecar: chdir /";
   return options;
 }
