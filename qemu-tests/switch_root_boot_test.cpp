@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -264,12 +265,15 @@ std::string InOs(const std::string& cmd) {
   return "nsenter -t 1 -m -r -w -- " + cmd;
 }
 
-// PIDs of the sidecar's listening sshd (argv[0] "@sshd"; sessions retitle
-// themselves "sshd: ..."), one per line.
+// PID of the sidecar's listening sshd: argv[0] "@sshd" and the supervisor
+// (@initos-sidecar) as parent. Sessions are forks of it (same argv with
+// sshd -r), so the parent is what tells them apart.
 constexpr const char kSshdPids[] =
-    "for d in /proc/[0-9]*; do "
-    "c=$(tr '\\0' ' ' < $d/cmdline 2>/dev/null); "
-    "case \"$c\" in @sshd*) echo ${d#/proc/};; esac; done";
+    "for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' 2>/dev/null <$d/cmdline)\" in "
+    "@initos-sidecar*) sup=${d#/proc/};; esac; done; "
+    "for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' 2>/dev/null <$d/cmdline)\" in "
+    "@sshd*) set -- $(cat $d/stat 2>/dev/null); [ \"$4\" = \"$sup\" ] && echo ${d#/proc/};; "
+    "esac; done";
 
 TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
   INITOS_REQUIRE_QEMU();
@@ -326,13 +330,13 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
     // take this session down with it, so its exit status is not checked).
     auto [c6, before] = Ssh(port, sh.ssh_key, kSshdPids);
     EXPECT_EQ(c6, 0) << before;
-    ASSERT_FALSE(before.empty()) << "no @sshd process found";
+    ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 1) << "one listener: " << before;
     Ssh(port, sh.ssh_key, "kill " + before);
     int back = WaitForSsh(*vm, port, sh.ssh_key, 30);
     EXPECT_GE(back, 0) << "sshd not restarted within 30 s\n" << vm->Output();
     auto [c7, after] = Ssh(port, sh.ssh_key, kSshdPids);
     EXPECT_EQ(c7, 0) << after;
-    EXPECT_FALSE(after.empty());
+    EXPECT_EQ(std::count(after.begin(), after.end(), '\n'), 1) << "one listener: " << after;
     EXPECT_NE(after, before) << "the same sshd is still running";
     EXPECT_TRUE(vm->WaitFor("initos-sidecar: sshd exited")) << vm->Output();
 

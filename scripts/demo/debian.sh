@@ -45,7 +45,7 @@ part_mib=$(( ($(stat -c %s "$d/debian.bundle") + 1048575) / 1048576 ))
 if [[ ! -f $d/disk.img || $d/debian.bundle -nt $d/disk.img ]]; then
   rm -f "$d/disk.img"
   truncate -s $(( part_mib + 66 ))M "$d/disk.img"
-  sgdisk -q -n 1:2048:+${part_mib}M -c 1:debian -n 2:$(( (1 + part_mib) * 2048 )):+64M -c 2:state \
+  sgdisk -n 1:2048:+${part_mib}M -c 1:debian -n 2:$(( (1 + part_mib) * 2048 )):+64M -c 2:state \
     "$d/disk.img" >/dev/null
   dd if="$d/debian.bundle" of="$d/disk.img" bs=1M seek=1 conv=notrunc status=none
   mkfs.ext4 -q -F -L initos-state "$d/state.ext4" 64M
@@ -116,10 +116,10 @@ for _ in $(seq 1 120); do
   sleep 2
 done
 grep -E 'initos: (stage|exec OS init)' "$d/console.log" || true
-run 'echo "PID 1: $(cat /proc/1/comm)"; grep PRETTY /sysroot/etc/os-release; ls /sys/block'
-run 'for p in /proc/[0-9]*; do case "$(tr "\0" " " <$p/cmdline 2>/dev/null)" in @initos-sidecar*|@sshd*) awk -v p=${p#/proc/} "/^Rss:/ {print \"pid \" p \" rss \" \$2 \" kB\"}" $p/smaps_rollup;; esac; done'
-run 'nsenter -t 1 -m -r -w -- systemctl is-system-running' || true
-run 'nsenter -t 1 -m -r -w -- systemctl --no-block poweroff' || true
+run 'echo "PID 1: $(cat /proc/1/comm)"; grep PRETTY /sysroot/etc/os-release; ls /sys/block; df -k / | tail -n1'
+run 'for d in /proc/[0-9]*; do case "$(tr "\0" " " 2>/dev/null <$d/cmdline)" in @initos-sidecar*) sup=${d#/proc/};; esac; done; for d in /proc/[0-9]*; do case "$(tr "\0" " " 2>/dev/null <$d/cmdline)" in @sshd*) set -- $(cat $d/stat 2>/dev/null); [ "$4" = "$sup" ] || continue;; @initos-sidecar*) ;; *) continue;; esac; awk -v p=${d#/proc/} "/^Rss:/ {print \"sidecar pid \" p \" rss \" \$2 \" kB\"}" $d/smaps_rollup; done'
+run 'for i in $(seq 120); do s=$(nsenter -t 1 -m -r -w -- systemctl is-system-running --wait 2>&1); case "$s" in running|degraded) break;; esac; sleep 0.5; done; echo "systemd: $s"' || true
+run 'nsenter -t 1 -m -r -w -- systemctl --no-block poweroff 2>/dev/null' || true
 wait $qpid
 echo "demo: QEMU exited ($?); console log: $d/console.log"
 grep -E 'initramfs-shutdown' "$d/console.log" || true
