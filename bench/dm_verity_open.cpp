@@ -2,12 +2,13 @@
 // (base/sys/dm.h CreateDmDevice + init/verity_table.h), the way PID 1 does,
 // instead of `veritysetup open`. Used inside the QEMU guest by bench/rootfs.sh.
 //
-//   dm_verity_open open NAME DEV DATA_BYTES ROOTHEX SALTHEX   prints /dev/dm-N
+//   dm_verity_open open NAME DEV DATA_BYTES ROOTHEX SALTHEX [UUID]   prints /dev/dm-N
 //   dm_verity_open status NAME                                prints V or C
 //   dm_verity_open remove NAME
 //
 // The hash tree must follow the data on DEV at DATA_BYTES (veritysetup
-// --hash-offset=DATA_BYTES layout: superblock, then the tree).
+// --hash-offset=DATA_BYTES layout: superblock, then the tree). A UUID of the
+// form CRYPT-VERITY-... lets `veritysetup status NAME` decode the table.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -37,7 +38,8 @@ int Open(DeviceMapper& dm, const std::vector<std::string>& a) {
   p.salt_hex = a[4];
   auto target = VerityTarget(p);
   if (!target.ok()) return Fail(target.error().str());
-  auto path = CreateDmDevice(dm, a[0], "", {*target}, /*read_only=*/true);
+  const std::string uuid = a.size() > 5 ? a[5] : "";
+  auto path = CreateDmDevice(dm, a[0], uuid, {*target}, /*read_only=*/true);
   if (!path.ok()) return Fail(path.error().str());
   std::printf("%s\n", path->c_str());
   return 0;
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   auto dm = DeviceMapper::Open();
   if (!dm.ok()) return Fail(dm.error().str());
-  if (cmd == "open" && args.size() == 5) return Open(*dm, args);
+  if (cmd == "open" && (args.size() == 5 || args.size() == 6)) return Open(*dm, args);
   if (cmd == "status" && args.size() == 1) {
     auto st = dm->Status(args[0]);
     if (!st.ok()) return Fail(st.error().str());
@@ -64,5 +66,7 @@ int main(int argc, char** argv) {
     if (!r.ok()) return Fail(r.error().str());
     return 0;
   }
-  return Fail("usage: dm_verity_open open NAME DEV DATA_BYTES ROOTHEX SALTHEX | status NAME | remove NAME");
+  return Fail(
+      "usage: dm_verity_open open NAME DEV DATA_BYTES ROOTHEX SALTHEX [UUID] | status NAME | "
+      "remove NAME");
 }
