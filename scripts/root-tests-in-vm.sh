@@ -17,15 +17,22 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 vm_root "$root" "${mods[@]}"
 cp "$build/root_tests" "$root/bin/"
-vm_add_bins "$root" "$(command -v mkfs.erofs)" "$(command -v veritysetup)"
+# GNU tar and util-linux losetup: `initos image build` and the tests need
+# options busybox lacks. The tests' shell is dash: busybox's sh would run its
+# own applets before anything on PATH.
+vm_add_bins "$root" "$(command -v mkfs.erofs)" "$(command -v veritysetup)" \
+  "$(command -v tar)" "$(command -v losetup)" "$(readlink -f /bin/sh)"
 vm_add_libs "$root" "$root/bin/root_tests"
+# Tests run INITOS_BINARY by its absolute build path; it is static.
+[[ -x "$build/initos" ]] && vm_add_bins "$root" "$build/initos"
 cat > "$root/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
+ln -sf $(readlink -f /bin/sh) /bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
 for m in ${mods[*]}; do insmod /mods/\$m.ko; done
-export PATH=/bin:/usr/bin:/usr/sbin
+export PATH=/usr/sbin:/usr/bin:/bin
 /bin/root_tests --gtest_color=no --gtest_filter="${filter}" 2>&1
 echo "ROOT_TESTS_RC=\$?"
 echo "LEFT_IN_SYS_BLOCK: \$(ls /sys/block | tr "\\n" " ")"
