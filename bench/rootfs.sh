@@ -31,6 +31,13 @@ median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {if (
 # minmax FILE COLUMN [DECIMALS=1]: "lowest-highest" of a column.
 minmax() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk -v d="${3:-1}" 'NR==1 {lo=$1} {hi=$1} END {printf "%.*f-%.*f", d, lo, d, hi}'; }
 
+# build_targets TARGET...: quietly, showing the build log only when it fails.
+build_targets() {
+  mkdir -p "$build"
+  (cd "$build" && cmake "$repo" >"$work/build.log" 2>&1 && make -j2 "$@" >>"$work/build.log" 2>&1) ||
+    { tail -30 "$work/build.log" >&2; echo "rootfs.sh: building $* failed" >&2; exit 1; }
+}
+
 machine_notes() {
   echo "host: $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); guest: $kver, QEMU $(qemu-system-x86_64 --version | awk 'NR==1 {print $4}') TCG"
 }
@@ -39,7 +46,7 @@ machine_notes() {
 bench_read() {
   local mods=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
     dm-mod dm-bufio reed_solomon dm-verity)
-  (cd "$build" && cmake "$repo" >/dev/null && make -j2 verity_format dm_verity_open >/dev/null)
+  build_targets verity_format dm_verity_open
   local bytes=$((size_mib << 20))
   local disk=$work/read.img salt root_hash
   head -c "$bytes" /dev/urandom >"$disk"
@@ -147,7 +154,7 @@ bench_boot() {
     return 0
   fi
   command -v sgdisk >/dev/null || { echo "rootfs.sh: sgdisk not installed (gdisk)" >&2; exit 1; }
-  (cd "$build" && cmake "$repo" >/dev/null && make -j2 initos >/dev/null)
+  build_targets initos
   local initos=$build/initos w=$work/boot
   local mods='"virtio_pci", "virtio_blk", "dm-mod", "dm-verity", "erofs", "overlay", "loop"'
   mkdir -p "$w/tree"/{bin,etc,dev,proc,sys,run,tmp}
@@ -160,7 +167,7 @@ $B dmesg | $B grep -E 'Run /init|stage modules done|stage rootfs done|bench: mai
 $B sync
 MAIN
   chmod 755 "$w/tree/main.sh"
-  "$initos" image keygen -o "$w/key" >/dev/null
+  "$initos" image keygen -o "$w/key" >/dev/null 2>&1  # (its development-key warning)
   "$initos" image build --rootfs "$w/tree" --key "$w/key/signing.key" --name bench --version 1 \
     -o "$w/bench.bundle" >/dev/null
   local info data_offset data_size
