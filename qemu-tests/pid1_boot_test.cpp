@@ -59,6 +59,14 @@ InitramfsSpec MainSpec(const std::string& config, const std::string& main_body) 
   return spec;
 }
 
+// `image initramfs --config` refuses a broken config, so it goes in as a
+// plain file at the path PID 1 reads.
+InitramfsSpec BrokenConfigSpec(const std::string& config, const std::string& main_body) {
+  InitramfsSpec spec = MainSpec("", main_body);
+  spec.texts.push_back({config, "/etc/initos/initos.toml"});
+  return spec;
+}
+
 bool Contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
 }
@@ -137,7 +145,7 @@ TEST(Pid1Boot, UnknownConfigKeyReportsLineAndOpensShell) {
       "no-such-key = 1\n"
       "allow-shell = true\n"
       "shell = [\"/bin/busybox\", \"sh\"]\n";
-  auto vm = BuildAndBoot(MainSpec(config, "echo MAIN-SHOULD-NOT-RUN-UNCHECKED\n"));
+  auto vm = BuildAndBoot(BrokenConfigSpec(config, "echo MAIN-RAN\n"));
   ASSERT_TRUE(vm);
   ASSERT_TRUE(vm->WaitForRegex(R"(initos\.toml:4:[^\n]*no-such-key)", kBootTimeout)) << vm->Tail();
   // Type into the shell until it answers; the echo of typed text shows the
@@ -164,10 +172,8 @@ TEST(Pid1Boot, SyntaxErrorReportsLineAndPowersOff) {
       "[init]\n"
       "main = [\"/bin/busybox\", \"sh\", \"/test/main.sh\"\n"
       "on-exit = \"poweroff\"\n";
-  // `image initramfs --config` refuses a broken file, so it goes in as a plain file.
-  InitramfsSpec spec = MainSpec("", "echo MAIN-RAN\n");
-  spec.texts.push_back({config, "/etc/initos/initos.toml"});
-  auto vm = BuildAndBoot(spec, "initos.init.on-exit=poweroff");
+  auto vm =
+      BuildAndBoot(BrokenConfigSpec(config, "echo MAIN-RAN\n"), "initos.init.on-exit=poweroff");
   ASSERT_TRUE(vm);
   ASSERT_TRUE(vm->WaitForRegex(R"(initos\.toml:[23]\b)", kBootTimeout)) << vm->Tail();
   auto code = vm->WaitExit();
