@@ -11,6 +11,7 @@
 #include "init/control.h"
 #include "init/pid1.h"
 #include "init/reaper.h"
+#include "sidecar/sidecar_cli.h"
 
 namespace initos {
 namespace {
@@ -27,6 +28,7 @@ constexpr const char kUsage[] =
     "  poweroff | reboot | halt  ask PID 1 for an orderly shutdown\n"
     "  image SUBCOMMAND ...      build and check images (initramfs, keygen, build,\n"
     "                            verify, info); `initos image --help`\n"
+    "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -64,6 +66,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "reap") return ReaperMain(rest);
   if (cmd == "poweroff" || cmd == "reboot" || cmd == "halt") return ControlMain(cmd, rest);
   if (cmd == "image") return ImageMain(rest);
+  if (cmd == "sidecar") return SidecarMain(rest);
   std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
                cmd.c_str());
   return 2;

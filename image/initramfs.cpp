@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "init/config.h"
 #include "init/modules.h"
+#include "sidecar/sidecar_files.h"
 
 namespace initos {
 namespace {
@@ -167,6 +168,15 @@ Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
   for (const auto& [src, dst] : spec.files) {
     auto r = AddHostPath(ar, src, dst, /*follow=*/true);
     if (!r.ok()) return Wrap(r.error(), "--file " + src + "=" + dst);
+  }
+  if (spec.with_sshd) {
+    auto files = SidecarFiles();
+    if (!files.ok()) return Wrap(files.error(), "--with-sshd");
+    for (const auto& f : *files) {
+      auto r = AddHostPath(ar, f.source, f.dest, /*follow=*/true);
+      if (!r.ok()) return Wrap(r.error(), "--with-sshd " + f.source);
+    }
+    INITOS_TRY(ar.AddFile(kSidecarManifest, SidecarManifestText(*files), 0644));
   }
   return ar;
 }

@@ -23,6 +23,9 @@ struct InitramfsSpec {
   std::string modules_root;                    // host dir with modules.dep (/lib/modules/KVER)
   std::vector<std::string> modules;            // names; dependencies are added
   std::vector<std::pair<std::string, std::string>> files;  // host SRC -> archive DST
+  // The SSH sidecar: sshd, ssh-keygen, busybox, their libraries and the
+  // manifest the sidecar copies by (sidecar/sidecar_files.h).
+  bool with_sshd = false;
   Compression compression = Compression::kGzip;
   int level = -1;      // compression level; -1: the format's default (see compress.h)
   uint32_t mtime = 0;  // every entry's mtime (SOURCE_DATE_EPOCH)

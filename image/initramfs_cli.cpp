@@ -28,6 +28,9 @@ constexpr const char kUsage[] =
     "                         (repeatable; dm-verity and dm_verity are the same)\n"
     "  --file SRC=DST         copy a host file or directory tree to DST (repeatable;\n"
     "                         permission bits are kept, parents created)\n"
+    "  --with-sshd            include the SSH sidecar: this host's sshd, ssh-keygen,\n"
+    "                         /bin/busybox, their shared libraries (from ldd) and\n"
+    "                         /etc/initos/sidecar.files listing them\n"
     "  --compress KIND        gzip (default), zstd or none\n"
     "  --level N              compression level (default: gzip 9, zstd 12)\n"
     "  --initos PATH          the binary for /init (default: this initos). It must be\n"
@@ -88,6 +91,8 @@ int InitramfsMain(const std::vector<std::string>& args) {
                TakeValue(args, i, "--compress", "", &compress, &error) ||
                TakeValue(args, i, "--level", "", &level, &error) ||
                TakeValue(args, i, "--initos", "", &spec.initos_path, &error)) {
+    } else if (a == "--with-sshd") {
+      spec.with_sshd = true;
     } else if (TakeValue(args, i, "--module", "", &v, &error)) {
       if (error.empty()) spec.modules.push_back(v);
     } else if (TakeValue(args, i, "--file", "", &v, &error)) {

@@ -41,6 +41,12 @@ int PivotRoot(const char* new_root, const char* put_old) {
   return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }
 
-long Clone3(void* args, size_t size) { return ::syscall(SYS_clone3, args, size); }
+long Clone3(void* args, size_t size) {
+  return ::syscall(SYS_clone3, args, size);
+}
+
+int Openat2(int dfd, const char* path, void* how, size_t size) {
+  return static_cast<int>(::syscall(SYS_openat2, dfd, path, how, size));
+}
 
 }  // namespace initos::sys

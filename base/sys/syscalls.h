@@ -26,5 +26,8 @@ int OpenTree(int dfd, const char* path, unsigned flags);
 int PivotRoot(const char* new_root, const char* put_old);
 // clone3 with CLONE_PIDFD/CLONE_INTO_CGROUP; struct clone_args from linux/sched.h.
 long Clone3(void* args, size_t size);
+// openat2 (struct open_how from linux/openat2.h): RESOLVE_IN_ROOT follows an
+// OS image's absolute symlinks inside that image, not on the host.
+int Openat2(int dfd, const char* path, void* how, size_t size);
 
 }  // namespace initos::sys

@@ -1,0 +1,54 @@
+#include "init/handover.h"
+
+#include "base/file.h"
+#include "base/log.h"
+#include "sidecar/sidecar.h"
+
+namespace initos {
+namespace {
+
+std::string Join(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  return root + path;
+}
+
+// The sidecar's files must be copied before the initramfs is deleted, and
+// it must see the OS root, so it starts here and nowhere else.
+void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
+  if (!config.sidecar.enable) return;
+  auto spec = SidecarSpecForBoot(config.sidecar, o.root, o.state_dir);
+  if (!spec.ok()) {
+    LOG(Error) << spec.error().str() << "; continuing without the SSH sidecar";
+    return;
+  }
+  spec->work_dir = Join(o.root, "/run/initos/sidecar");
+  spec->os_root = Join(o.root, o.new_root);
+  auto pid = StartSidecar(*spec);
+  if (!pid.ok()) {
+    LOG(Error) << pid.error().str() << "; continuing without the SSH sidecar";
+    return;
+  }
+  LOG(Info) << "sidecar: started (pid " << *pid << "), listening on "
+            << (config.sidecar.listen.empty() ? "nothing" : config.sidecar.listen[0]);
+}
+
+}  // namespace
+
+Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
+                            const SwitchRootHooks& hooks) {
+  auto init = FindOsInit(Join(o.root, o.new_root), config.init.os_init);
+  if (!init.ok()) return init.error();
+  auto mountinfo = ReadFileToString(Join(o.root, "/proc/self/mountinfo"));
+  if (!mountinfo.ok()) return Wrap(mountinfo.error(), "switch-root");
+  SwitchRootInput in;
+  in.new_root = o.new_root;
+  in.mountinfo = MountInfoBelow(*mountinfo, o.root);
+  in.init = *init;
+  // Plan before starting anything, so a bad layout fails without side effects.
+  auto plan = PlanSwitchRoot(in);
+  if (!plan.ok()) return plan.error();
+  StartSidecarIfEnabled(config, o);
+  return ExecuteSwitchRoot(o.root, *plan, hooks);
+}
+
+}  // namespace initos

@@ -1,0 +1,473 @@
+#include "sidecar/sidecar.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/sys/syscalls.h"
+#include "base/unique_fd.h"
+#include "sidecar/sidecar_files.h"
+
+namespace initos {
+namespace {
+
+std::string Join(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  return root + path;
+}
+
+std::string Dirname(const std::string& p) {
+  size_t s = p.rfind('/');
+  return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
+}
+
+// Copies src to dst: regular files by content (symlinks at the top level are
+// followed: ldd names /lib/x86_64-linux-gnu/libz.so.1, a link), directories
+// recursively with their symlinks kept as links.
+Result<void> CopyPath(const std::string& src, const std::string& dst, bool follow) {
+  struct stat st {};
+  int r = follow ? ::stat(src.c_str(), &st) : ::lstat(src.c_str(), &st);
+  if (r != 0) return ErrnoError() << "sidecar: " << src;
+  INITOS_TRY(MakeDirs(Dirname(dst)));
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
+      return ErrnoError() << "mkdir " << dst;
+    }
+    DIR* d = ::opendir(src.c_str());
+    if (!d) return ErrnoError() << "opendir " << src;
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+        names.push_back(e->d_name);
+      }
+    }
+    ::closedir(d);
+    for (const auto& n : names) INITOS_TRY(CopyPath(src + "/" + n, dst + "/" + n, false));
+    return {};
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlink(src.c_str(), target, sizeof(target) - 1);
+    if (n < 0) return ErrnoError() << "readlink " << src;
+    if (::symlink(std::string(target, n).c_str(), dst.c_str()) != 0 && errno != EEXIST) {
+      return ErrnoError() << "symlink " << dst;
+    }
+    return {};
+  }
+  if (!S_ISREG(st.st_mode)) return {};  // device nodes etc. come from the /dev bind
+  auto data = ReadFileToString(src);
+  if (!data.ok()) return data.error();
+  return WriteStringToFile(dst, *data, st.st_mode & 07777);
+}
+
+Result<void> BindMount(const std::string& src, const std::string& dst, bool recursive) {
+  INITOS_TRY(MakeDirs(dst));
+  unsigned long flags = MS_BIND | (recursive ? MS_REC : 0);
+  if (::mount(src.c_str(), dst.c_str(), nullptr, flags, nullptr) != 0) {
+    return ErrnoError() << "sidecar: bind " << src << " -> " << dst;
+  }
+  return {};
+}
+
+// Everything the child does before exec: namespace, tmpfs, copies, binds,
+// pivot_root. Returns the supervisor options for the new root.
+Result<SupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
+  if (::unshare(CLONE_NEWNS) != 0) return ErrnoError() << "sidecar: unshare(CLONE_NEWNS)";
+  // Private: the handover's MS_MOVEs in PID 1's namespace must not
+  // propagate here, and nothing we mount may leak back.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return ErrnoError() << "sidecar: make mounts private";
+  }
+  const std::string dir = spec.work_dir;
+  INITOS_TRY(MakeDirs(dir));
+  std::string opts = "mode=0755";
+  if (!spec.tmpfs_size.empty()) opts += ",size=" + spec.tmpfs_size;
+  if (::mount("initos-sidecar", dir.c_str(), "tmpfs", MS_NOSUID, opts.c_str()) != 0) {
+    return ErrnoError() << "sidecar: mount tmpfs on " << dir;
+  }
+  auto options = PopulateSidecarRoot(spec, dir);
+  if (!options.ok()) return options.error();
+
+  for (const char* api : {"/dev", "/proc", "/sys"}) {
+    INITOS_TRY(BindMount(Join(spec.source_root, api), dir + api, true));
+  }
+  INITOS_TRY(BindMount(spec.os_root, dir + "/sysroot", true));
+  if (!spec.state_dir.empty()) INITOS_TRY(BindMount(spec.state_dir, dir + kSidecarStateDir, true));
+
+  // pivot_root(".", ".") stacks the old root under the new one; detaching
+  // it leaves this namespace with nothing of the initramfs.
+  if (::chdir(dir.c_str()) != 0) return ErrnoError() << "sidecar: chdir " << dir;
+  if (sys::PivotRoot(".", ".") != 0) return ErrnoError() << "sidecar: pivot_root into " << dir;
+  if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "sidecar: detach the old root";
+  if (::chdir("/") != 0) return ErrnoError() << "sidecar: chdir /";
+  return options;
+}
+
+}  // namespace
+
+Result<SupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec, const std::string& dir) {
+  for (const auto& f : spec.files) {
+    if (f.empty() || f[0] != '/') return Err() << "sidecar: file '" << f << "' must be absolute";
+    INITOS_TRY(CopyPath(Join(spec.source_root, f), dir + f, true));
+  }
+  if (!spec.initos_binary.empty()) {
+    INITOS_TRY(CopyPath(spec.initos_binary, dir + kSidecarBinary, true));
+  }
+  struct {
+    const char* path;
+    mode_t mode;
+  } dirs[] = {{"/dev", 0755},
+              {"/proc", 0755},
+              {"/sys", 0755},
+              {"/sysroot", 0755},
+              {"/run", 0755},
+              {"/run/sshd", 0755},
+              {"/run/initos/state", 0755},
+              {"/root", 0700},
+              {"/tmp", 01777},
+              {"/bin", 0755},
+              {kSidecarEtc, 0755}};
+  for (const auto& d : dirs) {
+    INITOS_TRY(MakeDirs(dir + d.path));
+    if (::chmod((dir + d.path).c_str(), d.mode) != 0) return ErrnoError() << "chmod " << d.path;
+  }
+  // busybox runs as sh (and its applets) by the name it is called with.
+  struct stat st {};
+  if (::lstat((dir + "/bin/busybox").c_str(), &st) == 0 &&
+      ::lstat((dir + "/bin/sh").c_str(), &st) != 0) {
+    if (::symlink("busybox", (dir + "/bin/sh").c_str()) != 0) return ErrnoError() << "/bin/sh";
+  }
+  INITOS_TRY(WriteStringToFile(dir + "/etc/passwd", SidecarPasswd(), 0644));
+  INITOS_TRY(WriteStringToFile(dir + "/etc/group", SidecarGroup(), 0644));
+
+  SupervisorOptions o;
+  o.host_key = spec.state_dir.empty() ? kSidecarEphemeralHostKey : kSidecarStateHostKey;
+  o.log_path = spec.log_path;
+  o.min_backoff_ms = spec.min_backoff_ms;
+  o.max_backoff_ms = spec.max_backoff_ms;
+  SshdConfigSpec cfg;
+  cfg.listen = spec.listen;
+  cfg.host_keys = {o.host_key};
+  cfg.authorized_keys_files = {kSidecarAuthorizedKeys};
+  if (!spec.state_dir.empty()) cfg.authorized_keys_files.push_back(kSidecarStateAuthorizedKeys);
+  INITOS_TRY(WriteStringToFile(dir + kSidecarSshdConfig, GenerateSshdConfig(cfg), 0644));
+  INITOS_TRY(WriteStringToFile(dir + kSidecarAuthorizedKeys,
+                               AuthorizedKeysText(spec.authorized_keys), 0644));
+  return o;
+}
+
+Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::string& root,
+                                       const std::string& state_dir) {
+  const std::string manifest = Join(root, kSidecarManifest);
+  auto text = ReadFileToString(manifest);
+  if (!text.ok()) {
+    return Err() << "sidecar: " << manifest << " missing: build the initramfs with "
+                 << "`initos image initramfs --with-sshd` or set sidecar.enable = false";
+  }
+  auto files = ParseSidecarManifest(*text);
+  if (!files.ok()) return files.error();
+  SidecarSpec spec;
+  spec.source_root = root;
+  spec.files = std::move(*files);
+  spec.files.push_back("/etc/initos");
+  spec.initos_binary = Join(root, "/init");
+  spec.listen = config.listen;
+  spec.authorized_keys = config.authorized_keys;
+  spec.state_dir = state_dir;
+  return spec;
+}
+
+Result<pid_t> StartSidecar(const SidecarSpec& spec) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "sidecar: pipe";
+  unique_fd rd(fds[0]), wr(fds[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError() << "sidecar: fork";
+  if (pid == 0) {
+    rd.reset();
+    ::setsid();  // no controlling terminal, own process group
+    auto options = SetUpSidecarRoot(spec);
+    if (!options.ok()) {
+      std::string msg = options.error().str();
+      (void)WriteFully(wr.get(), msg.data(), msg.size());
+      ::_exit(1);
+    }
+    if (spec.initos_binary.empty()) {
+      wr.reset();  // EOF tells the parent the setup worked
+      ::_exit(RunSidecarSupervisor(*options));
+    }
+    std::vector<std::string> args = {kSidecarArgv0, "sidecar"};
+    for (auto& a : SupervisorArgs(*options)) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(kSidecarBinary, argv.data());  // the pipe closes on success
+    std::string msg = std::string("sidecar: exec ") + kSidecarBinary + ": " + std::strerror(errno);
+    (void)WriteFully(wr.get(), msg.data(), msg.size());
+    ::_exit(127);
+  }
+  wr.reset();
+  auto msg = ReadFdToString(rd.get());
+  if (msg.ok() && msg->empty()) return pid;
+  ::waitpid(pid, nullptr, 0);
+  return Err() << (msg.ok() ? *msg : "sidecar: lost the setup pipe");
+}
+
+std::vector<std::string> SupervisorArgs(const SupervisorOptions& o) {
+  return {"--sshd",
+          o.sshd,
+          "--keygen",
+          o.keygen,
+          "--config",
+          o.config,
+          "--host-key",
+          o.host_key,
+          "--log",
+          o.log_path,
+          "--min-backoff-ms",
+          std::to_string(o.min_backoff_ms),
+          "--max-backoff-ms",
+          std::to_string(o.max_backoff_ms),
+          "--stop-timeout-ms",
+          std::to_string(o.stop_timeout_ms)};
+}
+
+Result<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args) {
+  SupervisorOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) return Err() << "sidecar: " << a << " needs a value (see --help)";
+    const std::string& v = args[++i];
+    auto number = [&](int* out) -> Result<void> {
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 0 || n > 3600000) {
+        return Err() << "sidecar: " << a << " '" << v << "' must be 0..3600000";
+      }
+      *out = static_cast<int>(n);
+      return {};
+    };
+    if (a == "--sshd") {
+      o.sshd = v;
+    } else if (a == "--keygen") {
+      o.keygen = v;
+    } else if (a == "--config") {
+      o.config = v;
+    } else if (a == "--host-key") {
+      o.host_key = v;
+    } else if (a == "--log") {
+      o.log_path = v;
+    } else if (a == "--min-backoff-ms") {
+      INITOS_TRY(number(&o.min_backoff_ms));
+    } else if (a == "--max-backoff-ms") {
+      INITOS_TRY(number(&o.max_backoff_ms));
+    } else if (a == "--stop-timeout-ms") {
+      INITOS_TRY(number(&o.stop_timeout_ms));
+    } else {
+      return Err() << "sidecar: unknown option '" << a << "' (see --help)";
+    }
+  }
+  if (o.min_backoff_ms > o.max_backoff_ms) o.max_backoff_ms = o.min_backoff_ms;
+  return o;
+}
+
+int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long) {
+  if (ran_long || current_ms < min_ms) return min_ms;
+  long next = static_cast<long>(current_ms) * 2;
+  return static_cast<int>(std::min<long>(next, max_ms));
+}
+
+namespace {
+
+// Runs argv to completion with stdio on /dev/null and log_fd.
+Result<int> RunAndWait(const std::vector<std::string>& args, int log_fd) {
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError() << "fork";
+  if (pid == 0) {
+    sigset_t all;
+    ::sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, 0);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+class SidecarLog {
+ public:
+  explicit SidecarLog(const std::string& path) {
+    auto fd = OpenFile(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);
+    if (fd.ok()) fd_ = std::move(*fd);
+  }
+  int fd() const { return fd_.get(); }
+  // One write per line: /dev/kmsg takes each write as one record.
+  void Line(int priority, const std::string& msg) const {
+    if (!fd_.ok()) return;
+    std::string s = "<" + std::to_string(priority) + ">initos-sidecar: " + msg + "\n";
+    (void)!::write(fd_.get(), s.data(), s.size());
+  }
+
+ private:
+  unique_fd fd_;
+};
+
+double Now() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+std::string DescribeStatus(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
+  return "stopped";
+}
+
+}  // namespace
+
+Result<void> EnsureHostKey(const std::string& keygen, const std::string& key_path) {
+  if (::access(key_path.c_str(), F_OK) == 0) return {};
+  INITOS_TRY(MakeDirs(Dirname(key_path), 0700));
+  auto status = RunAndWait(
+      {keygen, "-q", "-t", "ed25519", "-N", "", "-C", "initos-sidecar", "-f", key_path}, -1);
+  if (!status.ok()) return status.error();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return Err() << "sidecar: " << keygen << " for " << key_path << " " << DescribeStatus(*status);
+  }
+  return {};
+}
+
+int RunSidecarSupervisor(const SupervisorOptions& o) {
+  SidecarLog log(o.log_path);
+  sigset_t mask;
+  ::sigemptyset(&mask);
+  for (int s : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) ::sigaddset(&mask, s);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  unique_fd sfd(::signalfd(-1, &mask, SFD_CLOEXEC));
+  if (!sfd.ok()) {
+    log.Line(3, std::string("signalfd: ") + std::strerror(errno));
+    return 1;
+  }
+  auto key = EnsureHostKey(o.keygen, o.host_key);
+  if (!key.ok()) {
+    log.Line(3, key.error().str() + "; sshd cannot start without a host key");
+    return 1;
+  }
+
+  // "@sshd" keeps sshd out of systemd's killing spree too; sshd re-execs
+  // itself by argv[0] unless -r, so -r goes with it.
+  const std::vector<std::string> sshd_argv = {o.sshd, "-D", "-e", "-r", "-f", o.config};
+  pid_t sshd = -1;
+  double started = 0;
+  int backoff = o.min_backoff_ms;
+  double restart_at = Now();  // start right away
+  bool stopping = false;
+  double stop_deadline = 0;
+  log.Line(6, "started, supervising " + o.sshd);
+
+  for (;;) {
+    if (sshd < 0 && !stopping && Now() >= restart_at) {
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        sigset_t none;
+        ::sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) ::dup2(null, 0);
+        if (log.fd() >= 0) {
+          ::dup2(log.fd(), 1);
+          ::dup2(log.fd(), 2);
+        }
+        std::vector<char*> argv;
+        std::string argv0 = "@sshd";
+        argv.push_back(argv0.data());
+        for (size_t i = 1; i < sshd_argv.size(); ++i) {
+          argv.push_back(const_cast<char*>(sshd_argv[i].c_str()));
+        }
+        argv.push_back(nullptr);
+        ::execv(o.sshd.c_str(), argv.data());
+        ::_exit(127);
+      }
+      if (pid < 0) {
+        log.Line(3, std::string("fork sshd: ") + std::strerror(errno));
+        restart_at = Now() + backoff / 1000.0;
+        backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
+      } else {
+        sshd = pid;
+        started = Now();
+        log.Line(6, "sshd started (pid " + std::to_string(pid) + ")");
+      }
+    }
+    if (stopping && sshd < 0) {
+      log.Line(6, "stopped");
+      return 0;
+    }
+
+    int timeout_ms = -1;
+    if (sshd < 0 && !stopping) timeout_ms = std::max(0, int((restart_at - Now()) * 1000) + 1);
+    if (stopping) timeout_ms = std::max(0, int((stop_deadline - Now()) * 1000) + 1);
+    struct pollfd pfd = {sfd.get(), POLLIN, 0};
+    int r = ::poll(&pfd, 1, timeout_ms);
+    if (r < 0 && errno != EINTR) {
+      log.Line(3, std::string("poll: ") + std::strerror(errno));
+      return 1;
+    }
+    if (stopping && sshd > 0 && Now() >= stop_deadline) {
+      log.Line(4, "sshd did not stop in time; killing it");
+      ::kill(sshd, SIGKILL);
+      stop_deadline = Now() + 10;
+    }
+    if (r <= 0) continue;
+    struct signalfd_siginfo si {};
+    if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
+    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+      if (!stopping) {
+        log.Line(6, std::string("received ") + ::strsignal(si.ssi_signo) + ", stopping sshd");
+        stopping = true;
+        stop_deadline = Now() + o.stop_timeout_ms / 1000.0;
+        if (sshd > 0) ::kill(sshd, SIGTERM);
+      }
+      continue;
+    }
+    if (si.ssi_signo != SIGCHLD) continue;
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != sshd) continue;
+      sshd = -1;
+      if (stopping) continue;
+      // A crash loop backs off; a long healthy run starts over at min.
+      if (Now() - started >= 10) backoff = o.min_backoff_ms;
+      restart_at = Now() + backoff / 1000.0;
+      log.Line(4, "sshd " + DescribeStatus(status) + "; restarting in " + std::to_string(backoff) +
+                      " ms");
+      backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
+    }
+  }
+}
+
+}  // namespace initos

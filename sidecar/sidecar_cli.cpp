@@ -1,0 +1,38 @@
+#include "sidecar/sidecar_cli.h"
+
+#include <cstdio>
+
+#include "sidecar/sidecar.h"
+
+namespace initos {
+
+int SidecarMain(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    SupervisorOptions d;
+    std::printf(
+        "usage: initos sidecar [OPTIONS]\n"
+        "\n"
+        "Supervises the SSH sidecar's sshd (foreground, restarted with backoff,\n"
+        "stopped on SIGTERM). PID 1 starts it inside the sidecar's own root;\n"
+        "running it by hand is for debugging.\n"
+        "  --sshd PATH             sshd binary (%s)\n"
+        "  --keygen PATH           ssh-keygen, makes a missing host key (%s)\n"
+        "  --config PATH           sshd_config (%s)\n"
+        "  --host-key PATH         ed25519 host key, created if missing (%s)\n"
+        "  --log PATH              log file or /dev/kmsg (%s)\n"
+        "  --min-backoff-ms N      first restart delay (%d)\n"
+        "  --max-backoff-ms N      longest restart delay (%d)\n"
+        "  --stop-timeout-ms N     SIGTERM to SIGKILL for sshd at stop (%d)\n",
+        d.sshd.c_str(), d.keygen.c_str(), d.config.c_str(), d.host_key.c_str(), d.log_path.c_str(),
+        d.min_backoff_ms, d.max_backoff_ms, d.stop_timeout_ms);
+    return 0;
+  }
+  auto options = ParseSupervisorArgs(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "initos: %s\n", options.error().str().c_str());
+    return 2;
+  }
+  return RunSidecarSupervisor(*options);
+}
+
+}  // namespace initos

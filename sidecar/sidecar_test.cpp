@@ -1,0 +1,82 @@
+#include "sidecar/sidecar.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "base/file.h"
+#include "gtest/gtest.h"
+#include "sidecar/sidecar_files.h"
+
+namespace initos {
+namespace {
+
+TEST(SidecarBackoff, DoublesUpToMaxAndResetsAfterALongRun) {
+  EXPECT_EQ(NextBackoffMs(1000, 1000, 30000, false), 2000);
+  EXPECT_EQ(NextBackoffMs(16000, 1000, 30000, false), 30000);
+  EXPECT_EQ(NextBackoffMs(30000, 1000, 30000, false), 30000);
+  EXPECT_EQ(NextBackoffMs(30000, 1000, 30000, true), 1000);
+  EXPECT_EQ(NextBackoffMs(0, 500, 30000, false), 500);
+}
+
+TEST(SidecarArgs, RoundTrip) {
+  SupervisorOptions o;
+  o.sshd = "/x/sshd";
+  o.host_key = "/state/k";
+  o.log_path = "/tmp/log";
+  o.min_backoff_ms = 5;
+  o.max_backoff_ms = 50;
+  o.stop_timeout_ms = 7;
+  auto back = ParseSupervisorArgs(SupervisorArgs(o));
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(back->sshd, "/x/sshd");
+  EXPECT_EQ(back->keygen, o.keygen);
+  EXPECT_EQ(back->config, o.config);
+  EXPECT_EQ(back->host_key, "/state/k");
+  EXPECT_EQ(back->log_path, "/tmp/log");
+  EXPECT_EQ(back->min_backoff_ms, 5);
+  EXPECT_EQ(back->max_backoff_ms, 50);
+  EXPECT_EQ(back->stop_timeout_ms, 7);
+}
+
+TEST(SidecarArgs, BadInputIsOneClearLine) {
+  auto r = ParseSupervisorArgs({"--bogus", "1"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("unknown option '--bogus'"), std::string::npos);
+  r = ParseSupervisorArgs({"--sshd"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("--sshd needs a value"), std::string::npos);
+  r = ParseSupervisorArgs({"--min-backoff-ms", "ten"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("'ten'"), std::string::npos);
+}
+
+TEST(SidecarSpecForBoot, ManifestConfigAndState) {
+  char t[] = "/tmp/sidecar_spec_test.XXXXXX";
+  std::string root = ::mkdtemp(t);
+  SidecarConfig cfg;
+  cfg.listen = {"[::]:2022"};
+  cfg.authorized_keys = {"ssh-ed25519 AAAA me"};
+  auto missing = SidecarSpecForBoot(cfg, root, "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("--with-sshd"), std::string::npos);
+
+  ASSERT_TRUE(MakeDirs(root + "/etc/initos").ok());
+  ASSERT_TRUE(
+      WriteStringToFile(root + kSidecarManifest, "# x\n/usr/sbin/sshd\n/bin/busybox\n").ok());
+  auto spec = SidecarSpecForBoot(cfg, root, "/run/initos/state");
+  std::system(("rm -rf " + root).c_str());
+  ASSERT_TRUE(spec.ok()) << spec.error().str();
+  EXPECT_EQ(spec->source_root, root);
+  EXPECT_EQ(spec->files,
+            (std::vector<std::string>{"/usr/sbin/sshd", "/bin/busybox", "/etc/initos"}));
+  EXPECT_EQ(spec->initos_binary, root + "/init");
+  EXPECT_EQ(spec->listen, cfg.listen);
+  EXPECT_EQ(spec->authorized_keys, cfg.authorized_keys);
+  EXPECT_EQ(spec->state_dir, "/run/initos/state");
+}
+
+}  // namespace
+}  // namespace initos

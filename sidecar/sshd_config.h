@@ -1,0 +1,46 @@
+// The SSH sidecar's sshd configuration and the small files sshd needs in the
+// sidecar's own root (pure text generation; the launcher writes them).
+//
+// Policy: public-key login only (no passwords, no keyboard-interactive, no
+// PAM: the sidecar root has none), root may log in with a key only, and the
+// keys come from the signed config (sidecar.authorized-keys) plus, optionally,
+// a file on the state partition so keys can be added without a new image.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace initos {
+
+// Paths inside the sidecar's root.
+inline constexpr char kSidecarEtc[] = "/etc/initos/sidecar";
+inline constexpr char kSidecarSshdConfig[] = "/etc/initos/sidecar/sshd_config";
+inline constexpr char kSidecarAuthorizedKeys[] = "/etc/initos/sidecar/authorized_keys";
+// The state partition (persistent) as the sidecar sees it.
+inline constexpr char kSidecarStateDir[] = "/run/initos/state";
+inline constexpr char kSidecarStateHostKey[] = "/run/initos/state/sidecar/ssh_host_ed25519_key";
+inline constexpr char kSidecarStateAuthorizedKeys[] = "/run/initos/state/sidecar/authorized_keys";
+// Without a state partition the host key lives (and dies) with the tmpfs.
+inline constexpr char kSidecarEphemeralHostKey[] = "/etc/initos/sidecar/ssh_host_ed25519_key";
+
+struct SshdConfigSpec {
+  std::vector<std::string> listen = {"0.0.0.0:22"};  // "IPv4:port" or "[IPv6]:port"
+  std::vector<std::string> host_keys = {kSidecarStateHostKey};
+  std::vector<std::string> authorized_keys_files = {kSidecarAuthorizedKeys,
+                                                    kSidecarStateAuthorizedKeys};
+};
+
+// sshd_config text (sshd -f). Every path must be absolute; the caller
+// validates listen addresses (the config helper does).
+std::string GenerateSshdConfig(const SshdConfigSpec& spec);
+
+// authorized_keys text: one key per line, blank entries and line breaks
+// inside an entry dropped (one entry can never become two keys).
+std::string AuthorizedKeysText(const std::vector<std::string>& keys);
+
+// Minimal /etc/passwd and /etc/group: root (shell /bin/sh, home /root) and
+// sshd's privilege separation user (chroot /run/sshd).
+std::string SidecarPasswd();
+std::string SidecarGroup();
+
+}  // namespace initos
