@@ -83,7 +83,7 @@ Result<void> BindMount(const std::string& src, const std::string& dst, bool recu
 
 // Everything the child does before exec: namespace, tmpfs, copies, binds,
 // pivot_root. Returns the supervisor options for the new root.
-Result<SupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
+Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
   if (::unshare(CLONE_NEWNS) != 0) return ErrnoError() << "sidecar: unshare(CLONE_NEWNS)";
   // Private: the handover's MS_MOVEs in PID 1's namespace must not
   // propagate here, and nothing we mount may leak back.
@@ -117,7 +117,8 @@ Result<SupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
 
 }  // namespace
 
-Result<SupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec, const std::string& dir) {
+Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
+                                                     const std::string& dir) {
   for (const auto& f : spec.files) {
     if (f.empty() || f[0] != '/') return Err() << "sidecar: file '" << f << "' must be absolute";
     INITOS_TRY(CopyPath(Join(spec.source_root, f), dir + f, true));
@@ -152,7 +153,7 @@ Result<SupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec, const std
   INITOS_TRY(WriteStringToFile(dir + "/etc/passwd", SidecarPasswd(), 0644));
   INITOS_TRY(WriteStringToFile(dir + "/etc/group", SidecarGroup(), 0644));
 
-  SupervisorOptions o;
+  SidecarSupervisorOptions o;
   o.host_key = spec.state_dir.empty() ? kSidecarEphemeralHostKey : kSidecarStateHostKey;
   o.log_path = spec.log_path;
   o.min_backoff_ms = spec.min_backoff_ms;
@@ -225,7 +226,7 @@ Result<pid_t> StartSidecar(const SidecarSpec& spec) {
   return Err() << (msg.ok() ? *msg : "sidecar: lost the setup pipe");
 }
 
-std::vector<std::string> SupervisorArgs(const SupervisorOptions& o) {
+std::vector<std::string> SupervisorArgs(const SidecarSupervisorOptions& o) {
   return {"--sshd",
           o.sshd,
           "--keygen",
@@ -244,8 +245,8 @@ std::vector<std::string> SupervisorArgs(const SupervisorOptions& o) {
           std::to_string(o.stop_timeout_ms)};
 }
 
-Result<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args) {
-  SupervisorOptions o;
+Result<SidecarSupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args) {
+  SidecarSupervisorOptions o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (i + 1 >= args.size()) return Err() << "sidecar: " << a << " needs a value (see --help)";
@@ -361,7 +362,7 @@ Result<void> EnsureHostKey(const std::string& keygen, const std::string& key_pat
   return {};
 }
 
-int RunSidecarSupervisor(const SupervisorOptions& o) {
+int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   SidecarLog log(o.log_path);
   sigset_t mask;
   ::sigemptyset(&mask);

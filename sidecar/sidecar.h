@@ -44,7 +44,10 @@ struct SidecarSpec {
   int max_backoff_ms = 30000;
 };
 
-struct SupervisorOptions {
+// Not "SupervisorOptions": init/supervisor.h has one, and two classes of one
+// name in one namespace break the ODR (the linker merged their destructors
+// and `initos sidecar` crashed).
+struct SidecarSupervisorOptions {
   std::string sshd = "/usr/sbin/sshd";
   std::string keygen = "/usr/bin/ssh-keygen";
   std::string config = kSidecarSshdConfig;
@@ -72,14 +75,15 @@ Result<pid_t> StartSidecar(const SidecarSpec& spec);
 // Fills dir (the sidecar's tmpfs, already mounted) with copies of the files,
 // mount point directories, passwd/group, sshd_config and authorized_keys.
 // Returns the supervisor options matching what it wrote.
-Result<SupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec, const std::string& dir);
+Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
+                                                     const std::string& dir);
 
 // Runs the supervisor in the current root until SIGTERM/SIGINT; exit code.
-int RunSidecarSupervisor(const SupervisorOptions& options);
+int RunSidecarSupervisor(const SidecarSupervisorOptions& options);
 
 // `initos sidecar` arguments for options, and back (--help text in the CLI).
-std::vector<std::string> SupervisorArgs(const SupervisorOptions& options);
-Result<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args);
+std::vector<std::string> SupervisorArgs(const SidecarSupervisorOptions& options);
+Result<SidecarSupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args);
 
 // Next restart delay: doubles up to max; back to min after a long run.
 int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long);

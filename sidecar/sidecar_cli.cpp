@@ -8,7 +8,7 @@ namespace initos {
 
 int SidecarMain(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    SupervisorOptions d;
+    SidecarSupervisorOptions d;
     std::printf(
         "usage: initos sidecar [OPTIONS]\n"
         "\n"

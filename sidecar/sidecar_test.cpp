@@ -22,7 +22,7 @@ TEST(SidecarBackoff, DoublesUpToMaxAndResetsAfterALongRun) {
 }
 
 TEST(SidecarArgs, RoundTrip) {
-  SupervisorOptions o;
+  SidecarSupervisorOptions o;
   o.sshd = "/x/sshd";
   o.host_key = "/state/k";
   o.log_path = "/tmp/log";
