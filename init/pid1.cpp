@@ -175,9 +175,10 @@ Result<void> StageConsole(Pid1State& s) {
   } else {
     problem = console.error().str();
   }
-  // /dev/kmsg drops writes beyond 10 per 5 s by default; a boot logs more
-  // than that, and the line that says why verification failed must not be
-  // the one dropped. Fails harmlessly when printk.devkmsg= locked it.
+  // By default the kernel lets user space write 10 lines per 5 s to /dev/kmsg
+  // (printk.devkmsg=ratelimit) and drops the rest: PID 1's later boot and
+  // shutdown lines would be lost. Lift the limit; a printk.devkmsg= on the
+  // kernel command line locks the setting and this write fails, as it should.
   (void)WriteStringToFile(UnderRoot(s.opts.root, "/proc/sys/kernel/printk_devkmsg"), "on\n");
   auto kmsg = OpenFile(UnderRoot(s.opts.root, "/dev/kmsg"), O_WRONLY);
   if (kmsg.ok()) {

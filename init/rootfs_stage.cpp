@@ -119,9 +119,8 @@ Result<CheckedBundle> CheckBundle(const std::string& name, const std::string& pa
   auto size = DeviceSize(fd->get());
   if (!size.ok()) return Fail(name + ": size of " + path, size.error());
   std::string area(std::min<uint64_t>(*size, kBundleHeaderAreaSize), '\0');
-  ssize_t n = ::pread(fd->get(), area.data(), area.size(), 0);
-  if (n < 0) return Fail(name, ErrnoError() << "read the bundle header from " << path);
-  area.resize(static_cast<size_t>(n));
+  auto read = ReadFully(fd->get(), area.data(), area.size());  // fresh fd: from offset 0
+  if (!read.ok()) return Fail(name + ": read the bundle header from " + path, read.error());
   auto header = ParseBundleHeader(area, *size);
   if (!header.ok())
     return Err() << "rootfs: " << name << " (" << path

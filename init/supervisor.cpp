@@ -1,5 +1,6 @@
 #include "init/supervisor.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "init/children.h"
@@ -107,6 +109,25 @@ Result<unique_fd> BlockSignalsToFd() {
   return unique_fd(fd);
 }
 
+namespace {
+
+// When a session leader with a controlling tty exits (the previous main
+// program or shell), the kernel hangs up that tty: every open file of it,
+// PID 1's included, then fails reads, writes and TIOCSCTTY with EIO. So each
+// program gets the tty opened afresh, by the path behind PID 1's fd.
+unique_fd ReopenTty(int tty_fd) {
+  if (tty_fd < 0) return unique_fd();
+  char path[256];
+  std::string link = "/proc/self/fd/" + std::to_string(tty_fd);
+  ssize_t n = ::readlink(link.c_str(), path, sizeof path - 1);
+  if (n <= 0) return unique_fd();
+  path[n] = '\0';
+  auto fd = OpenFile(path, O_RDWR | O_NOCTTY);
+  return fd.ok() ? std::move(*fd) : unique_fd();
+}
+
+}  // namespace
+
 Supervisor::Supervisor(InitConfig config, SupervisorOptions options, unique_fd signal_fd)
     : config_(std::move(config)), options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
 
@@ -120,6 +141,8 @@ Result<pid_t> Supervisor::SpawnOnConsole(const std::vector<std::string>& argv,
   so.new_session = true;
   so.controlling_tty = options_.controlling_tty;
   so.stdin_fd = so.stdout_fd = so.stderr_fd = options_.tty_fd;
+  unique_fd fresh = ReopenTty(options_.tty_fd);
+  if (fresh.ok()) so.stdin_fd = so.stdout_fd = so.stderr_fd = fresh.get();
   auto pid = Spawn(so);
   if (!pid.ok() && so.controlling_tty && pid.error().code != ENOENT && pid.error().code != EACCES) {
     // A console that cannot be a controlling tty must not keep the program

@@ -356,6 +356,17 @@ std::optional<int> Qemu::WaitExit(Seconds timeout) {
   return exit_code_;
 }
 
+std::string Qemu::Tail(size_t lines) const {
+  size_t pos = output_.size();
+  for (size_t n = 0; n <= lines && pos > 0; ++n) {
+    size_t nl = output_.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return "[console]\n" + output_;
+    pos = nl;
+  }
+  return "[console, last " + std::to_string(lines) + " lines; full log: " + log_path_ + "]" +
+         output_.substr(pos);
+}
+
 size_t Qemu::Count(std::string_view needle) const {
   size_t n = 0;
   for (size_t p = output_.find(needle); p != std::string::npos;

@@ -82,6 +82,9 @@ class Qemu {
   std::optional<int> WaitExit(Seconds timeout = kBootTimeout);
 
   const std::string& Output() const { return output_; }
+  // The last `lines` lines of the console, for failure messages (the whole
+  // log goes to LogPath()).
+  std::string Tail(size_t lines = 40) const;
   // Console output after the cursor (what the next WaitFor searches).
   std::string_view Unread() const { return std::string_view(output_).substr(cursor_); }
   // Occurrences of `needle` in the whole output.

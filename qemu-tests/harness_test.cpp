@@ -23,17 +23,17 @@ TEST(Harness, ConsoleRoundTripAndExitCode) {
   ASSERT_TRUE(q.ok()) << q.error().str();
   Qemu& vm = **q;
 
-  ASSERT_TRUE(vm.WaitFor("Run /init as init process", kBootTimeout)) << vm.Output();
-  ASSERT_TRUE(vm.WaitFor("HARNESS-BOOTED")) << vm.Output();
+  ASSERT_TRUE(vm.WaitFor("Run /init as init process", kBootTimeout)) << vm.Tail();
+  ASSERT_TRUE(vm.WaitFor("HARNESS-BOOTED")) << vm.Tail();
   // The typed text is echoed as-is; only a real shell prints the evaluated sum.
   ASSERT_TRUE(vm.Send("echo SUM-$((40+2))\n"));
-  ASSERT_TRUE(vm.WaitFor("SUM-42")) << vm.Output();
+  ASSERT_TRUE(vm.WaitFor("SUM-42")) << vm.Tail();
   ASSERT_TRUE(vm.Running());
   ASSERT_TRUE(vm.Send("/bin/busybox poweroff -f\n"));
   auto code = vm.WaitExit();
   ASSERT_TRUE(code.has_value()) << "QEMU still running after poweroff";
   EXPECT_EQ(*code, 0);
-  EXPECT_NE(vm.Output().find("reboot: Power down"), std::string::npos) << vm.Output();
+  EXPECT_NE(vm.Output().find("reboot: Power down"), std::string::npos) << vm.Tail();
   EXPECT_FALSE(vm.Running());
 }
 
@@ -44,7 +44,7 @@ TEST(Harness, WaitForTimesOutAndKillsQemu) {
   ASSERT_TRUE(img.ok()) << img.error().str();
   auto q = Qemu::Start(BootOptions(*img));
   ASSERT_TRUE(q.ok()) << q.error().str();
-  ASSERT_TRUE((*q)->WaitFor("HARNESS-BOOTED", kBootTimeout)) << (*q)->Output();
+  ASSERT_TRUE((*q)->WaitFor("HARNESS-BOOTED", kBootTimeout)) << (*q)->Tail();
   // Text that never comes: WaitFor must give up on time, QEMU still alive.
   EXPECT_FALSE((*q)->WaitFor("NEVER-PRINTED", Seconds(2)));
   EXPECT_TRUE((*q)->Running());

@@ -19,6 +19,8 @@ jobs=$(nproc)
 rc=0
 echo "== unit and root tests"
 ctest --test-dir build --output-on-failure -j"$jobs" -L 'unit|root' || rc=1
+echo "== fuzz targets, briefly (scripts/fuzz.sh SECONDS for longer runs)"
+./scripts/fuzz.sh 20 || rc=1
 echo "== qemu tests (console logs: build/qemu-logs/)"
 ctest --test-dir build --output-on-failure -j"$jobs" -L qemu || rc=1
 

@@ -1,0 +1,61 @@
+# Shared helpers for throwaway QEMU (TCG) guests on the Debian test kernel:
+# an initramfs with busybox, kernel modules and host tools (with their shared
+# libraries), booted with the console on stdout. Source it from bash:
+#   . scripts/vm-lib.sh
+#   vm_kernel; vm_root "$root" loop dm-mod ...; vm_add_bins "$root" /usr/sbin/veritysetup
+#   (write "$root/init"); vm_pack "$root" initrd.gz; vm_boot initrd.gz log 600 -drive ...
+# Used by scripts/root-tests-in-vm.sh and bench/rootfs.sh.
+
+# Sets $kernel (newest /boot/vmlinuz-*-cloud-amd64) and $kver.
+vm_kernel() {
+  kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1)
+  [[ -n "$kernel" ]] || { echo "vm-lib: no /boot/vmlinuz-*-cloud-amd64 test kernel" >&2; return 1; }
+  kver=${kernel#/boot/vmlinuz-}
+}
+
+# vm_root ROOT MODULE...: skeleton dirs, busybox as /bin/busybox, the modules'
+# .ko files (for $kver) in /mods in the order given (insmod them in that order).
+vm_root() {
+  local root=$1 m; shift
+  mkdir -p "$root"/{bin,proc,sys,dev,tmp,var/tmp,mods,usr/bin,usr/sbin}
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for m in "$@"; do cp "$(modinfo -k "$kver" -n "$m")" "$root/mods/"; done
+}
+
+# vm_add_bins ROOT PATH...: copies each binary to the same path under ROOT,
+# plus its shared libraries.
+vm_add_bins() {
+  local root=$1 b; shift
+  for b in "$@"; do
+    mkdir -p "$root$(dirname "$b")"
+    cp "$b" "$root$b"
+  done
+  vm_add_libs "$root" "$@"
+}
+
+# vm_add_libs ROOT BINARY...: copies the shared libraries ldd lists for the
+# binaries to the same paths under ROOT (static binaries have none).
+vm_add_libs() {
+  local root=$1 b lib; shift
+  for b in "$@"; do
+    ldd "$b" 2>/dev/null | grep -o '/[^ ]*' || true
+  done | sort -u | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+# vm_pack ROOT OUT: newc cpio, gzip -1.
+vm_pack() {
+  (cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+}
+
+# vm_boot INITRD LOG TIMEOUT_S [QEMU ARGS...]: boots $kernel with INITRD under
+# TCG, console to stdout and LOG (CRs stripped). Returns QEMU's status (124 on timeout).
+vm_boot() {
+  local initrd=$1 log=$2 secs=$3; shift 3
+  timeout "$secs" qemu-system-x86_64 -accel tcg -m "${VM_MEMORY_MB:-1024}" -nographic -no-reboot \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 quiet panic=-1 ${VM_APPEND:-}" "$@" </dev/null | tr -d '\r' | tee "$log"
+  return "${PIPESTATUS[0]}"
+}
