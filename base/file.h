@@ -16,8 +16,7 @@ namespace initos {
 Result<unique_fd> OpenFile(const std::string& path, int flags, mode_t mode = 0);
 Result<std::string> ReadFileToString(const std::string& path);
 Result<std::string> ReadFdToString(int fd);
-Result<void> WriteStringToFile(const std::string& path, std::string_view data,
-                               mode_t mode = 0644);
+Result<void> WriteStringToFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 Result<void> WriteFully(int fd, const void* data, size_t size);
 Result<void> ReadFully(int fd, void* data, size_t size);
 // mkdir -p; existing directories are fine.

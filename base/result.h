@@ -40,16 +40,22 @@ class ErrorBuilder {
 };
 
 // Captures errno at construction, before anything else can clobber it.
-inline ErrorBuilder ErrnoError() { return ErrorBuilder(errno); }
-inline ErrorBuilder ErrnoErrorCode(int code) { return ErrorBuilder(code); }
+inline ErrorBuilder ErrnoError() {
+  return ErrorBuilder(errno);
+}
+inline ErrorBuilder ErrnoErrorCode(int code) {
+  return ErrorBuilder(code);
+}
 // A logical error (bad input, failed check): no errno attached.
-inline ErrorBuilder Err() { return ErrorBuilder(0); }
+inline ErrorBuilder Err() {
+  return ErrorBuilder(0);
+}
 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}               // NOLINT(implicit)
-  Result(Error e) : v_(std::move(e)) {}                   // NOLINT(implicit)
+  Result(T value) : v_(std::move(value)) {}                     // NOLINT(implicit)
+  Result(Error e) : v_(std::move(e)) {}                         // NOLINT(implicit)
   Result(const ErrorBuilder& b) : v_(static_cast<Error>(b)) {}  // NOLINT(implicit)
 
   bool ok() const { return v_.index() == 0; }
@@ -72,7 +78,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error e) : err_(std::move(e)), ok_(false) {}  // NOLINT(implicit)
+  Result(Error e) : err_(std::move(e)), ok_(false) {}                         // NOLINT(implicit)
   Result(const ErrorBuilder& b) : err_(static_cast<Error>(b)), ok_(false) {}  // NOLINT
 
   bool ok() const { return ok_; }
@@ -92,8 +98,8 @@ inline Error Wrap(const Error& e, const std::string& context) {
 }  // namespace initos
 
 // Propagate an error from an expression returning Result<...>.
-#define INITOS_TRY(expr)                          \
-  do {                                            \
-    auto _r = (expr);                             \
-    if (!_r.ok()) return _r.error();              \
+#define INITOS_TRY(expr)             \
+  do {                               \
+    auto _r = (expr);                \
+    if (!_r.ok()) return _r.error(); \
   } while (0)

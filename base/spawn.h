@@ -15,16 +15,16 @@
 namespace initos {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;                 // argv[0] is searched in PATH if it has no '/'
-  std::optional<std::vector<std::string>> env;   // "K=V" entries; nullopt inherits environ
-  bool new_session = false;        // setsid(): own session, no controlling tty
-  bool controlling_tty = false;    // with new_session: make stdin the controlling tty
-  bool new_process_group = false;  // setpgid(0, 0) (when not new_session)
-  bool foreground = false;         // with new_process_group: tcsetpgrp on stdin if it is a tty
-  int stdin_fd = -1;               // -1 inherits; else dup2'ed onto 0
+  std::vector<std::string> argv;                // argv[0] is searched in PATH if it has no '/'
+  std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits environ
+  bool new_session = false;                     // setsid(): own session, no controlling tty
+  bool controlling_tty = false;                 // with new_session: make stdin the controlling tty
+  bool new_process_group = false;               // setpgid(0, 0) (when not new_session)
+  bool foreground = false;  // with new_process_group: tcsetpgrp on stdin if it is a tty
+  int stdin_fd = -1;        // -1 inherits; else dup2'ed onto 0
   int stdout_fd = -1;
   int stderr_fd = -1;
-  std::string cwd;                 // "" keeps the current directory (inside chroot if set)
+  std::string cwd;  // "" keeps the current directory (inside chroot if set)
   // chroot(2) here (then chdir "/") before cwd and exec: argv[0] and PATH
   // resolve inside it. PID 1 runs init.main from the verified root this way.
   std::string chroot;

@@ -1,4 +1,6 @@
 // Thin entry point: all logic lives in initos_core.
 #include "cli/cli.h"
 
-int main(int argc, char** argv) { return initos::RunCli(argc, argv); }
+int main(int argc, char** argv) {
+  return initos::RunCli(argc, argv);
+}
