@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config clang lld
+  build-essential cmake pkg-config clang clang-format lld
   libssl-dev libcap-dev libseccomp-dev libmnl-dev libtomlplusplus-dev
   zlib1g-dev libzstd-dev libgtest-dev googletest
   # images and peers
