@@ -1,6 +1,7 @@
 #include "init/children.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <map>
 
 #include "base/file.h"
+#include "base/log.h"
 
 namespace initos {
 
@@ -81,6 +83,25 @@ std::string DescribeStatus(int status) {
            (name ? std::string(" (SIG") + name + ")" : "");
   }
   return "status " + std::to_string(status);
+}
+
+bool ReapUntilGone(int timeout_ms) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  const double deadline = MonotonicSeconds() + timeout_ms / 1000.0;
+  for (;;) {
+    bool none_left = false;
+    ReapExited(&none_left);
+    if (none_left) return true;
+    double left = deadline - MonotonicSeconds();
+    if (left <= 0) return false;
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(left);
+    ts.tv_nsec = static_cast<long>((left - static_cast<double>(ts.tv_sec)) * 1e9);
+    ::sigtimedwait(&chld, nullptr, &ts);
+  }
 }
 
 }  // namespace initos

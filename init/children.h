@@ -18,6 +18,11 @@ struct Reaped {
 // *none_left is set when no children remain at all.
 std::vector<Reaped> ReapExited(bool* none_left = nullptr);
 
+// Reaps until no child is left or timeout_ms passed. SIGCHLD is blocked
+// (the supervisor blocks it; this makes sure), so sigtimedwait sleeps until a
+// child changes state instead of polling. True when every child is gone.
+bool ReapUntilGone(int timeout_ms);
+
 // Pids of all descendants of `ancestor`, from the PPid fields of
 // PROC/PID/stat (children before grandchildren).
 std::vector<pid_t> Descendants(pid_t ancestor, const std::string& proc = "/proc");

@@ -104,25 +104,6 @@ void EnsureApiMounts() {
   }
 }
 
-bool ReapUntilGone(int timeout_ms) {
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-  const double deadline = MonotonicSeconds() + timeout_ms / 1000.0;
-  for (;;) {
-    bool none_left = false;
-    ReapExited(&none_left);
-    if (none_left) return true;
-    double left = deadline - MonotonicSeconds();
-    if (left <= 0) return false;
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(left);
-    ts.tv_nsec = static_cast<long>((left - static_cast<double>(ts.tv_sec)) * 1e9);
-    ::sigtimedwait(&chld, nullptr, &ts);
-  }
-}
-
 // Whatever survived systemd's killing spree: the '@' sidecar above all. Its
 // supervisor stops sshd on SIGTERM; once it is gone its mount namespace (and
 // with it the last reference to the state partition) goes too.

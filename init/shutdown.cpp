@@ -28,28 +28,6 @@ void SignalAll(int sig, const ShutdownOptions& o) {
   for (pid_t pid : Descendants(::getpid(), o.proc)) ::kill(pid, sig);
 }
 
-// Reaps until no child is left or timeout_ms passed. SIGCHLD is blocked (the
-// supervisor blocks it; we make sure), so sigtimedwait sleeps until a child
-// changes state instead of polling. True when every child is gone.
-bool ReapUntilGone(int timeout_ms) {
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-  const double deadline = MonotonicSeconds() + timeout_ms / 1000.0;
-  for (;;) {
-    bool none_left = false;
-    ReapExited(&none_left);
-    if (none_left) return true;
-    double left = deadline - MonotonicSeconds();
-    if (left <= 0) return false;
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(left);
-    ts.tv_nsec = static_cast<long>((left - static_cast<double>(ts.tv_sec)) * 1e9);
-    ::sigtimedwait(&chld, nullptr, &ts);
-  }
-}
-
 void UnmountAll(const ShutdownOptions& o) {
   auto text = ReadFileToString(o.proc + "/self/mountinfo");
   if (!text.ok()) {
