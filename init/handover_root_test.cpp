@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/testing/net_util.h"
 #include "gtest/gtest.h"
 #include "init/handover.h"
 #include "sidecar/sidecar_files.h"
@@ -37,29 +38,6 @@ std::string Capture(const std::string& cmd, int* status) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   *status = ::pclose(p);
   return out;
-}
-
-int FreePort() {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool PortOpen(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
 }
 
 // Reads one '\n'-terminated line from fd (the child's report).
@@ -183,7 +161,7 @@ TEST(Handover, SidecarOutlivesTheInitramfs) {
   Capture("ssh-keygen -q -t ed25519 -N '' -f " + base + "/client", &st);
   auto pub = ReadFileToString(base + "/client.pub");
   ASSERT_TRUE(pub.ok());
-  const int port = FreePort();
+  const int port = testutil::FreeLoopbackPort();
 
   int rep[2], rel[2];
   ASSERT_EQ(::pipe2(rep, O_CLOEXEC), 0);
@@ -201,7 +179,7 @@ TEST(Handover, SidecarOutlivesTheInitramfs) {
   std::string ready = ReadLine(rep[0]);
   ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
   pid_t sidecar = std::stoi(ready.substr(6));
-  for (int i = 0; i < 600 && !PortOpen(port); ++i) {
+  for (int i = 0; i < 600 && !testutil::LoopbackPortOpen(port); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::string out = Capture(

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/testing/net_util.h"
 #include "gtest/gtest.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/sidecar_files.h"
@@ -41,29 +42,6 @@ Cmd RunCmd(const std::string& cmd) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
   c.status = ::pclose(p);
   return c;
-}
-
-int FreePort() {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool PortOpen(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
 }
 
 bool WaitFor(const std::function<bool()>& cond, int ms = 10000) {
@@ -131,7 +109,7 @@ class SidecarTest : public ::testing::Test {
     spec_.work_dir = base_ + "/sidecar-root";
     spec_.os_root = base_ + "/os";
     spec_.state_dir = base_ + "/state";
-    port_ = FreePort();
+    port_ = testutil::FreeLoopbackPort();
     spec_.listen = {"127.0.0.1:" + std::to_string(port_)};
     spec_.authorized_keys = {*pub};
     spec_.log_path = "/run/initos/state/sidecar.log";  // base_/state/sidecar.log from here
@@ -148,8 +126,9 @@ class SidecarTest : public ::testing::Test {
     auto pid = StartSidecar(spec_);
     ASSERT_TRUE(pid.ok()) << pid.error().str();
     pid_ = *pid;
-    ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); }, 30000)) << "sshd never listened\n"
-                                                                 << Log();
+    ASSERT_TRUE(WaitFor([&] { return testutil::LoopbackPortOpen(port_); }, 30000))
+        << "sshd never listened\n"
+        << Log();
   }
 
   // SIGTERM, then the exit status (or -1).
@@ -247,7 +226,7 @@ TEST_F(SidecarTest, KilledSshdComesBack) {
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] {
     auto k = Children(pid_);
-    return k.size() == 1 && k[0] != first && PortOpen(port_);
+    return k.size() == 1 && k[0] != first && testutil::LoopbackPortOpen(port_);
   })) << Log();
   Cmd c = SshWithKey("client", "cat /sysroot/etc/marker");
   EXPECT_TRUE(c.ok()) << c.out;
@@ -263,7 +242,7 @@ TEST_F(SidecarTest, SigtermStopsSshdAndExitsZero) {
   int status = StopSidecar();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << Log();
   EXPECT_FALSE(Alive(sshd));
-  EXPECT_FALSE(PortOpen(port_));
+  EXPECT_FALSE(testutil::LoopbackPortOpen(port_));
   EXPECT_NE(Log().find("stopped"), std::string::npos) << Log();
 }
 
