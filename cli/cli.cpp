@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/status_cli.h"
 #include "image/image_cli.h"
 #include "init/control.h"
 #include "init/initramfs_shutdown.h"
@@ -29,6 +30,8 @@ constexpr const char kUsage[] =
     "  poweroff | reboot | halt  ask PID 1 for an orderly shutdown\n"
     "  image SUBCOMMAND ...      build and check images (initramfs, keygen, build,\n"
     "                            verify, info); `initos image --help`\n"
+    "  status [--json]           the booted image, the mode and the sidecar's uptime\n"
+    "  logs [--all]              InitOS' lines from the kernel log\n"
     "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
@@ -71,6 +74,8 @@ int RunCli(int argc, char** argv) {
   if (cmd == "poweroff" || cmd == "reboot" || cmd == "halt") return ControlMain(cmd, rest);
   if (cmd == "image") return ImageMain(rest);
   if (cmd == "sidecar") return SidecarMain(rest);
+  if (cmd == "status") return StatusMain(rest);
+  if (cmd == "logs") return LogsMain(rest);
   std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
                cmd.c_str());
   return 2;

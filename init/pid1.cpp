@@ -21,6 +21,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/spawn.h"
+#include "init/boot_status.h"
 #include "init/config.h"
 #include "init/handover.h"
 #include "init/initramfs_shutdown.h"
@@ -251,6 +252,25 @@ Result<void> StageModules(Pid1State& s) {
                      s.config.init.modules);
 }
 
+// /run/initos/status for `initos status`: written before the sidecar starts
+// (it copies the record) and before the switch-root handover (it moves into
+// the OS with /run). Not fatal: the boot does not depend on it.
+void WriteStatusRecord(const Pid1State& s) {
+  BootStatus st;
+  st.mode = std::string(InitModeName(s.config.init.mode));
+  st.initos_version = INITOS_VERSION;
+  st.booted_at = BootTimeSeconds();
+  if (s.root) {
+    st.image = s.root->image.name;
+    st.version = s.root->image.version;
+    st.root_hash = s.root->image.root_hash;
+    st.source = s.root->source;
+  }
+  std::string path = UnderRoot(s.opts.root, kBootStatusPath);
+  auto w = WriteBootStatus(path, st);
+  if (!w.ok()) LOG(Error) << "status: cannot write " << path << ": " << w.error().str();
+}
+
 // rootfs.image set: find, verify and mount the signed root at /sysroot
 // (docs/boot-verification.md). Fatal: nothing unverified ever runs.
 Result<void> StageRootfs(Pid1State& s) {
@@ -268,6 +288,7 @@ Result<void> StageRootfs(Pid1State& s) {
   auto root = BootVerifiedRoot(s.config, env);
   if (!root.ok()) return root.error();
   s.root = std::move(*root);
+  WriteStatusRecord(s);
   return {};
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "base/file.h"
@@ -166,6 +167,15 @@ std::string Config(const Shared& sh, const std::string& init_extra = "") {
          kStateLabel + "\"\n[sidecar]\nenable = true\nauthorized-keys = [\"" + key + "\"]\n";
 }
 
+// "root_hash" from `initos image info --json BUNDLE` on the host.
+std::string BundleRootHash(const std::string& bundle) {
+  auto [code, out] = RunCapture({INITOS_BINARY, "image", "info", "--json", bundle});
+  std::smatch m;
+  if (code != 0 || !std::regex_search(out, m, std::regex(R"re("root_hash": "([0-9a-f]+)")re")))
+    return "image info failed: " + out;
+  return m[1];
+}
+
 // QEMU user networking: the guest is 10.0.2.15, the gateway 10.0.2.2.
 constexpr const char kNetworkUp[] =
     "#!/bin/busybox sh\n"
@@ -311,6 +321,34 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
     EXPECT_EQ(c3, 0) << blk;
     EXPECT_NE(blk.find("vda"), std::string::npos) << blk;
     EXPECT_NE(blk.find("dm-"), std::string::npos) << blk;  // the dm-verity root
+    Drain(*vm);
+
+    // `initos status` on the session's PATH names the bundle the host built
+    // (root hash from `initos image info --json`, not a constant).
+    std::string root_hash = BundleRootHash(sh.bundle);
+    ASSERT_EQ(root_hash.size(), 64u) << root_hash;
+    auto [c8, status] = Ssh(port, sh.ssh_key, "initos status");
+    EXPECT_EQ(c8, 0) << status;
+    EXPECT_NE(status.find("image: debian\n"), std::string::npos) << status;
+    EXPECT_NE(status.find("version: 1\n"), std::string::npos) << status;
+    EXPECT_NE(status.find("root hash: " + root_hash + "\n"), std::string::npos) << status;
+    EXPECT_NE(status.find("mode: switch-root\n"), std::string::npos) << status;
+    EXPECT_TRUE(std::regex_search(status, std::regex("sidecar uptime: [0-9hms]+\n"))) << status;
+    auto [c9, json] = Ssh(port, sh.ssh_key, "initos status --json");
+    EXPECT_EQ(c9, 0) << json;
+    EXPECT_NE(json.find("\"root_hash\": \"" + root_hash + "\""), std::string::npos) << json;
+    // The sidecar's own /run is its tmpfs: the record is the OS's, under
+    // /sysroot/run (PID 1's /run, bound there before the sidecar started).
+    EXPECT_NE(json.find("\"record\": \"/sysroot/run/initos/status\""), std::string::npos) << json;
+    // The record moved into the OS's /run with the handover.
+    auto [c10, os_record] = Ssh(port, sh.ssh_key, InOs("/bin/cat /run/initos/status"));
+    EXPECT_EQ(c10, 0) << os_record;
+    EXPECT_NE(os_record.find("root-hash=" + root_hash + "\n"), std::string::npos) << os_record;
+    auto [c11, logs] = Ssh(port, sh.ssh_key, "initos logs | grep 'stage rootfs done'");
+    EXPECT_EQ(c11, 0) << logs;
+    EXPECT_TRUE(
+        std::regex_search(logs, std::regex(R"(^\[ *[0-9]+\.[0-9]{6}\] initos: stage rootfs done)")))
+        << logs;
     Drain(*vm);
 
     // Only the test key gets in; no password prompt is ever offered.

@@ -160,6 +160,11 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
   }
   if (!spec.initos_binary.empty()) {
     INITOS_TRY(CopyPath(spec.initos_binary, dir + kSidecarBinary, true));
+    // `initos status|logs` in an ssh session: sshd's default PATH has
+    // /usr/bin, the copy's directory is not meant to be on it.
+    INITOS_TRY(MakeDirs(dir + "/usr/bin"));
+    if (::symlink(kSidecarBinary, (dir + kSidecarCommand).c_str()) != 0 && errno != EEXIST)
+      return ErrnoError() << "sidecar: symlink " << kSidecarCommand;
   }
   struct {
     const char* path;

@@ -61,6 +61,8 @@ struct SidecarSupervisorOptions {
 // Where the initos binary copy lives in the sidecar root, and its argv[0].
 inline constexpr char kSidecarBinary[] = "/usr/lib/initos/initos";
 inline constexpr char kSidecarArgv0[] = "@initos-sidecar";
+// The `initos` command on a session's PATH: a symlink to kSidecarBinary.
+inline constexpr char kSidecarCommand[] = "/usr/bin/initos";
 
 // The spec PID 1 uses at boot: the files named by the initramfs manifest
 // (root + kSidecarManifest) plus /etc/initos (config, keys), listen and keys

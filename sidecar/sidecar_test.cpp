@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "gtest/gtest.h"
 #include "sidecar/sidecar_files.h"
 
@@ -76,6 +77,27 @@ TEST(SidecarSpecForBoot, ManifestConfigAndState) {
   EXPECT_EQ(spec->listen, cfg.listen);
   EXPECT_EQ(spec->authorized_keys, cfg.authorized_keys);
   EXPECT_EQ(spec->state_dir, "/run/initos/state");
+}
+
+// An ssh session finds `initos` on sshd's default PATH (/usr/bin): a link
+// to the copied binary, which runs.
+TEST(PopulateSidecarRoot, InitosIsOnThePath) {
+  testutil::TempDir tmp;
+  ASSERT_TRUE(MakeDirs(tmp / "root").ok());
+  SidecarSpec spec;
+  spec.source_root = tmp / "src";
+  spec.initos_binary = INITOS_BINARY;
+  auto o = PopulateSidecarRoot(spec, tmp / "root");
+  ASSERT_TRUE(o.ok()) << o.error().str();
+  char target[4096] = {};
+  ASSERT_GT(::readlink((tmp.path() + "/root" + kSidecarCommand).c_str(), target, sizeof target - 1),
+            0);
+  EXPECT_STREQ(target, kSidecarBinary);
+  std::string copy = tmp.path() + "/root" + kSidecarBinary;
+  EXPECT_EQ(::access(copy.c_str(), X_OK), 0);
+  auto r = testutil::RunProgram({copy, "--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("initos "), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -1,0 +1,260 @@
+#include "cli/status_cli.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/unique_fd.h"
+#include "cli/kmsg_record.h"
+#include "image/bundle_cli.h"
+#include "init/stage.h"
+#include "sidecar/sidecar.h"
+
+namespace initos {
+namespace {
+
+constexpr const char kStatusHelp[] =
+    "usage: initos status [--json]\n"
+    "\n"
+    "Prints the booted image (name, version, root hash), the init mode and the\n"
+    "SSH sidecar's uptime. Reads the record PID 1 wrote at /run/initos/status\n"
+    "(in the sidecar also /sysroot/run/initos/status).\n"
+    "  --json   machine-readable output\n";
+
+constexpr const char kLogsHelp[] =
+    "usage: initos logs [--all]\n"
+    "\n"
+    "Prints InitOS' lines (tagged initos: and initos-sidecar:) from the kernel\n"
+    "log (/dev/kmsg, needs root), timestamps in seconds since boot.\n"
+    "  --all    every kernel log line\n";
+
+std::string UnderRoot(const std::string& root, const std::string& path) {
+  return root.empty() || root == "/" ? path : root + path;
+}
+
+std::string FormatUptimeJson(std::optional<double> up) {
+  if (!up) return "null";
+  return std::to_string(static_cast<uint64_t>(std::floor(*up)));
+}
+
+}  // namespace
+
+std::optional<uint64_t> ParseStatStartTime(std::string_view stat) {
+  size_t paren = stat.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  std::string_view rest = stat.substr(paren + 1);
+  // rest = " STATE PPID ...": the token index i is field i + 2.
+  int field = 2;
+  for (size_t at = 0; at < rest.size();) {
+    while (at < rest.size() && (rest[at] == ' ' || rest[at] == '\n')) ++at;
+    size_t end = at;
+    while (end < rest.size() && rest[end] != ' ' && rest[end] != '\n') ++end;
+    if (end == at) break;
+    if (++field == 22) {
+      std::string_view tok = rest.substr(at, end - at);
+      if (tok.size() > 20) return std::nullopt;
+      uint64_t v = 0;
+      for (char c : tok) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+      }
+      return v;
+    }
+    at = end;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ParseUptimeSeconds(std::string_view uptime) {
+  std::string first(uptime.substr(0, uptime.find_first_of(" \n")));
+  if (first.empty() || first.size() > 32) return std::nullopt;
+  for (char c : first)
+    if (!((c >= '0' && c <= '9') || c == '.')) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(first.c_str(), &end);
+  if (end != first.c_str() + first.size()) return std::nullopt;
+  return v;
+}
+
+bool IsSidecarCmdline(std::string_view cmdline) {
+  std::string_view argv0 = cmdline.substr(0, cmdline.find('\0'));
+  return argv0 == kSidecarArgv0;
+}
+
+std::string FormatDuration(double seconds) {
+  uint64_t s = seconds > 0 ? static_cast<uint64_t>(seconds) : 0;
+  uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+  char buf[64];
+  if (d > 0)
+    std::snprintf(buf, sizeof(buf), "%llud%02lluh%02llum%02llus", (unsigned long long)d,
+                  (unsigned long long)h, (unsigned long long)m, (unsigned long long)sec);
+  else if (h > 0)
+    std::snprintf(buf, sizeof(buf), "%lluh%02llum%02llus", (unsigned long long)h,
+                  (unsigned long long)m, (unsigned long long)sec);
+  else if (m > 0)
+    std::snprintf(buf, sizeof(buf), "%llum%02llus", (unsigned long long)m, (unsigned long long)sec);
+  else
+    std::snprintf(buf, sizeof(buf), "%llus", (unsigned long long)sec);
+  return buf;
+}
+
+std::optional<double> SidecarUptime(const std::string& proc_dir, long ticks_per_second) {
+  auto uptime_text = ReadFileToString(proc_dir + "/uptime");
+  if (!uptime_text.ok() || ticks_per_second <= 0) return std::nullopt;
+  auto uptime = ParseUptimeSeconds(*uptime_text);
+  if (!uptime) return std::nullopt;
+  DIR* d = ::opendir(proc_dir.c_str());
+  if (!d) return std::nullopt;
+  std::optional<uint64_t> oldest;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    std::string dir = proc_dir + "/" + e->d_name;
+    auto cmdline = ReadFileToString(dir + "/cmdline");  // gone meanwhile: skip
+    if (!cmdline.ok() || !IsSidecarCmdline(*cmdline)) continue;
+    auto stat = ReadFileToString(dir + "/stat");
+    if (!stat.ok()) continue;
+    auto start = ParseStatStartTime(*stat);
+    if (start && (!oldest || *start < *oldest)) oldest = start;
+  }
+  ::closedir(d);
+  if (!oldest) return std::nullopt;
+  double up = *uptime - static_cast<double>(*oldest) / static_cast<double>(ticks_per_second);
+  return up < 0 ? 0 : up;
+}
+
+Result<FoundStatus> FindBootStatus(const std::string& root) {
+  for (const char* rel : {"/run/initos/status", "/sysroot/run/initos/status"}) {
+    std::string path = UnderRoot(root, rel);
+    auto text = ReadFileToString(path);
+    if (!text.ok()) {
+      if (text.error().code == ENOENT || text.error().code == ENOTDIR) continue;
+      return Err() << "cannot read " << path << ": " << std::strerror(text.error().code);
+    }
+    auto s = ParseBootStatus(*text);
+    if (!s.ok()) return Err() << path << ": " << s.error().str();
+    return FoundStatus{path, std::move(*s)};
+  }
+  return Err() << "no boot record at " << UnderRoot(root, "/run/initos/status") << " or "
+               << UnderRoot(root, "/sysroot/run/initos/status") << ": is this an InitOS machine?";
+}
+
+std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar_uptime) {
+  const BootStatus& s = f.status;
+  std::string out = "image: " + s.image + "\n";
+  if (s.image != "none") {
+    out += "version: " + std::to_string(s.version) + "\n";
+    out += "root hash: " + s.root_hash + "\n";
+    out += "source: " + s.source + "\n";
+  }
+  out += "mode: " + s.mode + "\n";
+  out += "initos: " + s.initos_version + "\n";
+  out += "sidecar uptime: " + (sidecar_uptime ? FormatDuration(*sidecar_uptime) : "not running") +
+         "\n";
+  return out;
+}
+
+std::string FormatStatusJson(const FoundStatus& f, std::optional<double> sidecar_uptime) {
+  const BootStatus& s = f.status;
+  return "{\n  \"image\": " + JsonQuote(s.image) +
+         ",\n  \"version\": " + std::to_string(s.version) +
+         ",\n  \"root_hash\": " + JsonQuote(s.root_hash) + ",\n  \"mode\": " + JsonQuote(s.mode) +
+         ",\n  \"source\": " + JsonQuote(s.source) +
+         ",\n  \"initos\": " + JsonQuote(s.initos_version) +
+         ",\n  \"booted_at\": " + FormatSeconds(s.booted_at) +
+         ",\n  \"sidecar_uptime_s\": " + FormatUptimeJson(sidecar_uptime) +
+         ",\n  \"record\": " + JsonQuote(f.path) + "\n}\n";
+}
+
+int StatusMain(const std::vector<std::string>& args) {
+  bool json = false;
+  std::string root = "/";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(kStatusHelp, stdout);
+      return 0;
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--root" && i + 1 < args.size()) {
+      root = args[++i];  // tests: a directory standing in for "/"
+    } else {
+      std::fprintf(stderr, "initos status: unknown argument '%s'; see `initos status --help`\n",
+                   args[i].c_str());
+      return 2;
+    }
+  }
+  auto found = FindBootStatus(root);
+  if (!found.ok()) {
+    std::fprintf(stderr, "initos status: %s\n", found.error().str().c_str());
+    return 1;
+  }
+  auto up = SidecarUptime(UnderRoot(root, "/proc"), ::sysconf(_SC_CLK_TCK));
+  std::string out = json ? FormatStatusJson(*found, up) : FormatStatusText(*found, up);
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+namespace {
+
+// Everything readable now: /dev/kmsg returns one record per read() and
+// EAGAIN at the end (O_NONBLOCK); a regular file (a saved log) returns EOF.
+Result<std::string> ReadKmsg(const std::string& path) {
+  auto fd = OpenFile(path, O_RDONLY | O_NONBLOCK);
+  if (!fd.ok()) return fd.error();
+  std::string all;
+  std::vector<char> buf(16384);
+  for (;;) {
+    ssize_t n = ::read(fd->get(), buf.data(), buf.size());
+    if (n > 0) {
+      all.append(buf.data(), static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0 || errno == EAGAIN) break;
+    if (errno == EINTR || errno == EPIPE) continue;  // EPIPE: records overwritten meanwhile
+    return ErrnoError() << "read " << path;
+  }
+  return all;
+}
+
+}  // namespace
+
+int LogsMain(const std::vector<std::string>& args) {
+  bool all = false;
+  std::string path = "/dev/kmsg";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(kLogsHelp, stdout);
+      return 0;
+    } else if (args[i] == "--all") {
+      all = true;
+    } else if (args[i] == "--kmsg" && i + 1 < args.size()) {
+      path = args[++i];  // tests: a file of saved records
+    } else {
+      std::fprintf(stderr, "initos logs: unknown argument '%s'; see `initos logs --help`\n",
+                   args[i].c_str());
+      return 2;
+    }
+  }
+  auto text = ReadKmsg(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "initos logs: cannot read the kernel log: %s%s\n",
+                 text.error().str().c_str(), text.error().code == EACCES ? " (run as root)" : "");
+    return 1;
+  }
+  std::string out;
+  for (const std::string& rec : SplitKmsgRecords(*text)) {
+    auto r = ParseKmsgRecord(rec);
+    if (!r || (!all && !IsInitosMessage(r->message))) continue;
+    out += FormatKmsgLine(*r) + "\n";
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace initos
