@@ -108,6 +108,31 @@ Result<void> AddModules(CpioArchive& ar, const InitramfsSpec& spec,
   return {};
 }
 
+// A host file (symlinks followed) with its permission bits; already present
+// paths (a library the sidecar also needs) are kept as they are.
+Result<void> AddHostFileOnce(CpioArchive& ar, const std::string& src, const std::string& dst) {
+  if (ar.Contains(dst)) return {};
+  struct stat st;
+  if (::stat(src.c_str(), &st) != 0) return ErrnoError() << "stat " << src;
+  return ar.AddFileFromPath(dst, src, st.st_mode & 07777);
+}
+
+// mke2fs for PID 1 to create the state filesystem (init/state_partition.h).
+Result<void> AddMkfs(CpioArchive& ar, const InitramfsSpec& spec) {
+  if (::access(spec.mkfs_path.c_str(), X_OK) != 0)
+    return ErrnoError() << spec.mkfs_path << " (install e2fsprogs on the build host)";
+  INITOS_TRY(AddHostFileOnce(ar, spec.mkfs_path, "sbin/mke2fs"));
+  INITOS_TRY(ar.AddSymlink("sbin/mkfs.ext4", "mke2fs"));
+  auto libs = SharedLibraries(spec.mkfs_path);
+  if (!libs.ok()) return libs.error();
+  for (const auto& lib : *libs) INITOS_TRY(AddHostFileOnce(ar, lib, lib));
+  // Without it mke2fs falls back to built-in defaults, which may differ
+  // from what the build host's mkfs.ext4 makes.
+  if (::access(spec.mkfs_conf.c_str(), R_OK) == 0)
+    INITOS_TRY(AddHostFileOnce(ar, spec.mkfs_conf, "etc/mke2fs.conf"));
+  return {};
+}
+
 }  // namespace
 
 Result<bool> IsDynamicElf(const std::string& path) {
@@ -130,14 +155,26 @@ Result<bool> IsDynamicElf(const std::string& path) {
   return Err() << path << ": unknown ELF class";
 }
 
-Result<std::vector<std::string>> ConfigModules(const std::string& config_path) {
+// The same parser PID 1 uses: a config that would fail at boot fails here,
+// at build time, where it is cheap to fix.
+Result<Config> LoadBuildConfig(const std::string& config_path) {
   auto text = ReadFileToString(config_path);
   if (!text.ok()) return text.error();
-  // The same parser PID 1 uses: a config that would fail at boot fails here,
-  // at build time, where it is cheap to fix.
   ParsedConfig parsed = ParseConfig(*text, config_path);
   if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
-  return parsed.config.init.modules;
+  return parsed.config;
+}
+
+Result<std::vector<std::string>> ConfigModules(const std::string& config_path) {
+  auto config = LoadBuildConfig(config_path);
+  if (!config.ok()) return config.error();
+  return config->init.modules;
+}
+
+Result<bool> ConfigWantsMkfs(const std::string& config_path) {
+  auto config = LoadBuildConfig(config_path);
+  if (!config.ok()) return config.error();
+  return config->state.create && !config->state.device.empty();
 }
 
 Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
@@ -157,10 +194,12 @@ Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
   INITOS_TRY(ar.AddFileFromPath("init", spec.initos_path, 0755));
 
   std::vector<std::string> modules = spec.modules;
+  bool with_mkfs = spec.with_mkfs;
   if (!spec.config_path.empty()) {
-    auto cfg_mods = ConfigModules(spec.config_path);
-    if (!cfg_mods.ok()) return Wrap(cfg_mods.error(), "--config");
-    modules.insert(modules.end(), cfg_mods->begin(), cfg_mods->end());
+    auto config = LoadBuildConfig(spec.config_path);
+    if (!config.ok()) return Wrap(config.error(), "--config");
+    modules.insert(modules.end(), config->init.modules.begin(), config->init.modules.end());
+    with_mkfs = with_mkfs || (config->state.create && !config->state.device.empty());
     INITOS_TRY(ar.AddFileFromPath("etc/initos/initos.toml", spec.config_path, 0644));
   }
   if (!modules.empty()) INITOS_TRY(AddModules(ar, spec, modules));
@@ -177,6 +216,12 @@ Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
       if (!r.ok()) return Wrap(r.error(), "--with-sshd " + f.source);
     }
     INITOS_TRY(ar.AddFile(kSidecarManifest, SidecarManifestText(*files), 0644));
+  }
+  // After the sidecar: libraries both need are added once.
+  if (with_mkfs) {
+    auto r = AddMkfs(ar, spec);
+    if (!r.ok())
+      return Wrap(r.error(), spec.with_mkfs ? "--with-mkfs" : "state.create in --config");
   }
   return ar;
 }

@@ -26,6 +26,12 @@ struct InitramfsSpec {
   // The SSH sidecar: sshd, ssh-keygen, busybox, their libraries and the
   // manifest the sidecar copies by (sidecar/sidecar_files.h).
   bool with_sshd = false;
+  // mke2fs (as /sbin/mke2fs and /sbin/mkfs.ext4), its shared libraries and
+  // /etc/mke2fs.conf, for [state] create = true. Also switched on by a
+  // config_path that sets state.create = true.
+  bool with_mkfs = false;
+  std::string mkfs_path = "/sbin/mke2fs";      // host binary (build time)
+  std::string mkfs_conf = "/etc/mke2fs.conf";  // copied when it exists
   Compression compression = Compression::kGzip;
   int level = -1;      // compression level; -1: the format's default (see compress.h)
   uint32_t mtime = 0;  // every entry's mtime (SOURCE_DATE_EPOCH)
@@ -44,5 +50,8 @@ Result<bool> IsDynamicElf(const std::string& path);
 // The [init] modules list of a config file, so the initramfs carries what
 // PID 1 will be asked to load.
 Result<std::vector<std::string>> ConfigModules(const std::string& config_path);
+
+// Whether a config file sets state.create = true (PID 1 will need mkfs).
+Result<bool> ConfigWantsMkfs(const std::string& config_path);
 
 }  // namespace initos

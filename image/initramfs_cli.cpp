@@ -31,6 +31,10 @@ constexpr const char kUsage[] =
     "  --with-sshd            include the SSH sidecar: this host's sshd, ssh-keygen,\n"
     "                         /bin/busybox, their shared libraries (from ldd) and\n"
     "                         /etc/initos/sidecar.files listing them\n"
+    "  --with-mkfs            include mke2fs (/sbin/mke2fs, /sbin/mkfs.ext4), its\n"
+    "                         shared libraries and /etc/mke2fs.conf, so PID 1 can\n"
+    "                         create the state filesystem; automatic when --config\n"
+    "                         sets [state] create = true\n"
     "  --compress KIND        gzip (default), zstd or none\n"
     "  --level N              compression level (default: gzip 9, zstd 12)\n"
     "  --initos PATH          the binary for /init (default: this initos). It must be\n"
@@ -93,6 +97,8 @@ int InitramfsMain(const std::vector<std::string>& args) {
                TakeValue(args, i, "--initos", "", &spec.initos_path, &error)) {
     } else if (a == "--with-sshd") {
       spec.with_sshd = true;
+    } else if (a == "--with-mkfs") {
+      spec.with_mkfs = true;
     } else if (TakeValue(args, i, "--module", "", &v, &error)) {
       if (error.empty()) spec.modules.push_back(v);
     } else if (TakeValue(args, i, "--file", "", &v, &error)) {

@@ -552,6 +552,16 @@ void CheckConsistency(const Config& c, std::string_view file,
         std::string(file), 0, "init.on-exit",
         "\"shell\" needs init.allow-shell = true (signed config), otherwise the shell never "
         "starts; set allow-shell = true or pick another on-exit"});
+  // A partition without a filesystem has no filesystem label, so LABEL= can
+  // never find the partition that create = true is meant to format.
+  if (c.state.create && c.state.device.starts_with("LABEL="))
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "state.create",
+        "create = true needs state.device = \"PARTLABEL=name\" (an empty partition has no "
+        "filesystem label for " +
+            c.state.device +
+            " to match); name the GPT partition (sgdisk -c N:state) and use PARTLABEL=, or set "
+            "create = false"});
 }
 
 // ---- kernel command-line values -------------------------------------------

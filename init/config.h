@@ -65,8 +65,8 @@ struct RootfsConfig {
 };
 
 struct StateConfig {
-  std::string device;   // "LABEL=x" of the ext4 state partition; "" = tmpfs
-  bool create = false;  // mkfs the state partition on first boot if empty
+  std::string device;   // "LABEL=x"/"PARTLABEL=x" of the ext4 state partition; "" = tmpfs
+  bool create = false;  // mkfs an all-zero PARTLABEL= partition on first boot
 
   bool operator==(const StateConfig&) const = default;
 };

@@ -350,6 +350,21 @@ TEST(ConfigTest, ShellOnExitNeedsAllowShell) {
       LoadConfig("[init]\nallow-shell = true", "f", "initos.init.on-exit=shell").problems.empty());
 }
 
+TEST(ConfigTest, StateCreateNeedsPartLabel) {
+  ConfigProblem p = OnlyProblem("[state]\ndevice = \"LABEL=state\"\ncreate = true\n");
+  EXPECT_EQ(p.key, "state.create");
+  EXPECT_NE(p.message.find("PARTLABEL="), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("LABEL=state"), std::string::npos) << p.message;
+  EXPECT_TRUE(
+      ParseConfig("[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n", "f").problems.empty());
+  EXPECT_TRUE(
+      ParseConfig("[state]\ndevice = \"LABEL=state\"\ncreate = false\n", "f").problems.empty());
+  // Switching create on from the kernel command line is checked as well.
+  ParsedConfig l = LoadConfig("[state]\ndevice = \"LABEL=state\"\n", "f", "initos.state.create=1");
+  ASSERT_EQ(l.problems.size(), 1u) << Joined(l.problems);
+  EXPECT_EQ(l.problems[0].key, "state.create");
+}
+
 TEST(ConfigTest, SignalDefaultsDoNotOverrideConfig) {
   ParsedConfig p = ParseConfig("[init.signals]\nSIGTERM = \"poweroff\"\nSIGHUP = \"ignore\"", "f");
   ASSERT_TRUE(p.problems.empty());

@@ -116,8 +116,9 @@ Result<void> MountExt4State(const std::string& device, const std::string& target
   if (!probe.ok()) return probe.error();
   if (probe->type == FsType::kNone)
     return Err() << "state partition " << device
-                 << " has no filesystem: create one with `mkfs.ext4 -L state " << device
-                 << "` (initos cannot format it yet)";
+                 << " has no filesystem: set [state] create = true or run `mkfs.ext4 -L "
+                    "initos-state "
+                 << device << "`";
   if (probe->type != FsType::kExt4)
     return Err() << "state partition " << device << " holds " << FsTypeName(probe->type)
                  << ", not ext4: point [state] device at the right partition";

@@ -41,8 +41,8 @@ Result<void> MountTmpfs(const std::string& target, const std::string& mode = "07
                         const std::string& size = "");
 
 // The ext4 state partition. A device without any filesystem is reported as
-// such (PID 1 in the initramfs has no mkfs.ext4; TODO: create the
-// filesystem when [state] create = true, e.g. with a small built-in mke2fs).
+// such; creating one (state.create) is init/state_partition.h's job, done
+// before this is called.
 Result<void> MountExt4State(const std::string& device, const std::string& target);
 
 }  // namespace initos

@@ -18,6 +18,7 @@
 #include "init/loop.h"
 #include "init/mount_util.h"
 #include "init/rootfs_layout.h"
+#include "init/state_partition.h"
 
 namespace initos {
 namespace {
@@ -143,6 +144,9 @@ Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
   if (!spec.ok()) return Fail("state.device", spec.error());
   auto dev = WaitForBlockDevice(*spec, env.device_timeout_ms, {env.class_block_dir, env.dev_dir});
   if (!dev.ok()) return Wrap(dev.error(), "rootfs: state partition");
+  auto prepared =
+      PrepareStatePartition(*dev, StatePrepareOptions{state.device, state.create, env.mkfs_paths});
+  if (!prepared.ok()) return Fail(prepared.error());
   std::string dir = env.run_dir + "/state";
   INITOS_TRY(Dirs(dir, 0700));
   auto m = MountExt4State(*dev, dir);

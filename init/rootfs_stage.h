@@ -5,7 +5,8 @@
 //   LABEL= filesystem, attached to a read-only loop device)
 //   -> read the bounded 64 KiB header area -> verify the manifest signature
 //   against rootfs.keys -> parse the manifest and check it against the device
-//   size -> mount the state partition -> anti-rollback floor
+//   size -> mount the state partition (formatted first if it is all zeros
+//   and state.create = true) -> anti-rollback floor
 //   -> dm-linear + dm-verity (read-only) -> EROFS read-only at a lower dir
 //   -> overlayfs at the target, upper/work on the state partition or tmpfs.
 //
@@ -16,9 +17,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "init/config.h"
+#include "init/state_partition.h"
 #include "init/version_floor.h"
 
 namespace initos {
@@ -31,6 +34,8 @@ struct BootEnv {
   std::string run_dir = "/run/initos";  // image-fs, state, lower, overlay mounts
   std::string target = "/sysroot";
   int device_timeout_ms = 10000;  // for the image and the state device each
+  // Where mkfs.ext4 may be for [state] create = true (first existing wins).
+  std::vector<std::string> mkfs_paths = DefaultMkfsPaths();
 };
 
 struct MountedRoot {

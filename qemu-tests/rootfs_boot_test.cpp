@@ -130,6 +130,41 @@ std::string GptDisk(const Bundle& s, const std::string& partlabel = "rootA") {
   return disk;
 }
 
+// A GPT disk: partition 1 "rootA" holds the bundle, partition 2 "state"
+// (16 MiB) holds `state_bytes` followed by zeros.
+std::string GptDiskWithState(const Bundle& s, const std::string& state_bytes, uint64_t* state_off) {
+  std::string disk = s.dir + "/disk-state.img";
+  uint64_t size = fs::file_size(s.bundle);
+  uint64_t part_kib = (size + 1024 * 1024 - 1) / (1024 * 1024) * 1024;
+  constexpr uint64_t kStateKib = 16 * 1024;
+  {
+    auto fd = OpenFile(disk, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EXPECT_TRUE(fd.ok());
+    EXPECT_EQ(::ftruncate(fd->get(), static_cast<off_t>((part_kib + kStateKib + 2048) * 1024)), 0);
+  }
+  uint64_t state_sector = 2048 + part_kib * 2;
+  RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(part_kib) + "K", "-c", "1:rootA", "-n",
+         "2:" + std::to_string(state_sector) + ":+" + std::to_string(kStateKib) + "K", "-c",
+         "2:state", disk});
+  RunOk({"dd", "if=" + s.bundle, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
+  *state_off = state_sector * 512;
+  if (!state_bytes.empty()) {
+    auto fd = OpenFile(disk, O_WRONLY);
+    EXPECT_TRUE(fd.ok());
+    EXPECT_EQ(
+        ::pwrite(fd->get(), state_bytes.data(), state_bytes.size(), static_cast<off_t>(*state_off)),
+        static_cast<ssize_t>(state_bytes.size()));
+  }
+  return disk;
+}
+
+// The 16 MiB state partition of GptDiskWithState, copied out for host tools.
+std::string ExtractState(const std::string& disk, uint64_t off, const std::string& out) {
+  RunOk({"dd", "if=" + disk, "of=" + out, "bs=1M", "skip=" + std::to_string(off) + "B", "count=16",
+         "iflag=skip_bytes", "status=none"});
+  return out;
+}
+
 // An ext4 filesystem labelled `label` with the contents of `tree`.
 std::string Ext4Disk(const Bundle& s, const std::string& name, const std::string& label,
                      const std::string& tree, int mib) {
@@ -164,7 +199,8 @@ std::unique_ptr<Qemu> Boot(const Bundle& s, const std::string& config,
 
 // Boots and expects the stage to refuse with `message`; nothing from the image runs.
 void ExpectRefused(const Bundle& s, const std::string& config, std::vector<std::string> disks,
-                   const std::string& message, const std::string& key = "a") {
+                   const std::string& message, const std::string& key = "a",
+                   std::string* output = nullptr) {
   auto vm = Boot(s, config, std::move(disks), key);
   ASSERT_TRUE(vm);
   // The stage's one line, as PID 1 logs it (the whole line: WaitFor reads on
@@ -174,6 +210,7 @@ void ExpectRefused(const Bundle& s, const std::string& config, std::vector<std::
   EXPECT_TRUE(vm->WaitExit()) << "no reboot after the refusal\n" << vm->Output();
   EXPECT_EQ(vm->Output().find(kFromImage), std::string::npos) << vm->Output();
   EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+  if (output) *output = vm->Output();
 }
 
 TEST(RootfsBoot, RunsMainProgramFromVerifiedImageAndRecordsIt) {
@@ -313,6 +350,59 @@ TEST(RootfsBoot, VersionBelowHighestBootedIsRefused) {
                 {GptDisk(s), state},
                 "rootfs: PARTLABEL=rootA: image version 3 is below the minimum 7 (highest "
                 "booted); refusing rollback");
+}
+
+TEST(RootfsBoot, EmptyStatePartitionIsFormattedOnFirstBoot) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, "", &off);
+  // The config's state.create = true makes the builder add mkfs by itself.
+  auto vm = Boot(s,
+                 Config("image = \"PARTLABEL=rootA\"\n",
+                        "[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n"),
+                 {disk});
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitForRegex(R"(state: created ext4 on /dev/vd[a-z][0-9]+ \(PARTLABEL=state\))",
+                               kBootTimeout))
+      << vm->Output();
+  ASSERT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker, kBootTimeout)) << vm->Output();
+  auto code = vm->WaitExit();
+  ASSERT_TRUE(code) << vm->Output();
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(vm->Output().find("rootfs: recorded testos version 3 as booted"), std::string::npos)
+      << vm->Output();
+  std::string state = ExtractState(disk, off, s.dir + "/state-out.img");
+  auto [fsck_rc, fsck] = RunCapture({"e2fsck", "-fn", state});
+  EXPECT_EQ(fsck_rc, 0) << fsck;
+  auto [label_rc, label] = RunCapture({"e2label", state});
+  EXPECT_NE(label.find("initos-state"), std::string::npos) << label;
+  auto [rc, out] = RunCapture({"debugfs", "-R", "cat /initos/booted-version", state});
+  EXPECT_NE(out.find("testos 3 " + s.manifest.root_hash + "\n"), std::string::npos) << out;
+}
+
+TEST(RootfsBoot, StatePartitionWithGarbageIsNeverFormatted) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  std::string garbage;
+  for (int i = 0; garbage.size() < 256 * 1024; ++i)
+    garbage += "not-a-filesystem-" + std::to_string(i);
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, garbage, &off);
+  std::string before = ExtractState(disk, off, s.dir + "/state-before.img");
+  auto sum = [](const std::string& f) { return RunCapture({"sha256sum", f}).second.substr(0, 64); };
+  std::string sum_before = sum(before);
+  std::string output;
+  ExpectRefused(s,
+                Config("image = \"PARTLABEL=rootA\"\n",
+                       "[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n"),
+                {disk},
+                "(PARTLABEL=state) holds no filesystem initos recognises but is not empty "
+                "(non-zero byte at 0x0); not formatting it",
+                "a", &output);
+  EXPECT_EQ(output.find("state: created"), std::string::npos) << output;
+  std::string after = ExtractState(disk, off, s.dir + "/state-after.img");
+  EXPECT_EQ(sum(after), sum_before);
 }
 
 TEST(RootfsBoot, MissingPartitionIsReported) {

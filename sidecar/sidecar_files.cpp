@@ -82,6 +82,20 @@ Result<std::vector<std::string>> ParseLddOutput(std::string_view text) {
   return libs;
 }
 
+Result<std::vector<std::string>> SharedLibraries(const std::string& binary,
+                                                 const std::string& ldd) {
+  int status = 0;
+  auto out = RunCapture({ldd, binary}, &status);
+  if (!out.ok()) return out.error();
+  auto libs = ParseLddOutput(*out);
+  if (!libs.ok()) return Wrap(libs.error(), binary);
+  // ldd exits 1 for static binaries ("not a dynamic executable").
+  if (libs->empty() && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+    return Err() << "cannot run " << ldd << " for " << binary;
+  }
+  return libs;
+}
+
 Result<std::vector<FileMapping>> SidecarFiles(const SidecarFilesSpec& spec) {
   std::map<std::string, std::string> by_dest;
   const std::pair<std::string, std::string> programs[] = {
@@ -95,15 +109,8 @@ Result<std::vector<FileMapping>> SidecarFiles(const SidecarFilesSpec& spec) {
                           << " (install openssh-server, openssh-client, busybox-static)";
     }
     by_dest[dest] = src;
-    int status = 0;
-    auto out = RunCapture({spec.ldd, src}, &status);
-    if (!out.ok()) return out.error();
-    auto libs = ParseLddOutput(*out);
-    if (!libs.ok()) return Wrap(libs.error(), src);
-    // ldd exits 1 for static binaries ("not a dynamic executable").
-    if (libs->empty() && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-      return Err() << "cannot run " << spec.ldd << " for " << src;
-    }
+    auto libs = SharedLibraries(src, spec.ldd);
+    if (!libs.ok()) return libs.error();
     for (const auto& l : *libs) by_dest[l] = l;
   }
   std::vector<FileMapping> files;

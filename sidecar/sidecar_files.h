@@ -26,6 +26,11 @@ inline constexpr char kSidecarManifest[] = "/etc/initos/sidecar.files";
 // library; a static binary gives an empty list.
 Result<std::vector<std::string>> ParseLddOutput(std::string_view text);
 
+// The shared libraries `binary` loads, from running `ldd binary` on the
+// build host (empty for a static binary). Also used for mke2fs (--with-mkfs).
+Result<std::vector<std::string>> SharedLibraries(const std::string& binary,
+                                                 const std::string& ldd = "ldd");
+
 struct SidecarFilesSpec {
   std::string sshd = "/usr/sbin/sshd";
   std::string keygen = "/usr/bin/ssh-keygen";

@@ -1,0 +1,140 @@
+#include "init/state_partition.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/spawn.h"
+#include "base/unique_fd.h"
+#include "image/bundle.h"
+#include "init/blockdev.h"
+
+namespace initos {
+namespace {
+
+bool At(std::string_view head, size_t off, std::string_view magic) {
+  return head.size() >= off + magic.size() && head.substr(off, magic.size()) == magic;
+}
+
+// Swap keeps its signature in the last 10 bytes of the first page, and the
+// page size is the one of the machine that ran mkswap.
+bool IsSwap(std::string_view head) {
+  for (size_t page : {4096u, 8192u, 16384u, 65536u})
+    if (At(head, page - 10, "SWAPSPACE2") || At(head, page - 10, "SWAP-SPACE")) return true;
+  return false;
+}
+
+std::string Hex(size_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%zx", v);
+  return buf;
+}
+
+// stdout+stderr of a finished child, one line for an error message.
+std::string OneLine(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s.size() > 300 ? s.substr(0, 300) + "..." : s;
+}
+
+Result<void> RunMkfs(const std::string& mkfs, const std::string& device) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "pipe for " << mkfs;
+  unique_fd rd(fds[0]), wr(fds[1]);
+  auto null = OpenFile("/dev/null", O_RDONLY);
+  SpawnOptions so;
+  // No -F: should mke2fs itself find a signature we missed, it asks, reads
+  // EOF from /dev/null and gives up instead of formatting.
+  so.argv = {mkfs, "-q", "-t", "ext4", "-L", kStateLabel, "-E", "lazy_itable_init=1", device};
+  so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  so.stdin_fd = null.ok() ? null->get() : -1;
+  so.stdout_fd = so.stderr_fd = wr.get();
+  auto pid = Spawn(so);
+  if (!pid.ok()) return Wrap(pid.error(), "run " + mkfs);
+  wr.reset();  // EOF once the child is done
+  auto out = ReadFdToString(rd.get());
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Err() << mkfs << " " << device << " failed (status " << status
+                 << "): " << (out.ok() ? OneLine(*out) : std::string("no output"));
+  return {};
+}
+
+}  // namespace
+
+std::string StateSignature(std::string_view head) {
+  FsProbe probe = ProbeSuperblock(head);
+  if (probe.type != FsType::kNone) return std::string(FsTypeName(probe.type));
+  if (At(head, 0, std::string_view(kBundleMagic, sizeof(kBundleMagic))))
+    return "an InitOS image bundle";
+  if (At(head, 0, std::string_view("LUKS\xba\xbe", 6))) return "LUKS encryption";
+  if (IsSwap(head)) return "swap";
+  if (At(head, 0, "hsqs")) return "squashfs";
+  if (At(head, 0, "XFSB")) return "xfs";
+  if (At(head, 512, "EFI PART")) return "a GPT partition table";
+  if (head.size() >= 512 && uint8_t(head[510]) == 0x55 && uint8_t(head[511]) == 0xAA)
+    return "a boot sector or MBR partition table";
+  return "";
+}
+
+StateAction DecideStateAction(std::string_view head, bool create) {
+  using K = StateAction::Kind;
+  std::string sig = StateSignature(head);
+  if (sig == "ext4") return {K::kMount, ""};
+  if (!sig.empty())
+    return {K::kRefuse, "holds " + sig +
+                            ", not ext4; not formatting it: point [state] device at the right "
+                            "partition"};
+  size_t first = head.find_first_not_of('\0');
+  if (first != std::string_view::npos)
+    return {K::kRefuse,
+            "holds no filesystem initos recognises but is not empty (non-zero byte at " +
+                Hex(first) +
+                "); not formatting it, that could destroy data: if it really is "
+                "unused, wipe it first (blkdiscard, or dd if=/dev/zero), or point "
+                "[state] device at the right partition"};
+  if (create) return {K::kFormat, ""};
+  return {K::kRefuse, std::string("has no filesystem: set [state] create = true to format it at "
+                                  "boot, or run `mkfs.ext4 -L ") +
+                          kStateLabel + "` on it"};
+}
+
+std::vector<std::string> DefaultMkfsPaths() {
+  return {"/sbin/mkfs.ext4", "/sbin/mke2fs", "/usr/sbin/mkfs.ext4", "/usr/sbin/mke2fs"};
+}
+
+Result<bool> PrepareStatePartition(const std::string& device, const StatePrepareOptions& opts) {
+  std::string what = "state partition " + device + " (" + opts.spec + ")";
+  auto fd = OpenFile(device, O_RDONLY);
+  if (!fd.ok()) return Wrap(fd.error(), what);
+  std::string head(kStateProbeSize, '\0');
+  ssize_t n = ::pread(fd->get(), head.data(), head.size(), 0);
+  if (n < 0) return ErrnoError() << what << ": read the first " << kStateProbeSize << " bytes";
+  head.resize(static_cast<size_t>(n));
+  fd->reset();
+  StateAction action = DecideStateAction(head, opts.create);
+  if (action.kind == StateAction::Kind::kMount) return false;
+  if (action.kind == StateAction::Kind::kRefuse) return Err() << what << " " << action.reason;
+
+  auto mkfs = std::find_if(opts.mkfs_paths.begin(), opts.mkfs_paths.end(),
+                           [](const std::string& p) { return ::access(p.c_str(), X_OK) == 0; });
+  if (mkfs == opts.mkfs_paths.end())
+    return Err() << what << " is empty and state.create = true, but state.create needs "
+                 << "mkfs.ext4 in the initramfs: build it with `initos image initramfs "
+                    "--with-mkfs` (automatic when its --config sets state.create = true)";
+  INITOS_TRY(RunMkfs(*mkfs, device));
+  auto probe = ProbeFilesystem(device);
+  if (!probe.ok() || probe->type != FsType::kExt4)
+    return Err() << what << ": " << *mkfs << " succeeded but no ext4 superblock is there";
+  LOG(Info) << "state: created ext4 on " << device << " (" << opts.spec << ")";
+  return true;
+}
+
+}  // namespace initos
