@@ -258,8 +258,11 @@ Result<VerityParams> VerityParamsFromManifest(const Manifest& m) {
   return p;
 }
 
-Result<OpenedBundle> ReadBundle(int fd) {
-  OpenedBundle b;
+namespace {
+
+// Device size and the parsed header area: the first step of both reading and
+// verifying a bundle (nothing here is trusted yet).
+Result<void> ReadSizeAndHeader(int fd, OpenedBundle& b) {
   auto size = DeviceSize(fd);
   if (!size.ok()) return size.error();
   b.device_size = *size;
@@ -268,6 +271,14 @@ Result<OpenedBundle> ReadBundle(int fd) {
   auto header = ParseBundleHeader(*area, b.device_size);
   if (!header.ok()) return header.error();
   b.header = std::move(*header);
+  return {};
+}
+
+}  // namespace
+
+Result<OpenedBundle> ReadBundle(int fd) {
+  OpenedBundle b;
+  INITOS_TRY(ReadSizeAndHeader(fd, b));
   auto m = ParseManifest(b.header.manifest, {kBundleHeaderAreaSize, b.device_size});
   if (!m.ok()) return m.error();
   b.manifest = std::move(*m);
@@ -278,14 +289,7 @@ Result<BundleVerification> VerifyBundle(int fd, const std::vector<SigningKey>& t
                                         const ProgressFn& progress) {
   BundleVerification v;
   OpenedBundle& b = v.bundle;
-  auto size = DeviceSize(fd);
-  if (!size.ok()) return size.error();
-  b.device_size = *size;
-  auto area = ReadHeaderArea(fd, b.device_size);
-  if (!area.ok()) return area.error();
-  auto header = ParseBundleHeader(*area, b.device_size);
-  if (!header.ok()) return header.error();
-  b.header = std::move(*header);
+  INITOS_TRY(ReadSizeAndHeader(fd, b));
   // Signature before parsing: everything after this point is signed input.
   auto key = VerifyWithTrustedKeys(trusted, b.header.manifest, b.header.signature);
   if (!key.ok()) return key.error();
