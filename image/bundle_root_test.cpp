@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "image/bundle.h"
 #include "image/erofs.h"
 
@@ -18,15 +19,9 @@ namespace initos {
 namespace {
 
 std::string Capture(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  testutil::ShellResult r = testutil::Shell(cmd);
+  *rc = r.code;
+  return r.out;
 }
 
 // The number after `"key": ` in initos' JSON output.

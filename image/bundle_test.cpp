@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "image/bundle_cli.h"
 #include "image/erofs.h"
 
@@ -102,16 +103,8 @@ struct RunResult {
 };
 
 RunResult RunInitos(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + " " INITOS_BINARY " " + args + " 2>&1";
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  ::initos::testutil::ShellResult r = ::initos::testutil::Shell(env + " " INITOS_BINARY " " + args);
+  return {r.code, r.out};
 }
 
 class BundleEndToEnd : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "image/verity.h"
 
 namespace initos {
@@ -28,15 +29,8 @@ struct CmdResult {
 
 // Test-only shell runner; stderr is folded into the output for diagnostics.
 CmdResult Shell(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "re");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  testutil::ShellResult s = testutil::Shell(cmd);
+  return {s.code, s.out};
 }
 
 // "Root hash:      \t<hex>" from veritysetup format's report.

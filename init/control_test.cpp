@@ -6,15 +6,14 @@
 #include <cstdio>
 #include <string>
 
+#include "base/testing/test_util.h"
+
 namespace {
 
 std::string RunCmd(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (p && std::fgets(buf, sizeof(buf), p)) out += buf;
-  *status = p ? ::pclose(p) : -1;
-  return out;
+  ::initos::testutil::ShellResult r = ::initos::testutil::Shell(cmd);
+  *status = r.wait_status;
+  return r.out;
 }
 
 TEST(Control, HelpDocumentsSignals) {

@@ -22,6 +22,7 @@
 
 #include "base/file.h"
 #include "base/testing/net_util.h"
+#include "base/testing/test_util.h"
 #include "gtest/gtest.h"
 #include "init/handover.h"
 #include "sidecar/sidecar_files.h"
@@ -30,14 +31,9 @@ namespace initos {
 namespace {
 
 std::string Capture(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  *status = ::pclose(p);
-  return out;
+  ::initos::testutil::ShellResult r = ::initos::testutil::Shell(cmd);
+  *status = r.wait_status;
+  return r.out;
 }
 
 // Reads one '\n'-terminated line from fd (the child's report).

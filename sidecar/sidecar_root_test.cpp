@@ -20,6 +20,7 @@
 
 #include "base/file.h"
 #include "base/testing/net_util.h"
+#include "base/testing/test_util.h"
 #include "gtest/gtest.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/sidecar_files.h"
@@ -34,14 +35,8 @@ struct Cmd {
 };
 
 Cmd RunCmd(const std::string& cmd) {
-  Cmd c;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return c;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
-  c.status = ::pclose(p);
-  return c;
+  ::initos::testutil::ShellResult r = ::initos::testutil::Shell(cmd);
+  return {r.wait_status, r.out};
 }
 
 bool WaitFor(const std::function<bool()>& cond, int ms = 10000) {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -76,6 +77,27 @@ inline RunResult RunProgram(const std::vector<std::string>& argv, const std::str
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   if (auto s = ReadFileToString(out_path); s.ok()) r.out = *s;
   if (auto s = ReadFileToString(err_path); s.ok()) r.err = *s;
+  return r;
+}
+
+// Runs a shell command line with stderr folded into stdout (for messages in
+// assertions). wait_status is pclose's; code the exit code, -1 when the
+// command was killed or could not start.
+struct ShellResult {
+  int wait_status = -1;
+  int code = -1;
+  std::string out;
+};
+
+inline ShellResult Shell(const std::string& cmd) {
+  ShellResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "re");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  r.wait_status = ::pclose(p);
+  r.code = WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : -1;
   return r;
 }
 
