@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "base/file.h"
 #include "base/unique_fd.h"
 
 extern char** environ;
@@ -187,6 +188,24 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   if (!failure.ok()) return failure.error();
   const ChildFailure& f = **failure;
   return ErrnoErrorCode(f.err) << StageName(static_cast<Stage>(f.stage)) << " " << options.argv[0];
+}
+
+Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "pipe";
+  unique_fd rd(fds[0]), wr(fds[1]);
+  options.stdout_fd = wr.get();
+  if (merge_stderr) options.stderr_fd = wr.get();
+  auto pid = Spawn(options);
+  wr.reset();  // the child holds the only write end: EOF when it is done
+  if (!pid.ok()) return pid.error();
+  Finished f;
+  auto out = ReadFdToString(rd.get());
+  if (out.ok()) f.output = std::move(*out);
+  while (::waitpid(*pid, &f.wait_status, 0) < 0) {
+    if (errno != EINTR) return ErrnoError() << "waitpid " << options.argv.at(0);
+  }
+  return f;
 }
 
 }  // namespace initos

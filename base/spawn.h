@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <optional>
 #include <string>
@@ -35,6 +36,17 @@ struct SpawnOptions {
 // returned Error carries the child's errno (ENOENT: not found, EACCES: not
 // executable), with the child already reaped.
 Result<pid_t> Spawn(const SpawnOptions& options);
+
+// A program run to completion by SpawnAndWait.
+struct Finished {
+  int wait_status = 0;  // as from waitpid
+  std::string output;   // stdout, and stderr when merged
+  bool succeeded() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
+};
+
+// Spawns `options` with stdout (and with merge_stderr also stderr) collected
+// through a pipe, then waits for the child. The error cases are Spawn's.
+Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr);
 
 // Signal mask and dispositions as a fresh process has them: all signals
 // unblocked and SIG_DFL. Called in children before exec.

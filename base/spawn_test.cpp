@@ -24,18 +24,9 @@ struct Outcome {
 
 // Spawns with stdout captured through a pipe and waits for the child.
 Result<Outcome> RunCaptured(SpawnOptions o) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoError() << "pipe2";
-  unique_fd r(fds[0]), w(fds[1]);
-  o.stdout_fd = w.get();
-  auto pid = Spawn(o);
-  w.reset();
-  if (!pid.ok()) return pid.error();
-  auto out = ReadFdToString(r.get());
-  Outcome res;
-  if (out.ok()) res.out = *out;
-  if (::waitpid(*pid, &res.status, 0) != *pid) return ErrnoError() << "waitpid";
-  return res;
+  auto f = SpawnAndWait(std::move(o), /*merge_stderr=*/false);
+  if (!f.ok()) return f.error();
+  return Outcome{f->output, f->wait_status};
 }
 
 // Runs `body` in a forked child (it changes process-wide state) and returns

@@ -78,18 +78,13 @@ Result<void> RemoveTree(const std::string& path) {
 Result<void> RunTool(const std::vector<std::string>& argv) {
   std::string exe = FindInPath(argv.at(0));
   if (exe.empty()) return ErrnoErrorCode(ENOENT) << argv[0] << " not found in PATH";
-  auto devnull = OpenFile("/dev/null", O_WRONLY);
-  if (!devnull.ok()) return devnull.error();
   SpawnOptions opts;
   opts.argv = argv;
   opts.argv[0] = exe;
-  opts.stdout_fd = devnull->get();
-  auto pid = Spawn(opts);
-  if (!pid.ok()) return Wrap(pid.error(), "run " + argv[0]);
-  int status = 0;
-  while (::waitpid(*pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoError() << "waitpid " << argv[0];
-  }
+  // stdout is progress chatter: collected and dropped; stderr stays visible.
+  auto f = SpawnAndWait(std::move(opts), /*merge_stderr=*/false);
+  if (!f.ok()) return Wrap(f.error(), "run " + argv[0]);
+  const int status = f->wait_status;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   if (WIFSIGNALED(status)) return Err() << argv[0] << " killed by signal " << WTERMSIG(status);
   return Err() << argv[0] << " failed with exit status " << WEXITSTATUS(status);

@@ -43,9 +43,6 @@ std::string OneLine(std::string s) {
 }
 
 Result<void> RunMkfs(const std::string& mkfs, const std::string& device) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "pipe for " << mkfs;
-  unique_fd rd(fds[0]), wr(fds[1]);
   auto null = OpenFile("/dev/null", O_RDONLY);
   SpawnOptions so;
   // No -F: should mke2fs itself find a signature we missed, it asks, reads
@@ -53,17 +50,11 @@ Result<void> RunMkfs(const std::string& mkfs, const std::string& device) {
   so.argv = {mkfs, "-q", "-t", "ext4", "-L", kStateLabel, "-E", "lazy_itable_init=1", device};
   so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   so.stdin_fd = null.ok() ? null->get() : -1;
-  so.stdout_fd = so.stderr_fd = wr.get();
-  auto pid = Spawn(so);
-  if (!pid.ok()) return Wrap(pid.error(), "run " + mkfs);
-  wr.reset();  // EOF once the child is done
-  auto out = ReadFdToString(rd.get());
-  int status = 0;
-  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Err() << mkfs << " " << device << " failed (status " << status
-                 << "): " << (out.ok() ? OneLine(*out) : std::string("no output"));
+  auto f = SpawnAndWait(std::move(so), /*merge_stderr=*/true);
+  if (!f.ok()) return Wrap(f.error(), "run " + mkfs);
+  if (!f->succeeded())
+    return Err() << mkfs << " " << device << " failed (status " << f->wait_status
+                 << "): " << (f->output.empty() ? std::string("no output") : OneLine(f->output));
   return {};
 }
 

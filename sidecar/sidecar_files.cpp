@@ -9,6 +9,7 @@
 #include <map>
 
 #include "base/file.h"
+#include "base/spawn.h"
 
 namespace initos {
 namespace {
@@ -26,28 +27,17 @@ std::string_view StripAddress(std::string_view s) {
   return Trim(p == std::string_view::npos ? s : s.substr(0, p));
 }
 
-// stdout of argv, or an error with its exit status. ldd is a shell script,
-// so this is a plain fork/exec with a pipe.
+// stdout of argv (stderr discarded), with its wait status.
 Result<std::string> RunCapture(const std::vector<std::string>& argv, int* status) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "pipe";
-  unique_fd rd(fds[0]), wr(fds[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError() << "fork";
-  if (pid == 0) {
-    ::dup2(wr.get(), 1);
-    int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (devnull >= 0) ::dup2(devnull, 2);
-    std::vector<char*> av;
-    for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    ::execvp(av[0], av.data());
-    ::_exit(127);
-  }
-  wr.reset();
-  auto out = ReadFdToString(rd.get());
-  ::waitpid(pid, status, 0);
-  return out;
+  auto devnull = OpenFile("/dev/null", O_WRONLY);
+  if (!devnull.ok()) return devnull.error();
+  SpawnOptions o;
+  o.argv = argv;
+  o.stderr_fd = devnull->get();
+  auto f = SpawnAndWait(std::move(o), /*merge_stderr=*/false);
+  if (!f.ok()) return Wrap(f.error(), "cannot run " + argv.at(0));
+  *status = f->wait_status;
+  return std::move(f->output);
 }
 
 }  // namespace
