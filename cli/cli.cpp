@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -37,6 +38,13 @@ constexpr const char kUsage[] =
     "\n"
     "Every command takes --help.\n";
 
+// PID 1 of the initial PID namespace, started by the kernel: only there is
+// PID 2 kthreadd (a container's PID 1 has no PID 2 when it starts, and no
+// kernel threads). /proc is not mounted yet, so ask kill(2).
+bool IsKernelInit() {
+  return ::getpid() == 1 && ::kill(2, 0) == 0;
+}
+
 std::string_view Basename(std::string_view p) {
   size_t slash = p.rfind('/');
   return slash == std::string_view::npos ? p : p.substr(slash + 1);
@@ -48,11 +56,18 @@ int RunCli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string_view self = argc > 0 ? Basename(argv[0]) : "initos";
 
+  if (IsKernelInit()) {
+    // systemd execs /run/initramfs/shutdown VERB as PID 1 at the end of
+    // poweroff/reboot: that copy of initos tears the verified root down.
+    if (self == "shutdown") return InitramfsShutdownMain(args);
+    // The kernel's init has one mode and one config, the initramfs' own:
+    // its argv comes from the (unsigned) kernel command line, so it is
+    // never read (`-- reap /bin/sh`, `-- --config /proc/cmdline`, ...).
+    return Pid1Main({});
+  }
   if (self == "tini") return ReaperMain(args);
-  // systemd execs /run/initramfs/shutdown VERB as PID 1 at the end of
-  // poweroff/reboot: that copy of initos tears the verified root down.
   if (self == "shutdown") return InitramfsShutdownMain(args);
-  // The kernel starts /init with no way to pass a subcommand: PID 1 is init.
+  // PID 1 of a container (a PID namespace): `initos reap -- CMD` is tini.
   if (::getpid() == 1 && (args.empty() || args[0] != "reap")) return Pid1Main(args);
   if (args.empty()) {
     std::fputs(kUsage, stderr);

@@ -60,7 +60,8 @@ TEST(InitramfsMkfs, ConfigWithStateCreateAddsItAutomatically) {
   if (::access("/sbin/mke2fs", X_OK) != 0) GTEST_SKIP() << "e2fsprogs not installed";
   TempDir tmp;
   ASSERT_TRUE(WriteStringToFile(tmp / "create.toml",
-                                "[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n")
+                                "[state]\ndevice = \"PARTLABEL=state\"\ncreate = "
+                                "true\npartition-type = \"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"\n")
                   .ok());
   ASSERT_TRUE(
       WriteStringToFile(tmp / "plain.toml", "[state]\ndevice = \"PARTLABEL=state\"\n").ok());

@@ -63,10 +63,18 @@ TEST(CmdlineTest, StopsAtBareDoubleDash) {
   EXPECT_EQ(p[3].key, "--x");
 }
 
-TEST(CmdlineTest, OverridesEveryKindOfValue) {
+// Development mode: every key but the signed-only ones, as before verified
+// mode existed; this checks how each kind of value is read.
+Config DevConfig() {
   Config c;
+  c.rootfs.insecure_dev_mode = true;
+  return c;
+}
+
+TEST(CmdlineTest, OverridesEveryKindOfValue) {
+  Config c = DevConfig();
   auto problems = Apply(c,
-                        "console=ttyS0 init=/bin/ignored initos.init.mode=jail "
+                        "console=ttyS0 init=/bin/ignored initos.init.mode=jails "
                         "initos.init.on-exit=respawn initos.init.respawn-limit=9 "
                         "initos.state.create=yes initos.sidecar.enable=1 "
                         "initos.init.modules=virtio_blk,virtio_net "
@@ -76,7 +84,7 @@ TEST(CmdlineTest, OverridesEveryKindOfValue) {
                         "\"initos.sidecar.authorized-keys=" +
                             std::string(kEd25519) + "\" initos.rootfs.min-version=0");
   ASSERT_TRUE(problems.empty()) << Joined(problems);
-  EXPECT_EQ(c.init.mode, InitMode::kJail);
+  EXPECT_EQ(c.init.mode, InitMode::kJails);
   EXPECT_EQ(c.init.on_exit, OnExit::kRespawn);
   EXPECT_EQ(c.init.respawn_limit, 9);
   EXPECT_TRUE(c.state.create);
@@ -97,7 +105,7 @@ TEST(CmdlineTest, OverridesEveryKindOfValue) {
 }
 
 TEST(CmdlineTest, MainIsAPathOrACommaList) {
-  Config c;
+  Config c = DevConfig();
   ASSERT_TRUE(Apply(c, "initos.init.main=/bin/app").empty());
   EXPECT_EQ(c.init.main, (std::vector<std::string>{"/bin/app"}));
   ASSERT_TRUE(Apply(c, "initos.init.main=\"/bin/sh,-c,echo hi\"").empty());
@@ -112,6 +120,7 @@ TEST(CmdlineTest, RefusesOverridesThatWeakenVerification) {
   Config c;
   c.rootfs.keys = {"/etc/initos/keys/release.pem"};
   c.rootfs.min_version = 10;
+  c.init.cmdline_overrides = {"rootfs.min-version"};
   auto problems = Apply(c,
                         "initos.rootfs.keys=/tmp/evil.pem initos.rootfs.insecure-dev-mode=true "
                         "initos.init.allow-shell=1 initos.rootfs.min-version=3 "
@@ -136,7 +145,7 @@ TEST(CmdlineTest, RefusesOverridesThatWeakenVerification) {
 }
 
 TEST(CmdlineTest, BadParamsAreProblemsAndTheRestApply) {
-  Config c;
+  Config c = DevConfig();
   auto problems = Apply(c,
                         "initos.init.on-exit=rebot initos.init.stop-timeout-ms=2000 "
                         "initos.nope=1 initos.init.respawn-limit=lots initos.state.create=maybe "
@@ -158,7 +167,7 @@ TEST(CmdlineTest, BadParamsAreProblemsAndTheRestApply) {
 }
 
 TEST(CmdlineTest, ApplyOverrideDirectly) {
-  Config c;
+  Config c = DevConfig();
   ASSERT_TRUE(ApplyOverride(c, "init.log-level", "debug").ok());
   EXPECT_EQ(c.init.log_level, "debug");
   auto r = ApplyOverride(c, "init.log_level", "debug");

@@ -30,7 +30,10 @@ struct EnumName {
 };
 
 constexpr EnumName<InitMode> kModeNames[] = {
-    {InitMode::kRun, "run"}, {InitMode::kSwitchRoot, "switch-root"}, {InitMode::kJail, "jail"}};
+    {InitMode::kRun, "run"}, {InitMode::kSwitchRoot, "switch-root"}, {InitMode::kJails, "jails"}};
+constexpr EnumName<SidecarStart> kSidecarStartNames[] = {
+    {SidecarStart::kBeforeHandover, "before-handover"},
+    {SidecarStart::kAfterOsInit, "after-os-init"}};
 constexpr EnumName<OnExit> kOnExitNames[] = {{OnExit::kPoweroff, "poweroff"},
                                              {OnExit::kReboot, "reboot"},
                                              {OnExit::kRespawn, "respawn"},
@@ -106,10 +109,13 @@ bool EqualsUpper(std::string_view a, std::string_view upper) {
 
 enum class KeyType { kString, kBool, kInt, kStringList, kStringTable };
 
+// Who may set a key besides the signed config. Every key has one decision
+// (a unit test fails for a key without one in the docs).
 enum class CmdlineRule {
-  kAllowed,
-  kSignedOnly,  // would weaken verification: only from the signed config
-  kRaiseOnly,   // may be made stricter (higher), never lower
+  kListable,    // from the kernel command line when init.cmdline-overrides names it
+  kNever,       // chooses what runs or what is trusted: development mode only
+  kSignedOnly,  // would weaken verification: only from the signed config, ever
+  kRaiseOnly,   // listable, and may only be made stricter (higher), never lower
 };
 
 // One value, already converted to the key's type. `entry` is the entry name
@@ -252,24 +258,80 @@ Result<void> SetAuthorizedKeys(Config& c, const KeyValue& v) {
   return {};
 }
 
+// An absolute directory of the OS root: no "." or "..", no trailing slash,
+// not "/" itself (the whole root persistent would let the disk replace
+// every binary of the verified image).
+Result<void> CheckPersistentDir(const std::string& d) {
+  if (d.size() < 2 || d[0] != '/' || d.back() == '/')
+    return Err() << "\"" << d << "\" is not an absolute directory below /; write e.g. \"/var\"";
+  size_t start = 1;
+  while (start <= d.size()) {
+    size_t end = d.find('/', start);
+    if (end == std::string::npos) end = d.size();
+    std::string_view part = std::string_view(d).substr(start, end - start);
+    if (part.empty() || part == "." || part == "..")
+      return Err() << "\"" << d << "\" contains \"" << part
+                   << "\"; write a plain path, e.g. \"/var\"";
+    start = end + 1;
+  }
+  for (char ch : d)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == ',' || ch == ' ')
+      return Err() << "\"" << d << "\" contains a space, comma or control character";
+  return {};
+}
+
+Result<void> CheckDirList(const std::vector<std::string>& dirs) {
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    auto r = CheckPersistentDir(dirs[i]);
+    if (!r.ok()) return Err() << "entry " << i + 1 << ": " << r.error().message;
+    for (size_t j = 0; j < i; ++j) {
+      const std::string &a = dirs[j], &b = dirs[i];
+      auto nested = [](const std::string& outer, const std::string& inner) {
+        return inner.size() > outer.size() && inner.starts_with(outer) &&
+               inner[outer.size()] == '/';
+      };
+      if (a == b || nested(a, b) || nested(b, a))
+        return Err() << "\"" << a << "\" and \"" << b
+                     << "\" overlap; list each directory once and none inside another";
+    }
+  }
+  return {};
+}
+
+// Product names as in the manifest: [A-Za-z0-9._+-]{1,64}.
+Result<void> CheckImageName(std::string_view n) {
+  bool ok = !n.empty() && n.size() <= 64;
+  for (char c : n)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '+' || c == '-');
+  if (!ok)
+    return Err() << "\"" << n
+                 << "\" is not an image name; use 1 to 64 letters, digits and . _ + - (the "
+                    "--name given to `initos image build`)";
+  return {};
+}
+
 constexpr int kMaxMs = 24 * 3600 * 1000;
 constexpr int kMaxS = 24 * 3600;
 
+// Defined below the table: it looks the listed keys up there.
+Result<void> CheckCmdlineOverrides(const std::vector<std::string>& keys);
+
 const KeySpec kKeys[] = {
-    {"init.mode", KeyType::kString, CmdlineRule::kAllowed, ENUM_SETTER(init.mode, kModeNames),
+    {"init.mode", KeyType::kString, CmdlineRule::kNever, ENUM_SETTER(init.mode, kModeNames),
      "how PID 1 hands over: run (main program), switch-root (OS init), jail"},
-    {"init.main", KeyType::kStringList, CmdlineRule::kAllowed,
+    {"init.main", KeyType::kStringList, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(CheckArgv(v.list, true));
        c.init.main = v.list;
        return {};
      },
      "argv of the main program"},
-    {"init.on-exit", KeyType::kString, CmdlineRule::kAllowed,
+    {"init.on-exit", KeyType::kString, CmdlineRule::kListable,
      ENUM_SETTER(init.on_exit, kOnExitNames), "what to do when the main program ends"},
-    {"init.modules", KeyType::kStringList, CmdlineRule::kAllowed, SetModules,
+    {"init.modules", KeyType::kStringList, CmdlineRule::kNever, SetModules,
      "kernel modules to load before anything else"},
-    {"init.shell", KeyType::kStringList, CmdlineRule::kAllowed,
+    {"init.shell", KeyType::kStringList, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(CheckArgv(v.list, false));
        c.init.shell = v.list;
@@ -282,38 +344,52 @@ const KeySpec kKeys[] = {
        return {};
      },
      "may PID 1 ever start the emergency shell"},
-    {"init.stop-timeout-ms", KeyType::kInt, CmdlineRule::kAllowed,
+    {"init.stop-timeout-ms", KeyType::kInt, CmdlineRule::kListable,
      INT_SETTER(init.stop_timeout_ms, 0, kMaxMs), "SIGTERM to SIGKILL grace period at shutdown"},
-    {"init.respawn-delay-ms", KeyType::kInt, CmdlineRule::kAllowed,
+    {"init.respawn-delay-ms", KeyType::kInt, CmdlineRule::kListable,
      INT_SETTER(init.respawn_delay_ms, 0, kMaxMs), "pause before respawning the main program"},
-    {"init.respawn-limit", KeyType::kInt, CmdlineRule::kAllowed,
+    {"init.respawn-limit", KeyType::kInt, CmdlineRule::kListable,
      INT_SETTER(init.respawn_limit, 0, INT_MAX), "respawns allowed within respawn-window-s"},
-    {"init.respawn-window-s", KeyType::kInt, CmdlineRule::kAllowed,
+    {"init.respawn-window-s", KeyType::kInt, CmdlineRule::kListable,
      INT_SETTER(init.respawn_window_s, 1, kMaxS), "window for respawn-limit"},
-    {"init.failure-delay-s", KeyType::kInt, CmdlineRule::kAllowed,
+    {"init.failure-delay-s", KeyType::kInt, CmdlineRule::kListable,
      INT_SETTER(init.failure_delay_s, 0, kMaxS), "pause before a failure reboot/poweroff"},
-    {"init.os-init", KeyType::kString, CmdlineRule::kAllowed, SetOsInit,
+    {"init.os-init", KeyType::kString, CmdlineRule::kNever, SetOsInit,
      "switch-root: init program of the OS"},
-    {"init.log-level", KeyType::kString, CmdlineRule::kAllowed, SetLogLevel,
+    {"init.log-level", KeyType::kString, CmdlineRule::kListable, SetLogLevel,
      "lowest severity logged: emerg..debug"},
-    {"init.env", KeyType::kStringTable, CmdlineRule::kAllowed, SetEnv,
+    {"init.env", KeyType::kStringTable, CmdlineRule::kNever, SetEnv,
      "environment of the main program"},
-    {"init.signals", KeyType::kStringTable, CmdlineRule::kAllowed, SetSignal,
+    {"init.signals", KeyType::kStringTable, CmdlineRule::kListable, SetSignal,
      "what PID 1 does with each signal"},
-    {"rootfs.image", KeyType::kString, CmdlineRule::kAllowed,
+    {"init.cmdline-overrides", KeyType::kStringList, CmdlineRule::kSignedOnly,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       INITOS_TRY(CheckCmdlineOverrides(v.list));
+       c.init.cmdline_overrides = v.list;
+       return {};
+     },
+     "keys the kernel command line may set outside development mode"},
+    {"rootfs.image", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(ValidateImageSpec(v.str));
        c.rootfs.image = v.str;
        return {};
      },
      "where the signed root image is"},
+    {"rootfs.name", KeyType::kString, CmdlineRule::kNever,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       if (!v.str.empty()) INITOS_TRY(CheckImageName(v.str));
+       c.rootfs.name = v.str;
+       return {};
+     },
+     "the image name the signed manifest must carry"},
     {"rootfs.keys", KeyType::kStringList, CmdlineRule::kSignedOnly, SetKeys,
      "trusted public keys (PEM files in the initramfs)"},
     {"rootfs.min-version", KeyType::kInt, CmdlineRule::kRaiseOnly, SetMinVersion,
      "lowest image version accepted (anti-rollback)"},
-    {"rootfs.on-failure", KeyType::kString, CmdlineRule::kAllowed,
+    {"rootfs.on-failure", KeyType::kString, CmdlineRule::kNever,
      ENUM_SETTER(rootfs.on_failure, kOnFailureNames), "what to do when the image fails to verify"},
-    {"rootfs.on-corruption", KeyType::kString, CmdlineRule::kAllowed,
+    {"rootfs.on-corruption", KeyType::kString, CmdlineRule::kNever,
      ENUM_SETTER(rootfs.on_corruption, kCorruptionNames), "dm-verity reaction to corrupt blocks"},
     {"rootfs.insecure-dev-mode", KeyType::kBool, CmdlineRule::kSignedOnly,
      [](Config& c, const KeyValue& v) -> Result<void> {
@@ -321,29 +397,53 @@ const KeySpec kKeys[] = {
        return {};
      },
      "development only: recovery shell on verification failure"},
-    {"state.device", KeyType::kString, CmdlineRule::kAllowed,
+    {"state.device", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(ValidateDeviceSpec(v.str));
        c.state.device = v.str;
        return {};
      },
      "ext4 state partition"},
-    {"state.create", KeyType::kBool, CmdlineRule::kAllowed,
+    {"state.create", KeyType::kBool, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        c.state.create = v.boolean;
        return {};
      },
      "create the state filesystem if the partition is empty"},
-    {"sidecar.enable", KeyType::kBool, CmdlineRule::kAllowed,
+    {"state.partition-type", KeyType::kString, CmdlineRule::kNever,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       if (!v.str.empty()) INITOS_TRY(ValidateGuid(v.str));
+       c.state.partition_type = v.str;
+       return {};
+     },
+     "GPT partition type GUID the state partition must carry"},
+    {"state.persistent", KeyType::kStringList, CmdlineRule::kNever,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       INITOS_TRY(CheckDirList(v.list));
+       c.state.persistent = v.list;
+       return {};
+     },
+     "directories whose changes persist on the state partition"},
+    {"state.allow-exec", KeyType::kStringList, CmdlineRule::kNever,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       INITOS_TRY(CheckDirList(v.list));
+       c.state.allow_exec = v.list;
+       return {};
+     },
+     "persistent directories mounted without noexec"},
+    {"sidecar.enable", KeyType::kBool, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        c.sidecar.enable = v.boolean;
        return {};
      },
      "run the SSH sidecar"},
-    {"sidecar.listen", KeyType::kStringList, CmdlineRule::kAllowed, SetListen,
+    {"sidecar.listen", KeyType::kStringList, CmdlineRule::kNever, SetListen,
      "addresses the sidecar listens on"},
-    {"sidecar.authorized-keys", KeyType::kStringList, CmdlineRule::kAllowed, SetAuthorizedKeys,
+    {"sidecar.authorized-keys", KeyType::kStringList, CmdlineRule::kNever, SetAuthorizedKeys,
      "OpenSSH public keys allowed to log in"},
+    {"sidecar.start", KeyType::kString, CmdlineRule::kNever,
+     ENUM_SETTER(sidecar.start, kSidecarStartNames),
+     "switch-root: start the sidecar before handover or from a systemd unit"},
 };
 
 #undef INT_SETTER
@@ -387,6 +487,20 @@ const KeySpec* FindKey(std::string_view name) {
   for (const auto& k : kKeys)
     if (k.name == name) return &k;
   return nullptr;
+}
+
+Result<void> CheckCmdlineOverrides(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    const KeySpec* spec = FindKey(k);
+    if (!spec)
+      return Err() << "\"" << k
+                   << "\" is not a config key; list dotted keys such as \"init.log-level\"";
+    if (spec->cmdline == CmdlineRule::kNever || spec->cmdline == CmdlineRule::kSignedOnly)
+      return Err() << "\"" << k
+                   << "\" chooses what runs or what is trusted and can never come from the kernel "
+                      "command line; remove it (set it in this signed file instead)";
+  }
+  return {};
 }
 
 // "init" for "init.mode": the TOML sections are the prefixes of the keys.
@@ -562,6 +676,50 @@ void CheckConsistency(const Config& c, std::string_view file,
             c.state.device +
             " to match); name the GPT partition (sgdisk -c N:state) and use PARTLABEL=, or set "
             "create = false"});
+  // Formatting destroys data: the partition must be named by something only
+  // the signed config knows, not by a label anyone can give a partition.
+  if (c.state.create && !c.state.device.starts_with("PARTUUID=") && c.state.partition_type.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "state.create",
+        "create = true needs the partition identified by more than a label: set "
+        "state.partition-type = \"GUID\" (sgdisk -t N:GUID) or state.device = \"PARTUUID=...\"",
+        true});
+  if (!c.rootfs.image.empty() && c.rootfs.name.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "rootfs.name",
+        "rootfs.image is set but rootfs.name is not: set name = \"...\" to the --name your "
+        "images are built with, so an image of another product is refused",
+        true});
+  for (const std::string& d : c.state.allow_exec)
+    if (std::find(c.state.persistent.begin(), c.state.persistent.end(), d) ==
+        c.state.persistent.end())
+      problems.push_back(ConfigProblem{std::string(file), 0, "state.allow-exec",
+                                       "\"" + d +
+                                           "\" is not in state.persistent; list only persistent "
+                                           "directories here",
+                                       true});
+  if (c.init.mode == InitMode::kJails)
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "init.mode",
+        "\"jails\" is not implemented in this version of initos; use \"run\" or \"switch-root\" "
+        "(the boot stops rather than run the program unconfined)",
+        true});
+}
+
+// A problem in the signed file on a key that chooses what runs or what is
+// trusted must not leave that key at a default (an unverified boot, say):
+// such problems stop the boot. Unknown keys in those sections too, since a
+// typo there would silently drop a setting.
+bool IsFatalKey(std::string_view key) {
+  const KeySpec* spec = FindKey(key);
+  if (!spec) {
+    size_t dot = key.rfind('.');
+    if (dot != std::string_view::npos) spec = FindKey(key.substr(0, dot));
+  }
+  if (spec)
+    return spec->cmdline == CmdlineRule::kNever || spec->cmdline == CmdlineRule::kSignedOnly;
+  std::string_view section = key.substr(0, key.find('.'));
+  return section == "rootfs" || section == "state" || section == "sidecar";
 }
 
 // ---- kernel command-line values -------------------------------------------
@@ -596,10 +754,12 @@ std::vector<std::string> SplitComma(std::string_view s) {
 
 std::string_view CmdlineRuleName(CmdlineRule r) {
   switch (r) {
-    case CmdlineRule::kAllowed:
-      return "yes";
+    case CmdlineRule::kListable:
+      return "listable";
+    case CmdlineRule::kNever:
+      return "never";
     case CmdlineRule::kSignedOnly:
-      return "no (signed config only)";
+      return "signed only";
     case CmdlineRule::kRaiseOnly:
       return "raise only";
   }
@@ -628,6 +788,7 @@ ParsedConfig ParseConfig(std::string_view toml_text, std::string_view filename) 
     return out;
   }
   TomlWalker(out.config, filename, out.problems).WalkTable(parsed.table(), "");
+  for (ConfigProblem& p : out.problems) p.fatal = p.fatal || IsFatalKey(p.key);
   // toml++ tables iterate in key order; report in file order.
   std::stable_sort(out.problems.begin(), out.problems.end(),
                    [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
@@ -648,8 +809,17 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
     return Err() << "set one entry at a time: " << key << ".NAME=value";
   }
   if (spec->cmdline == CmdlineRule::kSignedOnly)
-    return Err() << "can only be set in the signed config, not on the kernel command line "
-                    "(it would weaken verification)";
+    return Err() << "refused: can only be set in the signed config, never on the kernel command "
+                    "line (it would weaken verification)";
+  if (!DevelopmentMode(config)) {
+    if (spec->cmdline == CmdlineRule::kNever)
+      return Err() << "refused: it chooses what runs or what is trusted, which only the signed "
+                      "config decides (development mode, rootfs.insecure-dev-mode, lifts this)";
+    const auto& allowed = config.init.cmdline_overrides;
+    if (std::find(allowed.begin(), allowed.end(), spec->name) == allowed.end())
+      return Err() << "refused: not listed in init.cmdline-overrides of the signed config; add \""
+                   << spec->name << "\" there to allow it";
+  }
   switch (spec->type) {
     case KeyType::kString:
     case KeyType::kStringTable:
@@ -726,6 +896,13 @@ std::string_view OnFailureName(OnFailure v) {
 }
 std::string_view CorruptionPolicyName(CorruptionPolicy v) {
   return NameOf(std::span(kCorruptionNames), v);
+}
+std::string_view SidecarStartName(SidecarStart v) {
+  return NameOf(std::span(kSidecarStartNames), v);
+}
+
+bool DevelopmentMode(const Config& config) {
+  return config.rootfs.insecure_dev_mode;
 }
 
 std::optional<int> SignalFromName(std::string_view name) {

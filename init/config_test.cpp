@@ -48,6 +48,7 @@ respawn-window-s = 30
 failure-delay-s = 2
 os-init = "/sbin/init"
 log-level = "debug"
+cmdline-overrides = ["init.log-level", "rootfs.min-version"]
 
 [init.env]
 PATH = "/bin"
@@ -60,6 +61,7 @@ Hup = "reboot"
 
 [rootfs]
 image = "LABEL=images:/os/v1.bundle"
+name = "myos"
 keys = ["/etc/initos/keys/a.pem", "/etc/initos/keys/b.pem"]
 min-version = 42
 on-failure = "halt"
@@ -69,12 +71,16 @@ insecure-dev-mode = true
 [state]
 device = "PARTLABEL=state"
 create = true
+partition-type = "4d21b016-b534-45c2-a9fb-5c16e091fd2d"
+persistent = ["/var", "/srv/data"]
+allow-exec = ["/var"]
 
 [sidecar]
 enable = true
 listen = ["127.0.0.1:2222", "[::1]:22"]
 authorized-keys = [")" +
                      std::string(kEd25519) + R"(", ")" + kEcdsa + R"("]
+start = "after-os-init"
 )";
   ParsedConfig p = ParseConfig(toml, "initos.toml");
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
@@ -92,12 +98,15 @@ authorized-keys = [")" +
   EXPECT_EQ(c.init.failure_delay_s, 2);
   EXPECT_EQ(c.init.os_init, "/sbin/init");
   EXPECT_EQ(c.init.log_level, "debug");
+  EXPECT_EQ(c.init.cmdline_overrides,
+            (std::vector<std::string>{"init.log-level", "rootfs.min-version"}));
   EXPECT_EQ(c.init.env,
             (std::map<std::string, std::string>{{"PATH", "/bin"}, {"LANG", "C.UTF-8"}}));
   EXPECT_EQ(c.init.signals, (std::map<int, SignalAction>{{SIGTERM, SignalAction::kPoweroff},
                                                          {SIGUSR1, SignalAction::kIgnore},
                                                          {SIGHUP, SignalAction::kReboot}}));
   EXPECT_EQ(c.rootfs.image, "LABEL=images:/os/v1.bundle");
+  EXPECT_EQ(c.rootfs.name, "myos");
   EXPECT_EQ(c.rootfs.keys.size(), 2u);
   EXPECT_EQ(c.rootfs.min_version, 42u);
   EXPECT_EQ(c.rootfs.on_failure, OnFailure::kHalt);
@@ -105,9 +114,13 @@ authorized-keys = [")" +
   EXPECT_TRUE(c.rootfs.insecure_dev_mode);
   EXPECT_EQ(c.state.device, "PARTLABEL=state");
   EXPECT_TRUE(c.state.create);
+  EXPECT_EQ(c.state.partition_type, "4d21b016-b534-45c2-a9fb-5c16e091fd2d");
+  EXPECT_EQ(c.state.persistent, (std::vector<std::string>{"/var", "/srv/data"}));
+  EXPECT_EQ(c.state.allow_exec, (std::vector<std::string>{"/var"}));
   EXPECT_TRUE(c.sidecar.enable);
   EXPECT_EQ(c.sidecar.listen, (std::vector<std::string>{"127.0.0.1:2222", "[::1]:22"}));
   EXPECT_EQ(c.sidecar.authorized_keys, (std::vector<std::string>{kEd25519, kEcdsa}));
+  EXPECT_EQ(c.sidecar.start, SidecarStart::kAfterOsInit);
 }
 
 TEST(ConfigTest, EmptyTextGivesDefaults) {
@@ -117,7 +130,10 @@ TEST(ConfigTest, EmptyTextGivesDefaults) {
 }
 
 TEST(ConfigTest, DottedKeysAndInlineTablesWork) {
-  ParsedConfig p = ParseConfig("init.on-exit = \"halt\"\nstate = { create = true }\n", "f");
+  ParsedConfig p = ParseConfig(
+      "init.on-exit = \"halt\"\nstate = { create = true, device = \"PARTUUID=0f3b4c1e-2f8a-4d3c-"
+      "9d52-6a1b2c3d4e5f\" }\n",
+      "f");
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
   EXPECT_EQ(p.config.init.on_exit, OnExit::kHalt);
   EXPECT_TRUE(p.config.state.create);
@@ -340,27 +356,35 @@ TEST(ConfigTest, ShellOnExitNeedsAllowShell) {
   EXPECT_NE(p.message.find("allow-shell = true"), std::string::npos);
   EXPECT_TRUE(ParseConfig("[init]\non-exit = \"shell\"\nallow-shell = true", "f").problems.empty());
   // The same mistake made on the kernel command line is reported there, once.
-  ParsedConfig l = LoadConfig("", "initos.toml", "initos.init.on-exit=shell");
+  const std::string listed = "[init]\ncmdline-overrides = [\"init.on-exit\"]\n";
+  ParsedConfig l = LoadConfig(listed, "initos.toml", "initos.init.on-exit=shell");
   ASSERT_EQ(l.problems.size(), 1u) << Joined(l.problems);
   EXPECT_EQ(l.problems[0].file, "kernel command line");
   EXPECT_EQ(
-      LoadConfig("[init]\non-exit = \"shell\"", "f", "initos.init.on-exit=shell").problems.size(),
+      LoadConfig(listed + "on-exit = \"shell\"", "f", "initos.init.on-exit=shell").problems.size(),
       1u);
   EXPECT_TRUE(
-      LoadConfig("[init]\nallow-shell = true", "f", "initos.init.on-exit=shell").problems.empty());
+      LoadConfig(listed + "allow-shell = true", "f", "initos.init.on-exit=shell").problems.empty());
 }
 
 TEST(ConfigTest, StateCreateNeedsPartLabel) {
-  ConfigProblem p = OnlyProblem("[state]\ndevice = \"LABEL=state\"\ncreate = true\n");
+  ConfigProblem p = OnlyProblem(
+      "[state]\ndevice = \"LABEL=state\"\ncreate = true\n"
+      "partition-type = \"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"\n");
   EXPECT_EQ(p.key, "state.create");
   EXPECT_NE(p.message.find("PARTLABEL="), std::string::npos) << p.message;
   EXPECT_NE(p.message.find("LABEL=state"), std::string::npos) << p.message;
-  EXPECT_TRUE(
-      ParseConfig("[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n", "f").problems.empty());
+  EXPECT_TRUE(ParseConfig("[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n"
+                          "partition-type = \"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"\n",
+                          "f")
+                  .problems.empty());
   EXPECT_TRUE(
       ParseConfig("[state]\ndevice = \"LABEL=state\"\ncreate = false\n", "f").problems.empty());
   // Switching create on from the kernel command line is checked as well.
-  ParsedConfig l = LoadConfig("[state]\ndevice = \"LABEL=state\"\n", "f", "initos.state.create=1");
+  ParsedConfig l = LoadConfig(
+      "[rootfs]\ninsecure-dev-mode = true\n[state]\ndevice = \"LABEL=state\"\n"
+      "partition-type = \"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"\n",
+      "f", "initos.state.create=1");
   ASSERT_EQ(l.problems.size(), 1u) << Joined(l.problems);
   EXPECT_EQ(l.problems[0].key, "state.create");
 }
@@ -383,10 +407,12 @@ TEST(ConfigTest, SignalDefaultsDoNotOverrideConfig) {
 }
 
 TEST(ConfigTest, LoadConfigCombinesFileCmdlineAndDefaults) {
-  ParsedConfig p =
-      LoadConfig("[init]\non-exit = \"halt\"\n[init.signals]\nTERM = \"halt\"\n", "initos.toml",
-                 "console=ttyS0 initos.init.on-exit=reboot initos.bogus=1 "
-                 "initos.init.signals.USR1=ignore quiet\n");
+  ParsedConfig p = LoadConfig(
+      "[init]\non-exit = \"halt\"\ncmdline-overrides = [\"init.on-exit\", "
+      "\"init.signals\"]\n[init.signals]\nTERM = \"halt\"\n",
+      "initos.toml",
+      "console=ttyS0 initos.init.on-exit=reboot initos.bogus=1 "
+      "initos.init.signals.USR1=ignore quiet\n");
   ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
   EXPECT_EQ(p.problems[0].file, "kernel command line");
   EXPECT_EQ(p.problems[0].key, "initos.bogus");
@@ -395,10 +421,12 @@ TEST(ConfigTest, LoadConfigCombinesFileCmdlineAndDefaults) {
   EXPECT_EQ(p.config.init.signals.at(SIGUSR1), SignalAction::kIgnore);
   EXPECT_EQ(p.config.init.signals.at(SIGPWR), SignalAction::kPoweroff);
 
-  p = LoadConfig("[init\n", "initos.toml", "initos.init.mode=jail");
-  ASSERT_EQ(p.problems.size(), 1u);
+  // A config that does not parse allows no override: the mode stays "run".
+  p = LoadConfig("[init\n", "initos.toml", "initos.init.mode=switch-root");
+  ASSERT_EQ(p.problems.size(), 2u);
   EXPECT_EQ(p.problems[0].line, 1);
-  EXPECT_EQ(p.config.init.mode, InitMode::kJail);  // cmdline still applies
+  EXPECT_NE(p.problems[1].message.find("refused"), std::string::npos);
+  EXPECT_EQ(p.config.init.mode, InitMode::kRun);
 }
 
 TEST(ConfigTest, EnumNamesForLogging) {
@@ -472,9 +500,10 @@ TEST(ShippedConfigsTest, ReferenceConfigDocumentsEveryKey) {
   for (const auto& k : keys) {
     auto it = comment_of.find(std::string(k.name));
     ASSERT_NE(it, comment_of.end()) << k.name << " missing in configs/initos.toml";
-    std::string rule = k.cmdline == "yes"                       ? "cmdline: yes"
-                       : k.cmdline == "no (signed config only)" ? "cmdline: NO, signed config only"
-                                                                : "cmdline: may only RAISE";
+    std::string rule = k.cmdline == "listable"      ? "cmdline: listable"
+                       : k.cmdline == "never"       ? "cmdline: NEVER"
+                       : k.cmdline == "signed only" ? "cmdline: NO, signed config only"
+                                                    : "cmdline: may only RAISE";
     EXPECT_NE(it->second.find(rule), std::string::npos)
         << k.name << ": its comment in configs/initos.toml must say \"" << rule << "\"";
     EXPECT_NE(it->second.find("Default"), std::string::npos)

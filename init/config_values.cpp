@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -131,7 +132,25 @@ Result<void> ValidateDeviceSpec(std::string_view spec) {
   if (spec.empty()) return {};
   if (spec.starts_with("LABEL=")) return ValidateLabel("LABEL", spec.substr(6));
   if (spec.starts_with("PARTLABEL=")) return ValidateLabel("PARTLABEL", spec.substr(10));
-  return Err() << "invalid device \"" << spec << "\"; expected LABEL=name or PARTLABEL=name";
+  if (spec.starts_with("PARTUUID=")) return ValidateGuid(spec.substr(9));
+  return Err() << "invalid device \"" << spec
+               << "\"; expected LABEL=name, PARTLABEL=name or PARTUUID=guid";
+}
+
+Result<void> ValidateGuid(std::string_view g) {
+  static constexpr size_t kDash[] = {8, 13, 18, 23};
+  bool ok = g.size() == 36;
+  for (size_t i = 0; ok && i < g.size(); ++i) {
+    bool dash = std::find(std::begin(kDash), std::end(kDash), i) != std::end(kDash);
+    char c = g[i];
+    ok = dash ? c == '-'
+              : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+  }
+  if (!ok)
+    return Err() << "\"" << g
+                 << "\" is not a GUID; write 36 characters like "
+                    "\"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"";
+  return {};
 }
 
 Result<void> ValidateListenAddress(std::string_view addr) {

@@ -13,8 +13,11 @@ namespace initos {
 // (a bundle file inside the filesystem with that label). "" means no image.
 Result<void> ValidateImageSpec(std::string_view spec);
 
-// "LABEL=name" or "PARTLABEL=name" (no path). "" means none.
+// "LABEL=name", "PARTLABEL=name" or "PARTUUID=guid" (no path). "" means none.
 Result<void> ValidateDeviceSpec(std::string_view spec);
+
+// A GUID written 8-4-4-4-12 hex digits (GPT partition and type GUIDs).
+Result<void> ValidateGuid(std::string_view guid);
 
 // Numeric "IPv4:port" or "[IPv6]:port", port 1..65535.
 Result<void> ValidateListenAddress(std::string_view addr);

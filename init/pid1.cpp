@@ -70,9 +70,9 @@ struct Pid1Options {
   bool help = false;
 };
 
-// As PID 1 the kernel hands us leftover command-line words: ignore unknown
-// arguments there, refuse them elsewhere.
-Result<Pid1Options> ParseArgs(const std::vector<std::string>& args, bool is_pid1) {
+// Only for `initos init` run as an ordinary process (tests) or as PID 1 of a
+// container: the kernel's PID 1 never parses its argv (cli.cpp).
+Result<Pid1Options> ParseArgs(const std::vector<std::string>& args) {
   Pid1Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -91,7 +91,7 @@ Result<Pid1Options> ParseArgs(const std::vector<std::string>& args, bool is_pid1
       std::string c;
       if (!value(c)) return Err() << "--cmdline needs TEXT";
       o.cmdline = c;
-    } else if (!is_pid1) {
+    } else {
       return Err() << "unknown argument '" << a << "'; see `initos init --help`";
     }
   }
@@ -109,6 +109,7 @@ struct Pid1State {
   unique_fd signal_fd;
   unique_fd tty;                    // the console's real tty device, for the main program
   std::optional<MountedRoot> root;  // the verified root init.main runs in
+  std::vector<std::string> fatal_config_problems;  // StagePolicy refuses to boot on these
 };
 
 using StageFn = Result<void> (*)(Pid1State&);
@@ -229,15 +230,37 @@ Result<void> StageConfig(Pid1State& s) {
   std::vector<ConfigProblem> problems = std::move(parsed.problems);
   s.config = std::move(parsed.config);
   SetMinSeverity(ParseSeverity(s.config.init.log_level));
-  for (const ConfigProblem& p : problems) LOG(Error) << "config: " << p.str();
-  if (s.config.init.mode == InitMode::kJail) {
-    LOG(Warning) << "init.mode \"jail\" is not implemented yet: running init.main";
+  for (const ConfigProblem& p : problems) {
+    LOG(Error) << "config: " << p.str();
+    if (p.fatal) s.fatal_config_problems.push_back(p.str());
   }
   if (!problems.empty()) {
     return Err() << problems.size() << " problem(s) in the configuration (logged above); "
                  << "the bad keys keep their defaults";
   }
   return {};
+}
+
+// Decides the trust mode and refuses a config PID 1 cannot enforce: a
+// problem on a key that chooses what runs or what is trusted (an image
+// locator with a typo would otherwise boot unverified) or a mode this
+// version does not implement stops the boot under the failure policy.
+Result<void> StagePolicy(Pid1State& s) {
+  if (DevelopmentMode(s.config))
+    LOG(Warning) << "DEVELOPMENT MODE (rootfs.insecure-dev-mode): kernel command-line overrides "
+                    "are not restricted and a failed verification may open a shell; never ship "
+                    "this configuration";
+  else
+    LOG(Info) << "verified mode: the kernel command line may set "
+              << (s.config.init.cmdline_overrides.empty()
+                      ? std::string("no key")
+                      : std::to_string(s.config.init.cmdline_overrides.size()) +
+                            " key(s) listed in init.cmdline-overrides");
+  if (s.fatal_config_problems.empty()) return {};
+  std::string first = s.fatal_config_problems.front();
+  return Err() << "the configuration cannot be enforced (" << s.fatal_config_problems.size()
+               << " problem(s) on keys that decide what runs or what is trusted, first: " << first
+               << "); fix the config in the initramfs";
 }
 
 Result<void> StageModules(Pid1State& s) {
@@ -373,6 +396,7 @@ constexpr Stage kStages[] = {
     {"mounts", StageMounts, false, nullptr},
     {"console", StageConsole, false, nullptr},
     {"config", StageConfig, false, nullptr},
+    {"policy", StagePolicy, true, nullptr},
     {"modules", StageModules, false, nullptr},
     {"rootfs", StageRootfs, true, nullptr},
     {"switch-root", StageSwitchRoot, true, WantSwitchRoot},
@@ -505,7 +529,11 @@ int Pid1Main(const std::vector<std::string>& args) {
   }
   LOG(Info) << "initos " << INITOS_VERSION
             << " init starting t=" << FormatSeconds(MonotonicSeconds());
-  auto opts = ParseArgs(args, s.is_pid1);
+  if (s.is_pid1 && !args.empty())
+    LOG(Warning) << "ignoring " << args.size()
+                 << " argument(s) passed to PID 1 (kernel command-line words after \"--\"): PID 1 "
+                    "takes no options, the config in the initramfs decides";
+  auto opts = ParseArgs(s.is_pid1 ? std::vector<std::string>() : args);
   if (!opts.ok()) {
     std::fprintf(stderr, "initos init: %s\n", opts.error().str().c_str());
     return 2;
