@@ -61,9 +61,9 @@ int RunCli(int argc, char** argv) {
     // poweroff/reboot: that copy of initos tears the verified root down.
     if (self == "shutdown") return InitramfsShutdownMain(args);
     // The kernel's init has one mode and one config, the initramfs' own:
-    // its argv comes from the (unsigned) kernel command line, so it is
-    // never read (`-- reap /bin/sh`, `-- --config /proc/cmdline`, ...).
-    return Pid1Main({});
+    // its argv comes from the (unsigned) kernel command line, so Pid1Main
+    // only logs that it ignores it (`-- reap /bin/sh`, `-- --config ...`).
+    return Pid1Main(args);
   }
   if (self == "tini") return ReaperMain(args);
   if (self == "shutdown") return InitramfsShutdownMain(args);

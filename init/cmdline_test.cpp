@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <map>
 
 namespace initos {
 namespace {
@@ -175,6 +176,111 @@ TEST(CmdlineTest, ApplyOverrideDirectly) {
   EXPECT_NE(r.error().message.find("did you mean init.log-level?"), std::string::npos);
   EXPECT_FALSE(ApplyOverride(c, "init.signals.KILL", "ignore").ok());
   EXPECT_FALSE(ApplyOverride(c, "init.signals.15", "ignore").ok());
+}
+
+}  // namespace
+}  // namespace initos
+
+namespace initos {
+namespace {
+
+// The decision for every key of the config table. A new key fails this test
+// until someone decides who may set it besides the signed config.
+TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
+  const std::map<std::string_view, std::string_view> kDecided = {
+      {"init.mode", "never"},
+      {"init.main", "never"},
+      {"init.on-exit", "listable"},
+      {"init.modules", "never"},
+      {"init.shell", "never"},
+      {"init.allow-shell", "signed only"},
+      {"init.stop-timeout-ms", "listable"},
+      {"init.respawn-delay-ms", "listable"},
+      {"init.respawn-limit", "listable"},
+      {"init.respawn-window-s", "listable"},
+      {"init.failure-delay-s", "listable"},
+      {"init.os-init", "never"},
+      {"init.log-level", "listable"},
+      {"init.env", "never"},
+      {"init.signals", "listable"},
+      {"init.cmdline-overrides", "signed only"},
+      {"rootfs.image", "never"},
+      {"rootfs.name", "never"},
+      {"rootfs.keys", "signed only"},
+      {"rootfs.min-version", "raise only"},
+      {"rootfs.on-failure", "never"},
+      {"rootfs.on-corruption", "never"},
+      {"rootfs.insecure-dev-mode", "signed only"},
+      {"state.device", "never"},
+      {"state.create", "never"},
+      {"state.partition-type", "never"},
+      {"state.persistent", "never"},
+      {"state.allow-exec", "never"},
+      {"sidecar.enable", "never"},
+      {"sidecar.listen", "never"},
+      {"sidecar.authorized-keys", "never"},
+      {"sidecar.start", "never"},
+  };
+  auto keys = ConfigKeys();
+  EXPECT_EQ(keys.size(), kDecided.size());
+  for (const auto& k : keys) {
+    auto it = kDecided.find(k.name);
+    ASSERT_NE(it, kDecided.end()) << k.name << ": new key without a kernel command-line decision";
+    EXPECT_EQ(k.cmdline, it->second) << k.name;
+    // Whatever chooses what runs or what is trusted is never listable.
+    for (std::string_view prefix : {"rootfs.", "state.", "sidecar."})
+      if (k.name.starts_with(prefix) && k.name != "rootfs.min-version")
+        EXPECT_TRUE(k.cmdline == "never" || k.cmdline == "signed only") << k.name;
+  }
+}
+
+// Outside development mode: an unlisted key, a never key (even listed:
+// the signed config itself is refused then) and a signed-only key are
+// refused, each with its own line; a listed key applies.
+TEST(CmdlineOverridePolicyTest, VerifiedModeAppliesOnlyListedKeys) {
+  Config c;
+  c.rootfs.image = "PARTLABEL=rootA";
+  c.init.main = {"/app"};
+  c.init.cmdline_overrides = {"init.log-level"};
+  auto problems = Apply(c,
+                        "initos.init.log-level=debug initos.init.on-exit=reboot "
+                        "initos.rootfs.image= initos.init.main=/bin/sh initos.init.os-init=/bin/sh "
+                        "initos.state.device= initos.sidecar.authorized-keys=x "
+                        "initos.init.env.LD_PRELOAD=/x.so initos.init.cmdline-overrides=init.main "
+                        "initos.rootfs.keys=/evil.pem");
+  ASSERT_EQ(problems.size(), 9u) << Joined(problems);
+  for (const auto& p : problems) EXPECT_NE(p.message.find("refused"), std::string::npos) << p.str();
+  EXPECT_EQ(c.init.log_level, "debug");
+  EXPECT_EQ(c.init.on_exit, OnExit::kPoweroff);
+  EXPECT_EQ(c.rootfs.image, "PARTLABEL=rootA");
+  EXPECT_EQ(c.init.main, (std::vector<std::string>{"/app"}));
+  EXPECT_TRUE(c.init.env.empty());
+  EXPECT_EQ(c.init.cmdline_overrides, (std::vector<std::string>{"init.log-level"}));
+
+  // Listing a key that chooses what runs is itself a (fatal) config problem.
+  ParsedConfig bad = ParseConfig("[init]\ncmdline-overrides = [\"init.main\"]\n", "f");
+  ASSERT_EQ(bad.problems.size(), 1u) << Joined(bad.problems);
+  EXPECT_TRUE(bad.problems[0].fatal);
+  EXPECT_NE(bad.problems[0].message.find("can never come from the kernel command line"),
+            std::string::npos);
+}
+
+// A config problem on a key that decides what runs or is trusted stops the
+// boot (fatal); elsewhere the key keeps its default.
+TEST(CmdlineOverridePolicyTest, FatalProblems) {
+  auto fatal_of = [](const std::string& toml) {
+    ParsedConfig p = ParseConfig(toml, "f");
+    EXPECT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+    return !p.problems.empty() && p.problems[0].fatal;
+  };
+  EXPECT_TRUE(fatal_of("[rootfs]\nimage = \"/dev/vda\"\n"));
+  EXPECT_TRUE(fatal_of("[rootfs]\nimgae = \"PARTLABEL=a\"\n"));  // typo: would boot unverified
+  EXPECT_TRUE(fatal_of("[init]\nmode = \"jail\"\n"));
+  EXPECT_TRUE(fatal_of("[init]\nmode = \"jails\"\n"));
+  EXPECT_TRUE(fatal_of("[rootfs]\nimage = \"PARTLABEL=a\"\n"));  // no rootfs.name
+  EXPECT_TRUE(fatal_of("[sidecar]\nauthorized-keys = [\"nonsense\"]\n"));
+  EXPECT_FALSE(fatal_of("[init]\nlog-level = \"loud\"\n"));
+  EXPECT_FALSE(fatal_of("[init]\nno-such-key = 1\n"));
 }
 
 }  // namespace

@@ -262,17 +262,187 @@ TEST(Pid1Boot, KilledMainWithPoweroffPolicyPowersOff) {
   EXPECT_FALSE(Contains(vm->Output(), kKernelPanic)) << vm->Tail();
 }
 
-TEST(Pid1Boot, KernelCmdlineOverridesMain) {
+// Development mode (a development image's signed config says so) keeps
+// every override, and says so on the console on every boot.
+TEST(Pid1Boot, KernelCmdlineOverridesMainInDevelopmentMode) {
   INITOS_REQUIRE_QEMU();
   std::string from_config = Marker("FROM-CONFIG");
   std::string from_cmdline = Marker("FROM-CMDLINE");
-  InitramfsSpec spec = MainSpec(MainConfig("poweroff"), "echo " + from_config + "\n");
+  InitramfsSpec spec = MainSpec(MainConfig("poweroff") + "[rootfs]\ninsecure-dev-mode = true\n",
+                                "echo " + from_config + "\n");
   spec.texts.push_back({Script("echo " + from_cmdline + "\n"), "/test/other.sh"});
   auto vm = BuildAndBoot(spec, "initos.init.main=/test/other.sh");
   ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor("DEVELOPMENT MODE", kBootTimeout)) << vm->Tail();
   ASSERT_TRUE(vm->WaitFor(from_cmdline, kBootTimeout)) << vm->Tail();
   ASSERT_TRUE(vm->WaitExit()) << vm->Tail();
   EXPECT_FALSE(Contains(vm->Output(), from_config)) << vm->Tail();
+}
+
+// A listed key (init.cmdline-overrides in the signed config) applies in
+// verified mode; the same boot refuses an unlisted one, with its own line.
+TEST(Pid1Boot, KernelCmdlineAppliesOnlyAllowListedKeys) {
+  INITOS_REQUIRE_QEMU();
+  std::string marker = Marker("MAIN-RAN");
+  InitramfsSpec spec =
+      MainSpec(MainConfig("poweroff", "cmdline-overrides = [\"init.log-level\"]\n"),
+               "echo " + marker + "\n");
+  auto vm = BuildAndBoot(spec, "initos.init.log-level=debug initos.init.on-exit=reboot");
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor(marker, kBootTimeout)) << vm->Tail();
+  auto code = vm->WaitExit();
+  ASSERT_TRUE(code) << vm->Tail();
+  EXPECT_EQ(*code, 0);  // on-exit stayed "poweroff": a reboot would restart the VM
+  const std::string& out = vm->Output();
+  EXPECT_TRUE(Contains(out, "initos.init.on-exit: refused: not listed in init.cmdline-overrides"))
+      << vm->Tail();
+  EXPECT_FALSE(Contains(out, "initos.init.log-level: refused")) << vm->Tail();
+  EXPECT_TRUE(Contains(out, "verified mode: the kernel command line may set 1 key(s)"))
+      << vm->Tail();
+}
+
+// ---- the kernel command line as an attacker's tool ---------------------------
+// Each boot gets a signed config that runs /test/main.sh (printing a fresh
+// marker) and an attacker script that must never run. The attack is the
+// kernel command line; the boot must end without the attacker's program,
+// without a kernel panic, and with a line saying what was refused or ignored.
+
+struct AttackBoot {
+  std::string from_config = Marker("FROM-CONFIG");
+  std::string attacker = Marker("ATTACKER-RAN");
+  std::unique_ptr<Qemu> vm;
+};
+
+AttackBoot BootAttack(const std::string& config_extra, const std::string& append,
+                      const std::string& rootfs = "") {
+  AttackBoot b;
+  InitramfsSpec spec =
+      MainSpec(MainConfig("poweroff", config_extra) + rootfs, "echo " + b.from_config + "\n");
+  spec.texts.push_back({Script("echo " + b.attacker + "\n"), "/test/attacker.sh"});
+  // A TOML file an attacker might point --config at: it names the attacker.
+  spec.texts.push_back({"[init]\nmain = [\"/test/attacker.sh\"]\n", "/test/evil.toml"});
+  b.vm = BuildAndBoot(spec, append);
+  return b;
+}
+
+// The boot ended (QEMU exited) without the attacker's marker or a panic.
+void ExpectNoAttack(AttackBoot& b) {
+  ASSERT_TRUE(b.vm);
+  auto code = b.vm->WaitExit();
+  ASSERT_TRUE(code) << "QEMU still running\n" << b.vm->Tail();
+  // The marker text is on the command line too when the attack names it: only
+  // a line the script printed counts, i.e. the marker at the start of a line.
+  EXPECT_FALSE(Contains(b.vm->Output(), "\n" + b.attacker)) << b.vm->Tail();
+  EXPECT_FALSE(Contains(b.vm->Output(), kKernelPanic)) << b.vm->Tail();
+}
+
+// PID 1's argv comes from the kernel command line (words after "--"): it is
+// ignored, the signed config's program runs.
+void ExpectArgvIgnored(const std::string& argv_words) {
+  AttackBoot b = BootAttack("", "-- " + argv_words);
+  ASSERT_TRUE(b.vm);
+  ASSERT_TRUE(b.vm->WaitFor("passed to PID 1", kBootTimeout)) << b.vm->Tail();
+  EXPECT_TRUE(Contains(b.vm->Output(), "ignoring")) << b.vm->Tail();
+  EXPECT_TRUE(b.vm->WaitFor(b.from_config)) << b.vm->Tail();
+  ExpectNoAttack(b);
+}
+
+TEST(Pid1Hardening, ArgvReapIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("reap /test/attacker.sh");
+}
+
+TEST(Pid1Hardening, ArgvReapDashDashIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("reap -- /test/attacker.sh");
+}
+
+// /proc/cmdline as the config file would hand the config to whoever edits
+// the boot loader entry.
+TEST(Pid1Hardening, ArgvConfigProcCmdlineIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("--config /proc/cmdline");
+}
+
+TEST(Pid1Hardening, ArgvConfigOtherFileIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("--config /test/evil.toml");
+}
+
+TEST(Pid1Hardening, ArgvConfigNoneIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("--config /none");
+}
+
+TEST(Pid1Hardening, ArgvHelpIsIgnored) {
+  INITOS_REQUIRE_QEMU();
+  ExpectArgvIgnored("--help");
+}
+
+// A verified-root config whose image is missing here: the boot must still
+// look for the image (verification was not disabled) and fail closed.
+constexpr const char kVerifiedRoot[] =
+    "[rootfs]\n"
+    "image = \"PARTLABEL=rootA\"\n"
+    "name = \"testos\"\n"
+    "keys = [\"/etc/initos/keys/release.pub\"]\n"
+    "on-failure = \"poweroff\"\n";
+
+AttackBoot BootVerifiedAttack(const std::string& append, const std::string& mode = "") {
+  // A key file, so the boot gets as far as looking for the image.
+  std::string dir = TestWorkDir();
+  auto [rc, out] = RunCapture({INITOS_BINARY, "image", "keygen", "-o", dir + "/k"});
+  EXPECT_EQ(rc, 0) << out;
+  AttackBoot b;
+  InitramfsSpec spec =
+      MainSpec(MainConfig("poweroff", mode + "failure-delay-s = 0\n") + kVerifiedRoot,
+               "echo " + b.from_config + "\n");
+  spec.texts.push_back({Script("echo " + b.attacker + "\n"), "/test/attacker.sh"});
+  spec.files.push_back({dir + "/k/signing.pub", "/etc/initos/keys/release.pub"});
+  b.vm = BuildAndBoot(spec, append);
+  return b;
+}
+
+TEST(Pid1Hardening, EmptyImageAndMainOverrideAreRefused) {
+  INITOS_REQUIRE_QEMU();
+  AttackBoot b = BootVerifiedAttack("initos.rootfs.image= initos.init.main=/test/attacker.sh");
+  ASSERT_TRUE(b.vm);
+  ASSERT_TRUE(b.vm->WaitFor("initos.rootfs.image: refused", kBootTimeout)) << b.vm->Tail();
+  EXPECT_TRUE(b.vm->WaitFor("initos.init.main: refused")) << b.vm->Tail();
+  // Verification still ran: it looked for the configured image and failed closed.
+  EXPECT_TRUE(b.vm->WaitFor("stage rootfs failed")) << b.vm->Tail();
+  ExpectNoAttack(b);
+  EXPECT_FALSE(Contains(b.vm->Output(), "\n" + b.from_config)) << b.vm->Tail();
+}
+
+TEST(Pid1Hardening, OsInitOverrideIsRefused) {
+  INITOS_REQUIRE_QEMU();
+  AttackBoot b = BootVerifiedAttack("initos.init.os-init=/test/attacker.sh initos.init.mode=run",
+                                    "mode = \"switch-root\"\n");
+  ASSERT_TRUE(b.vm);
+  ASSERT_TRUE(b.vm->WaitFor("initos.init.os-init: refused", kBootTimeout)) << b.vm->Tail();
+  EXPECT_TRUE(b.vm->WaitFor("initos.init.mode: refused")) << b.vm->Tail();
+  EXPECT_TRUE(b.vm->WaitFor("stage rootfs failed")) << b.vm->Tail();
+  ExpectNoAttack(b);
+}
+
+// init.mode = "jails" is not implemented: the boot stops under the failure
+// policy instead of running the main program unconfined.
+TEST(Pid1Hardening, UnimplementedModeStopsTheBoot) {
+  INITOS_REQUIRE_QEMU();
+  std::string marker = Marker("MAIN-RAN");
+  InitramfsSpec spec =
+      BrokenConfigSpec(MainConfig("poweroff", "mode = \"jails\"\nfailure-delay-s = 0\n") +
+                           "[rootfs]\non-failure = \"poweroff\"\n",
+                       "echo " + marker + "\n");
+  auto vm = BuildAndBoot(spec);
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor("\"jails\" is not implemented", kBootTimeout)) << vm->Tail();
+  EXPECT_TRUE(vm->WaitFor("stage policy failed")) << vm->Tail();
+  auto code = vm->WaitExit();
+  ASSERT_TRUE(code) << vm->Tail();
+  EXPECT_FALSE(Contains(vm->Output(), "\n" + marker)) << vm->Tail();
+  EXPECT_FALSE(Contains(vm->Output(), kKernelPanic)) << vm->Tail();
 }
 
 // virtio_blk is a module here: the disk only shows up if PID 1 loaded it (and
