@@ -196,6 +196,7 @@ failure-delay-s = 0
 modules = [$mods]
 [rootfs]
 image = "PARTLABEL=rootA"
+name = "bench"
 keys = ["/etc/initos/keys/bench.pub"]
 CONF
   cat >"$w/plain.toml" <<CONF

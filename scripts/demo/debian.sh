@@ -61,10 +61,13 @@ mode = "switch-root"
 modules = ["virtio_pci", "virtio_blk", "virtio_net", "dm-mod", "dm-verity", "erofs", "overlay", "loop"]
 [rootfs]
 image = "PARTLABEL=debian"
+name = "debian"
 keys = ["/etc/initos/keys/dev.pub"]
 on-failure = "poweroff"
 [state]
 device = "LABEL=initos-state"
+# /var and /home persist (the default); dpkg runs maintainer scripts from /var.
+allow-exec = ["/var"]
 [sidecar]
 enable = true
 authorized-keys = ["$(cat "$d/id_demo.pub")"]
