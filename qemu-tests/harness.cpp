@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "base/file.h"
+#include "jail/qemu_command.h"
 
 namespace initos::qemu {
 namespace fs = std::filesystem;
@@ -84,29 +85,15 @@ int StatusToCode(int status) {
 // QEMU exits because of -no-reboot. Only a working KVM gets there in time.
 bool KvmWorks(const std::string& kernel) {
   if (::access("/dev/kvm", R_OK | W_OK) != 0 || kernel.empty()) return false;
-  auto [code, out] = RunCapture({"timeout",
-                                 "-s",
-                                 "KILL",
-                                 "20",
-                                 kQemu,
-                                 "-accel",
-                                 "kvm",
-                                 "-M",
-                                 "q35",
-                                 "-m",
-                                 "256",
-                                 "-nographic",
-                                 "-no-reboot",
-                                 "-monitor",
-                                 "none",
-                                 "-serial",
-                                 "stdio",
-                                 "-nic",
-                                 "none",
-                                 "-kernel",
-                                 kernel,
-                                 "-append",
-                                 "console=ttyS0 panic=-1"});
+  QemuVm vm;
+  vm.binary = kQemu;
+  vm.accel = "kvm";
+  vm.memory_mb = 256;
+  vm.kernel = kernel;
+  auto argv = QemuArgv(vm);
+  if (!argv.ok()) return false;
+  argv->insert(argv->begin(), {"timeout", "-s", "KILL", "20"});
+  auto [code, out] = RunCapture(*argv);
   return code == 0 && out.find("Kernel panic") != std::string::npos;
 }
 
@@ -198,41 +185,21 @@ Result<std::unique_ptr<Qemu>> Qemu::Start(QemuOptions o) {
   std::unique_ptr<Qemu> q(new Qemu());
   q->log_path_ = o.log_path.empty() ? TestLogPath() : o.log_path;
 
-  std::vector<std::string>& a = q->argv_;
-  a = {kQemu,
-       "-accel",
-       Accel(),
-       "-M",
-       "q35",
-       "-m",
-       std::to_string(o.memory_mb),
-       "-nographic",
-       "-no-reboot",
-       "-monitor",
-       "none",
-       "-serial",
-       "stdio",
-       "-kernel",
-       o.kernel,
-       "-initrd",
-       o.initramfs,
-       "-append",
-       "console=ttyS0 panic=-1 " + o.append};
+  QemuVm vm;
+  vm.binary = kQemu;
+  vm.accel = Accel();
+  vm.memory_mb = o.memory_mb;
+  vm.kernel = o.kernel;
+  vm.initramfs = o.initramfs;
+  vm.append = o.append;
   // Debugging aid: extra kernel arguments for every boot.
-  if (std::string extra = Env("INITOS_QEMU_APPEND"); !extra.empty()) a.back() += " " + extra;
-  for (size_t i = 0; i < o.disks.size(); ++i) {
-    a.push_back("-drive");
-    a.push_back("file=" + o.disks[i] + ",format=raw,if=virtio,id=disk" + std::to_string(i));
-  }
-  if (o.hostfwd.empty()) {
-    a.insert(a.end(), {"-nic", "none"});
-  } else {
-    std::string netdev = "user,id=net0";
-    for (auto [host, guest] : o.hostfwd) {
-      netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(host) + "-:" + std::to_string(guest);
-    }
-    a.insert(a.end(), {"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"});
-  }
+  if (std::string extra = Env("INITOS_QEMU_APPEND"); !extra.empty()) vm.append += " " + extra;
+  for (const std::string& d : o.disks) vm.disks.push_back({d, false});
+  vm.hostfwd = o.hostfwd;
+  auto argv = QemuArgv(vm);
+  if (!argv.ok()) return argv.error();
+  q->argv_ = std::move(*argv);
+  std::vector<std::string>& a = q->argv_;
 
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return ErrnoError() << "pipe2";
