@@ -228,9 +228,11 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
     ASSERT_NE(it, kDecided.end()) << k.name << ": new key without a kernel command-line decision";
     EXPECT_EQ(k.cmdline, it->second) << k.name;
     // Whatever chooses what runs or what is trusted is never listable.
-    for (std::string_view prefix : {"rootfs.", "state.", "sidecar."})
-      if (k.name.starts_with(prefix) && k.name != "rootfs.min-version")
+    for (std::string_view prefix : {"rootfs.", "state.", "sidecar."}) {
+      if (k.name.starts_with(prefix) && k.name != "rootfs.min-version") {
         EXPECT_TRUE(k.cmdline == "never" || k.cmdline == "signed only") << k.name;
+      }
+    }
   }
 }
 

@@ -77,34 +77,6 @@ Result<E> ParseEnum(std::span<const EnumName<E>, N> names, std::string_view s) {
                << JoinNames(names, [](const EnumName<E>& n) { return n.name; });
 }
 
-// ---- signals ---------------------------------------------------------------
-
-struct SignalEntry {
-  int signo;
-  std::string_view name;  // without "SIG"
-};
-constexpr SignalEntry kSignals[] = {
-    {SIGHUP, "HUP"},       {SIGINT, "INT"},   {SIGQUIT, "QUIT"},   {SIGILL, "ILL"},
-    {SIGTRAP, "TRAP"},     {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},     {SIGFPE, "FPE"},
-    {SIGKILL, "KILL"},     {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"},   {SIGUSR2, "USR2"},
-    {SIGPIPE, "PIPE"},     {SIGALRM, "ALRM"}, {SIGTERM, "TERM"},   {SIGCHLD, "CHLD"},
-    {SIGCONT, "CONT"},     {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"},   {SIGTTIN, "TTIN"},
-    {SIGTTOU, "TTOU"},     {SIGURG, "URG"},   {SIGXCPU, "XCPU"},   {SIGXFSZ, "XFSZ"},
-    {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGWINCH, "WINCH"}, {SIGIO, "IO"},
-    {SIGPWR, "PWR"},       {SIGSYS, "SYS"},
-};
-
-char Upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool EqualsUpper(std::string_view a, std::string_view upper) {
-  if (a.size() != upper.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Upper(a[i]) != upper[i]) return false;
-  return true;
-}
-
 // ---- values handed to setters ---------------------------------------------
 
 enum class KeyType { kString, kBool, kInt, kStringList, kStringTable };
@@ -903,19 +875,6 @@ std::string_view SidecarStartName(SidecarStart v) {
 
 bool DevelopmentMode(const Config& config) {
   return config.rootfs.insecure_dev_mode;
-}
-
-std::optional<int> SignalFromName(std::string_view name) {
-  if (name.size() > 3 && EqualsUpper(name.substr(0, 3), "SIG")) name.remove_prefix(3);
-  for (const auto& s : kSignals)
-    if (EqualsUpper(name, s.name)) return s.signo;
-  return std::nullopt;
-}
-
-std::string SignalName(int signo) {
-  for (const auto& s : kSignals)
-    if (s.signo == signo) return "SIG" + std::string(s.name);
-  return "signal " + std::to_string(signo);
 }
 
 std::optional<int> LogLevelPriority(std::string_view name) {

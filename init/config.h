@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/signals.h"  // [init.signals] names: KILL, STOP and CHLD are refused there
 
 namespace initos {
 
@@ -177,13 +178,6 @@ std::string_view InitModeName(InitMode v);
 std::string_view OnFailureName(OnFailure v);
 std::string_view CorruptionPolicyName(CorruptionPolicy v);
 std::string_view SidecarStartName(SidecarStart v);
-
-// "TERM", "SIGTERM", "sigterm" → SIGTERM. Numbers are refused (they differ
-// between architectures). [init.signals] additionally refuses KILL, STOP and
-// CHLD, which PID 1 cannot or must not remap.
-std::optional<int> SignalFromName(std::string_view name);
-// SIGTERM → "SIGTERM"; unknown numbers → "signal N".
-std::string SignalName(int signo);
 
 // "emerg".."debug" → syslog priority 0..7 (matches base/log.h Severity).
 std::optional<int> LogLevelPriority(std::string_view name);

@@ -250,14 +250,6 @@ TEST(ConfigTest, PathsAndNamesAreChecked) {
 }
 
 TEST(ConfigTest, SignalNames) {
-  EXPECT_EQ(SignalFromName("SIGTERM"), SIGTERM);
-  EXPECT_EQ(SignalFromName("term"), SIGTERM);
-  EXPECT_EQ(SignalFromName("SigPwr"), SIGPWR);
-  EXPECT_EQ(SignalFromName("15"), std::nullopt);
-  EXPECT_EQ(SignalFromName("SIG"), std::nullopt);
-  EXPECT_EQ(SignalName(SIGUSR2), "SIGUSR2");
-  EXPECT_EQ(SignalName(1000), "signal 1000");
-
   ConfigProblem p = OnlyProblem("[init.signals]\n15 = \"reboot\"");
   EXPECT_EQ(p.key, "init.signals.15");
   EXPECT_NE(p.message.find("numbers are not accepted"), std::string::npos);

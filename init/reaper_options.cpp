@@ -5,24 +5,10 @@
 
 #include <charconv>
 
+#include "base/signals.h"
+
 namespace initos {
 namespace {
-
-struct SignalName {
-  const char* name;
-  int number;
-};
-
-// The signals a parent-death signal is usefully set to (tini's list).
-constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"SYS", SIGSYS},
-};
 
 std::optional<int> ParseInt(std::string_view s) {
   int v = 0;
@@ -90,11 +76,8 @@ std::optional<int> ParseSignal(std::string_view name) {
     if (*n >= 1 && *n < NSIG) return n;
     return std::nullopt;
   }
-  if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
-  for (const SignalName& s : kSignals) {
-    if (name == s.name) return s.number;
-  }
-  return std::nullopt;
+  // tini matches names exactly ("TERM" or "SIGTERM", upper case).
+  return SignalFromName(name, SignalNameCase::kExact);
 }
 
 Result<ReaperOptions> ParseReaperOptions(const std::vector<std::string>& args,
