@@ -1,6 +1,6 @@
-// PID 1: an ordered list of small stages (later issues insert verify-rootfs,
-// switch-root, jail between them), then the supervisor loop, then an orderly
-// shutdown. Every stage logs "stage NAME done|failed t=..." for boot analysis.
+// PID 1: an ordered list of small stages (kStages below), then the
+// supervisor loop, then an orderly shutdown. Every stage logs "stage NAME done|failed t=..." for
+// boot analysis.
 #include "init/pid1.h"
 
 #include <fcntl.h>
@@ -25,22 +25,13 @@
 #include "init/config.h"
 #include "init/handover.h"
 #include "init/initramfs_shutdown.h"
+#include "init/modules.h"
 #include "init/mounts.h"
 #include "init/rootfs_boot.h"
 #include "init/rootfs_policy.h"
 #include "init/shutdown.h"
 #include "init/stage.h"
 #include "init/supervisor.h"
-
-// The initramfs helper owns init/modules.h; until it is merged, this is the
-// interface we code against.
-#if __has_include("init/modules.h")
-#include "init/modules.h"
-#else
-namespace initos {
-Result<void> LoadModules(const std::string& modules_root, const std::vector<std::string>& names);
-}
-#endif
 
 namespace initos {
 namespace {

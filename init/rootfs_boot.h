@@ -1,8 +1,9 @@
 // PID 1's use of the rootfs stage: mount the verified root (when
 // rootfs.image is set), make it a usable root for init.main (the kernel API
 // filesystems bound in), and raise the anti-rollback record once the main
-// program runs from it. The switch_root mode is a later issue: for now
-// init.main runs chrooted into the target, PID 1 stays in the initramfs.
+// program runs from it. In run mode init.main runs chrooted into the
+// target and PID 1 stays in the initramfs; switch-root mode hands the
+// target to the OS init instead (init/switch_root.h).
 #pragma once
 
 #include <optional>
