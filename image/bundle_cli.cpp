@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "base/file.h"
+#include "base/options.h"
 #include "image/bundle.h"
 #include "image/signing.h"
 
@@ -51,67 +52,6 @@ constexpr const char kInfoUsage[] =
     "\n"
     "Prints the manifest of a bundle (the signature is NOT checked; use `initos\n"
     "image verify`). hash_offset is what `veritysetup --hash-offset` expects.\n";
-
-// Minimal option parser: "--opt VALUE", "--opt=VALUE", flags, positionals.
-struct Args {
-  std::map<std::string, std::vector<std::string>> values;
-  std::vector<std::string> flags;
-  std::vector<std::string> positional;
-  bool help = false;
-  std::string error;
-
-  bool Has(const std::string& f) const {
-    return std::find(flags.begin(), flags.end(), f) != flags.end();
-  }
-  std::optional<std::string> One(const std::string& k) const {
-    auto it = values.find(k);
-    if (it == values.end()) return std::nullopt;
-    return it->second.back();
-  }
-};
-
-Args ParseArgs(const std::vector<std::string>& argv, const std::vector<std::string>& with_value,
-               const std::vector<std::string>& flag_names) {
-  Args a;
-  auto takes_value = [&](const std::string& k) {
-    return std::find(with_value.begin(), with_value.end(), k) != with_value.end();
-  };
-  for (size_t i = 0; i < argv.size(); ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      a.help = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      a.positional.push_back(arg);
-      continue;
-    }
-    std::string key = arg, value;
-    bool inline_value = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
-      key = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inline_value = true;
-    }
-    if (takes_value(key)) {
-      if (!inline_value) {
-        if (i + 1 >= argv.size()) {
-          a.error = key + " needs a value";
-          return a;
-        }
-        value = argv[++i];
-      }
-      a.values[key].push_back(value);
-    } else if (!inline_value &&
-               std::find(flag_names.begin(), flag_names.end(), key) != flag_names.end()) {
-      a.flags.push_back(key);
-    } else {
-      a.error = "unknown option " + key;
-      return a;
-    }
-  }
-  return a;
-}
 
 int Usage(const char* usage, const std::string& error) {
   std::fprintf(stderr, "initos image: %s\n%s", error.c_str(), usage);
@@ -213,17 +153,18 @@ std::string JsonQuote(const std::string& s) {
 }
 
 int ImageKeygenMain(const std::vector<std::string>& argv) {
-  Args a = ParseArgs(argv, {"-o", "--output", "--type"}, {"--force"});
-  if (a.help) return std::fputs(kKeygenUsage, stdout), 0;
-  if (!a.error.empty()) return Usage(kKeygenUsage, a.error);
-  auto dir = a.One("-o") ? a.One("-o") : a.One("--output");
+  auto a = Options::Parse(argv, {{"--output", "-o", true}, {"--type", "", true}, {"--force"}});
+  if (!a.ok()) return Usage(kKeygenUsage, a.error().str());
+  if (a->help()) return std::fputs(kKeygenUsage, stdout), 0;
+  auto dir = a->One("--output");
   if (!dir) return Usage(kKeygenUsage, "keygen needs -o DIR");
-  if (!a.positional.empty()) return Usage(kKeygenUsage, "unexpected argument " + a.positional[0]);
-  auto type = ParseKeyType(a.One("--type").value_or("ed25519"));
+  if (!a->positional().empty())
+    return Usage(kKeygenUsage, "unexpected argument " + a->positional()[0]);
+  auto type = ParseKeyType(a->One("--type").value_or("ed25519"));
   if (!type.ok()) return Usage(kKeygenUsage, type.error().str());
 
   std::string key_path = *dir + "/signing.key", pub_path = *dir + "/signing.pub";
-  if (!a.Has("--force")) {
+  if (!a->Has("--force")) {
     for (const auto& p : {key_path, pub_path}) {
       if (::access(p.c_str(), F_OK) == 0) {
         std::fprintf(stderr, "%s: already exists; refusing to overwrite a key (use --force)\n",
@@ -253,29 +194,35 @@ int ImageKeygenMain(const std::vector<std::string>& argv) {
 }
 
 int ImageBuildMain(const std::vector<std::string>& argv) {
-  Args a = ParseArgs(argv,
-                     {"--rootfs", "--key", "--name", "--version", "-o", "--output", "--salt",
-                      "--created", "--uuid", "--tmpdir"},
-                     {});
-  if (a.help) return std::fputs(kBuildUsage, stdout), 0;
-  if (!a.error.empty()) return Usage(kBuildUsage, a.error);
-  if (!a.positional.empty()) return Usage(kBuildUsage, "unexpected argument " + a.positional[0]);
-  auto out = a.One("-o") ? a.One("-o") : a.One("--output");
+  auto a = Options::Parse(argv, {{"--rootfs", "", true},
+                                 {"--key", "", true},
+                                 {"--name", "", true},
+                                 {"--version", "", true},
+                                 {"--output", "-o", true},
+                                 {"--salt", "", true},
+                                 {"--created", "", true},
+                                 {"--uuid", "", true},
+                                 {"--tmpdir", "", true}});
+  if (!a.ok()) return Usage(kBuildUsage, a.error().str());
+  if (a->help()) return std::fputs(kBuildUsage, stdout), 0;
+  if (!a->positional().empty())
+    return Usage(kBuildUsage, "unexpected argument " + a->positional()[0]);
+  auto out = a->One("--output");
   for (const char* req : {"--rootfs", "--key", "--name", "--version"}) {
-    if (!a.One(req)) return Usage(kBuildUsage, std::string("build needs ") + req);
+    if (!a->One(req)) return Usage(kBuildUsage, std::string("build needs ") + req);
   }
   if (!out) return Usage(kBuildUsage, "build needs -o OUT.bundle");
 
   BundleBuildOptions o;
-  o.rootfs = *a.One("--rootfs");
+  o.rootfs = *a->One("--rootfs");
   o.output = *out;
-  o.name = *a.One("--name");
-  o.uuid = a.One("--uuid").value_or("");
-  o.temp_dir = a.One("--tmpdir").value_or(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp");
-  auto version = ParseDecimal("--version", *a.One("--version"));
+  o.name = *a->One("--name");
+  o.uuid = a->One("--uuid").value_or("");
+  o.temp_dir = a->One("--tmpdir").value_or(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp");
+  auto version = ParseDecimal("--version", *a->One("--version"));
   if (!version.ok()) return Usage(kBuildUsage, version.error().str());
   o.version = *version;
-  if (auto c = a.One("--created")) {
+  if (auto c = a->One("--created")) {
     auto v = ParseDecimal("--created", *c);
     if (!v.ok()) return Usage(kBuildUsage, v.error().str());
     o.created = *v;
@@ -286,7 +233,7 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
   } else {
     o.created = static_cast<uint64_t>(std::time(nullptr));
   }
-  if (auto s = a.One("--salt")) {
+  if (auto s = a->One("--salt")) {
     auto salt = HexDecode(*s);
     if (!salt.ok() || salt->size() > 256) {
       return Usage(kBuildUsage, "--salt must be hex, at most 256 bytes");
@@ -298,7 +245,7 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
       return Fail("build", Err() << "no random bytes for the salt");
     }
   }
-  auto key = LoadPrivateKey(*a.One("--key"));
+  auto key = LoadPrivateKey(*a->One("--key"));
   if (!key.ok()) return Fail("build", key.error());
   TtyProgress progress("hashing");
   auto m = BuildBundle(o, *key, progress.Fn());
@@ -312,14 +259,14 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
 }
 
 int ImageVerifyMain(const std::vector<std::string>& argv) {
-  Args a = ParseArgs(argv, {"--key"}, {});
-  if (a.help) return std::fputs(kVerifyUsage, stdout), 0;
-  if (!a.error.empty()) return Usage(kVerifyUsage, a.error);
-  if (a.positional.size() != 1) return Usage(kVerifyUsage, "verify needs exactly one BUNDLE");
-  if (!a.values.count("--key")) return Usage(kVerifyUsage, "verify needs at least one --key");
-  const std::string& path = a.positional[0];
+  auto a = Options::Parse(argv, {{"--key", "", true}});
+  if (!a.ok()) return Usage(kVerifyUsage, a.error().str());
+  if (a->help()) return std::fputs(kVerifyUsage, stdout), 0;
+  if (a->positional().size() != 1) return Usage(kVerifyUsage, "verify needs exactly one BUNDLE");
+  if (!a->Has("--key")) return Usage(kVerifyUsage, "verify needs at least one --key");
+  const std::string& path = a->positional()[0];
   std::vector<SigningKey> trusted;
-  for (const auto& k : a.values["--key"]) {
+  for (const auto& k : a->All("--key")) {
     auto key = LoadPublicKey(k);
     if (!key.ok()) return Fail(path, key.error());
     trusted.push_back(std::move(*key));
@@ -339,11 +286,11 @@ int ImageVerifyMain(const std::vector<std::string>& argv) {
 }
 
 int ImageInfoMain(const std::vector<std::string>& argv) {
-  Args a = ParseArgs(argv, {}, {"--json"});
-  if (a.help) return std::fputs(kInfoUsage, stdout), 0;
-  if (!a.error.empty()) return Usage(kInfoUsage, a.error);
-  if (a.positional.size() != 1) return Usage(kInfoUsage, "info needs exactly one BUNDLE");
-  const std::string& path = a.positional[0];
+  auto a = Options::Parse(argv, {{"--json"}});
+  if (!a.ok()) return Usage(kInfoUsage, a.error().str());
+  if (a->help()) return std::fputs(kInfoUsage, stdout), 0;
+  if (a->positional().size() != 1) return Usage(kInfoUsage, "info needs exactly one BUNDLE");
+  const std::string& path = a->positional()[0];
   auto fd = OpenFile(path, O_RDONLY);
   if (!fd.ok()) return Fail(path, Err() << "cannot open: " << std::strerror(fd.error().code));
   auto b = ReadBundle(fd->get());
@@ -367,7 +314,7 @@ int ImageInfoMain(const std::vector<std::string>& argv) {
       {"hash_size", m.hash_size},
   };
   std::string out;
-  if (a.Has("--json")) {
+  if (a->Has("--json")) {
     out = "{";
     bool first = true;
     for (const auto& [k, v] : strings) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/options.h"
 #include "image/image_cli.h"
 #include "image/initramfs.h"
 
@@ -42,28 +43,6 @@ constexpr const char kUsage[] =
     "\n"
     "Always present: /dev/console (char 5,1), /dev /proc /sys /run /tmp /root.\n";
 
-// `--opt VALUE` or `--opt=VALUE`; advances i past the value.
-bool TakeValue(const std::vector<std::string>& args, size_t& i, const std::string& opt,
-               const std::string& alias, std::string* value, std::string* error) {
-  const std::string& a = args[i];
-  for (const std::string& name : {opt, alias}) {
-    if (name.empty()) continue;
-    if (a == name) {
-      if (i + 1 >= args.size()) {
-        *error = name + " needs a value";
-        return true;
-      }
-      *value = args[++i];
-      return true;
-    }
-    if (a.rfind(name + "=", 0) == 0) {
-      *value = a.substr(name.size() + 1);
-      return true;
-    }
-  }
-  return false;
-}
-
 std::string RunningKernelWithModules() {
   struct utsname u;
   if (::uname(&u) != 0) return "";
@@ -80,37 +59,41 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int InitramfsMain(const std::vector<std::string>& args) {
+  auto a = Options::Parse(args, {{"--output", "-o", true},
+                                 {"--config", "", true},
+                                 {"--kver", "", true},
+                                 {"--modules-root", "", true},
+                                 {"--compress", "", true},
+                                 {"--level", "", true},
+                                 {"--initos", "", true},
+                                 {"--module", "", true},
+                                 {"--file", "", true},
+                                 {"--with-sshd"},
+                                 {"--with-mkfs"}});
+  if (!a.ok()) return Fail(a.error().str() + "; see `initos image initramfs --help`");
+  if (a->help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!a->positional().empty())
+    return Fail("unknown argument '" + a->positional()[0] +
+                "'; see `initos image initramfs --help`");
   InitramfsSpec spec;
-  std::string out, compress = "gzip", level, error;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    std::string v;
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (TakeValue(args, i, "--output", "-o", &out, &error) ||
-               TakeValue(args, i, "--config", "", &spec.config_path, &error) ||
-               TakeValue(args, i, "--kver", "", &spec.kver, &error) ||
-               TakeValue(args, i, "--modules-root", "", &spec.modules_root, &error) ||
-               TakeValue(args, i, "--compress", "", &compress, &error) ||
-               TakeValue(args, i, "--level", "", &level, &error) ||
-               TakeValue(args, i, "--initos", "", &spec.initos_path, &error)) {
-    } else if (a == "--with-sshd") {
-      spec.with_sshd = true;
-    } else if (a == "--with-mkfs") {
-      spec.with_mkfs = true;
-    } else if (TakeValue(args, i, "--module", "", &v, &error)) {
-      if (error.empty()) spec.modules.push_back(v);
-    } else if (TakeValue(args, i, "--file", "", &v, &error)) {
-      size_t eq = v.find('=');
-      if (error.empty() && (eq == std::string::npos || eq == 0 || eq + 1 == v.size())) {
-        return Fail("--file '" + v + "' must be SRC=DST");
-      }
-      if (error.empty()) spec.files.emplace_back(v.substr(0, eq), v.substr(eq + 1));
-    } else {
-      return Fail("unknown argument '" + a + "'; see `initos image initramfs --help`");
-    }
-    if (!error.empty()) return Fail(error);
+  std::string out = a->One("--output").value_or("");
+  std::string compress = a->One("--compress").value_or("gzip");
+  std::string level = a->One("--level").value_or("");
+  spec.config_path = a->One("--config").value_or("");
+  spec.kver = a->One("--kver").value_or("");
+  spec.modules_root = a->One("--modules-root").value_or("");
+  spec.initos_path = a->One("--initos").value_or(spec.initos_path);
+  spec.with_sshd = a->Has("--with-sshd");
+  spec.with_mkfs = a->Has("--with-mkfs");
+  spec.modules = a->All("--module");
+  for (const std::string& v : a->All("--file")) {
+    size_t eq = v.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+      return Fail("--file '" + v + "' must be SRC=DST");
+    spec.files.emplace_back(v.substr(0, eq), v.substr(eq + 1));
   }
   if (out.empty()) return Fail("missing -o OUT; see `initos image initramfs --help`");
 

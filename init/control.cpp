@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/options.h"
 #include "init/supervisor.h"
 
 namespace initos {
@@ -44,25 +45,26 @@ int ControlMain(const std::string& action, const std::vector<std::string>& args)
                  action.c_str());
     return 2;
   }
-  pid_t pid = 1;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::printf(kHelpFormat, action.c_str(), action.c_str());
-      return 0;
-    }
-    if (args[i] == "--pid" && i + 1 < args.size()) {
-      const std::string& v = args[++i];
-      auto r = std::from_chars(v.data(), v.data() + v.size(), pid);
-      if (r.ec != std::errc() || r.ptr != v.data() + v.size() || pid <= 0) {
-        std::fprintf(stderr, "initos %s: --pid needs a process id, not '%s'\n", action.c_str(),
-                     v.c_str());
-        return 2;
-      }
-      continue;
-    }
-    std::fprintf(stderr, "initos %s: unexpected argument '%s'; see `initos %s --help`\n",
-                 action.c_str(), args[i].c_str(), action.c_str());
+  auto a = Options::Parse(args, {{"--pid", "", true}});
+  if (!a.ok() || !a->positional().empty()) {
+    std::string what =
+        a.ok() ? "unexpected argument '" + a->positional()[0] + "'" : a.error().str();
+    std::fprintf(stderr, "initos %s: %s; see `initos %s --help`\n", action.c_str(), what.c_str(),
+                 action.c_str());
     return 2;
+  }
+  if (a->help()) {
+    std::printf(kHelpFormat, action.c_str(), action.c_str());
+    return 0;
+  }
+  pid_t pid = 1;
+  if (auto v = a->One("--pid")) {
+    auto r = std::from_chars(v->data(), v->data() + v->size(), pid);
+    if (r.ec != std::errc() || r.ptr != v->data() + v->size() || pid <= 0) {
+      std::fprintf(stderr, "initos %s: --pid needs a process id, not '%s'\n", action.c_str(),
+                   v->c_str());
+      return 2;
+    }
   }
   if (::kill(pid, RequestSignal(action)) != 0) {
     int e = errno;

@@ -20,6 +20,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/options.h"
 #include "base/spawn.h"
 #include "init/boot_status.h"
 #include "init/config.h"
@@ -64,28 +65,16 @@ struct Pid1Options {
 // Only for `initos init` run as an ordinary process (tests) or as PID 1 of a
 // container: the kernel's PID 1 never parses its argv (cli.cpp).
 Result<Pid1Options> ParseArgs(const std::vector<std::string>& args) {
+  auto a =
+      Options::Parse(args, {{"--config", "", true}, {"--root", "", true}, {"--cmdline", "", true}});
+  if (!a.ok()) return Err() << a.error().str() << "; see `initos init --help`";
+  if (!a->positional().empty())
+    return Err() << "unknown argument '" << a->positional()[0] << "'; see `initos init --help`";
   Pid1Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string& out) -> bool {
-      if (i + 1 >= args.size()) return false;
-      out = args[++i];
-      return true;
-    };
-    if (a == "--help" || a == "-h") {
-      o.help = true;
-    } else if (a == "--config") {
-      if (!value(o.config_path)) return Err() << "--config needs a FILE";
-    } else if (a == "--root") {
-      if (!value(o.root)) return Err() << "--root needs a DIR";
-    } else if (a == "--cmdline") {
-      std::string c;
-      if (!value(c)) return Err() << "--cmdline needs TEXT";
-      o.cmdline = c;
-    } else {
-      return Err() << "unknown argument '" << a << "'; see `initos init --help`";
-    }
-  }
+  o.help = a->help();
+  o.config_path = a->One("--config").value_or("");
+  o.root = a->One("--root").value_or("/");
+  o.cmdline = a->One("--cmdline");
   return o;
 }
 
