@@ -78,4 +78,8 @@ Result<void> MakeDirs(const std::string& path, mode_t mode) {
   return {};
 }
 
+std::string PathUnderRoot(const std::string& root, const std::string& path) {
+  return root.empty() || root == "/" ? path : root + path;
+}
+
 }  // namespace initos

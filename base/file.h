@@ -22,4 +22,10 @@ Result<void> ReadFully(int fd, void* data, size_t size);
 // mkdir -p; existing directories are fine.
 Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 
+// `path` (absolute) inside the directory tree `root`: tests and PID 1 run
+// the same code against a temp dir or "/". Root "" or "/" gives `path`
+// itself. A plain string join: it does not resolve symlinks, so it is for
+// trees we built ourselves, never for paths inside an untrusted filesystem.
+std::string PathUnderRoot(const std::string& root, const std::string& path);
+
 }  // namespace initos

@@ -34,10 +34,6 @@ constexpr const char kLogsHelp[] =
     "log (/dev/kmsg, needs root), timestamps in seconds since boot.\n"
     "  --all    every kernel log line\n";
 
-std::string UnderRoot(const std::string& root, const std::string& path) {
-  return root.empty() || root == "/" ? path : root + path;
-}
-
 std::string FormatUptimeJson(std::optional<double> up) {
   if (!up) return "null";
   return std::to_string(static_cast<uint64_t>(std::floor(*up)));
@@ -131,7 +127,7 @@ std::optional<double> SidecarUptime(const std::string& proc_dir, long ticks_per_
 
 Result<FoundStatus> FindBootStatus(const std::string& root) {
   for (const char* rel : {"/run/initos/status", "/sysroot/run/initos/status"}) {
-    std::string path = UnderRoot(root, rel);
+    std::string path = PathUnderRoot(root, rel);
     auto text = ReadFileToString(path);
     if (!text.ok()) {
       if (text.error().code == ENOENT || text.error().code == ENOTDIR) continue;
@@ -141,8 +137,9 @@ Result<FoundStatus> FindBootStatus(const std::string& root) {
     if (!s.ok()) return Err() << path << ": " << s.error().str();
     return FoundStatus{path, std::move(*s)};
   }
-  return Err() << "no boot record at " << UnderRoot(root, "/run/initos/status") << " or "
-               << UnderRoot(root, "/sysroot/run/initos/status") << ": is this an InitOS machine?";
+  return Err() << "no boot record at " << PathUnderRoot(root, "/run/initos/status") << " or "
+               << PathUnderRoot(root, "/sysroot/run/initos/status")
+               << ": is this an InitOS machine?";
 }
 
 std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar_uptime) {
@@ -194,7 +191,7 @@ int StatusMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "initos status: %s\n", found.error().str().c_str());
     return 1;
   }
-  auto up = SidecarUptime(UnderRoot(root, "/proc"), ::sysconf(_SC_CLK_TCK));
+  auto up = SidecarUptime(PathUnderRoot(root, "/proc"), ::sysconf(_SC_CLK_TCK));
   std::string out = json ? FormatStatusJson(*found, up) : FormatStatusText(*found, up);
   std::fputs(out.c_str(), stdout);
   return 0;

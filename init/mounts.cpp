@@ -47,7 +47,7 @@ bool IsMountPoint(const std::string& path) {
 Result<void> MountEarly(const std::string& root, const std::vector<MountSpec>& specs) {
   std::ostringstream failures;
   for (const MountSpec& m : specs) {
-    std::string target = root == "/" ? m.target : root + m.target;
+    std::string target = PathUnderRoot(root, m.target);
     auto made = MakeDirs(target, 0755);
     int err = 0;
     if (!made.ok()) {

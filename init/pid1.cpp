@@ -78,10 +78,6 @@ Result<Pid1Options> ParseArgs(const std::vector<std::string>& args) {
   return o;
 }
 
-std::string UnderRoot(const std::string& root, const std::string& path) {
-  return root == "/" ? path : root + path;
-}
-
 struct Pid1State {
   Pid1Options opts;
   bool is_pid1 = false;
@@ -131,17 +127,17 @@ Result<void> StageMounts(Pid1State& s) {
 // of /sys/class/tty/console/active. /dev/console itself cannot be a
 // controlling tty, which job control in a shell needs.
 unique_fd OpenConsoleTty(const std::string& root) {
-  auto active = ReadFileToString(UnderRoot(root, "/sys/class/tty/console/active"));
+  auto active = ReadFileToString(PathUnderRoot(root, "/sys/class/tty/console/active"));
   if (active.ok()) {
     std::istringstream words(*active);
     std::string w, last;
     while (words >> w) last = w;
     if (!last.empty()) {
-      auto fd = OpenFile(UnderRoot(root, "/dev/" + last), O_RDWR | O_NOCTTY);
+      auto fd = OpenFile(PathUnderRoot(root, "/dev/" + last), O_RDWR | O_NOCTTY);
       if (fd.ok()) return std::move(*fd);
     }
   }
-  auto fd = OpenFile(UnderRoot(root, "/dev/console"), O_RDWR | O_NOCTTY);
+  auto fd = OpenFile(PathUnderRoot(root, "/dev/console"), O_RDWR | O_NOCTTY);
   return fd.ok() ? std::move(*fd) : unique_fd();
 }
 
@@ -151,7 +147,7 @@ Result<void> StageConsole(Pid1State& s) {
     return {};
   }
   std::string problem;
-  auto console = OpenFile(UnderRoot(s.opts.root, "/dev/console"), O_RDWR | O_NOCTTY);
+  auto console = OpenFile(PathUnderRoot(s.opts.root, "/dev/console"), O_RDWR | O_NOCTTY);
   if (console.ok()) {
     for (int fd = 0; fd <= 2; ++fd) ::dup2(console->get(), fd);  // dup2 clears O_CLOEXEC
   } else {
@@ -161,8 +157,8 @@ Result<void> StageConsole(Pid1State& s) {
   // (printk.devkmsg=ratelimit) and drops the rest: PID 1's later boot and
   // shutdown lines would be lost. Lift the limit; a printk.devkmsg= on the
   // kernel command line locks the setting and this write fails, as it should.
-  (void)WriteStringToFile(UnderRoot(s.opts.root, "/proc/sys/kernel/printk_devkmsg"), "on\n");
-  auto kmsg = OpenFile(UnderRoot(s.opts.root, "/dev/kmsg"), O_WRONLY);
+  (void)WriteStringToFile(PathUnderRoot(s.opts.root, "/proc/sys/kernel/printk_devkmsg"), "on\n");
+  auto kmsg = OpenFile(PathUnderRoot(s.opts.root, "/dev/kmsg"), O_WRONLY);
   if (kmsg.ok()) {
     LogToKmsg(std::move(*kmsg));
   } else {
@@ -186,8 +182,9 @@ Severity ParseSeverity(const std::string& level) {
 }
 
 Result<void> StageConfig(Pid1State& s) {
-  std::string path = s.opts.config_path.empty() ? UnderRoot(s.opts.root, "/etc/initos/initos.toml")
-                                                : s.opts.config_path;
+  std::string path = s.opts.config_path.empty()
+                         ? PathUnderRoot(s.opts.root, "/etc/initos/initos.toml")
+                         : s.opts.config_path;
   std::string text;
   auto read = ReadFileToString(path);
   if (read.ok()) {
@@ -199,7 +196,7 @@ Result<void> StageConfig(Pid1State& s) {
   if (s.opts.cmdline) {
     cmdline = *s.opts.cmdline;
   } else if (s.is_pid1) {
-    auto c = ReadFileToString(UnderRoot(s.opts.root, "/proc/cmdline"));
+    auto c = ReadFileToString(PathUnderRoot(s.opts.root, "/proc/cmdline"));
     if (c.ok())
       cmdline = *c;
     else
@@ -251,7 +248,7 @@ Result<void> StageModules(Pid1State& s) {
   }
   utsname u{};
   ::uname(&u);
-  return LoadModules(UnderRoot(s.opts.root, std::string("/lib/modules/") + u.release),
+  return LoadModules(PathUnderRoot(s.opts.root, std::string("/lib/modules/") + u.release),
                      s.config.init.modules);
 }
 
@@ -269,7 +266,7 @@ void WriteStatusRecord(const Pid1State& s) {
     st.root_hash = s.root->image.root_hash;
     st.source = s.root->source;
   }
-  std::string path = UnderRoot(s.opts.root, kBootStatusPath);
+  std::string path = PathUnderRoot(s.opts.root, kBootStatusPath);
   auto w = WriteBootStatus(path, st);
   if (!w.ok()) LOG(Error) << "status: cannot write " << path << ": " << w.error().str();
 }
@@ -283,11 +280,11 @@ Result<void> StageRootfs(Pid1State& s) {
     return {};
   }
   BootEnv env;
-  env.dev_dir = UnderRoot(s.opts.root, "/dev");
-  env.class_block_dir = UnderRoot(s.opts.root, "/sys/class/block");
-  env.sys_root = UnderRoot(s.opts.root, "/sys");
-  env.run_dir = UnderRoot(s.opts.root, "/run/initos");
-  env.target = UnderRoot(s.opts.root, "/sysroot");
+  env.dev_dir = PathUnderRoot(s.opts.root, "/dev");
+  env.class_block_dir = PathUnderRoot(s.opts.root, "/sys/class/block");
+  env.sys_root = PathUnderRoot(s.opts.root, "/sys");
+  env.run_dir = PathUnderRoot(s.opts.root, "/run/initos");
+  env.target = PathUnderRoot(s.opts.root, "/sysroot");
   auto root = BootVerifiedRoot(s.config, env);
   if (!root.ok()) return root.error();
   s.root = std::move(*root);
@@ -301,7 +298,7 @@ void RecordBoot(const MountedRoot& root);
 // `ip` commands) runs before the sidecar starts, so sshd is reachable
 // whatever the OS does with its network. Its failure is logged, not fatal.
 void RunNetworkHook(const std::string& root) {
-  std::string hook = UnderRoot(root, kNetworkHook);
+  std::string hook = PathUnderRoot(root, kNetworkHook);
   if (::access(hook.c_str(), X_OK) != 0) return;
   SpawnOptions so;
   so.argv = {hook};
@@ -409,7 +406,7 @@ ShutdownOptions ShutdownOptionsFor(const Pid1State& s) {
   o.kill_all = s.is_pid1;
   o.unmount = s.is_pid1;
   o.call_reboot = s.is_pid1;
-  o.proc = UnderRoot(s.opts.root, "/proc");
+  o.proc = PathUnderRoot(s.opts.root, "/proc");
   return o;
 }
 
@@ -437,7 +434,7 @@ ShutdownKind FailureShutdown(RootfsFailureAction::Kind kind) {
 // A fatal stage before the console stage would leave its error queued:
 // write the queue wherever possible.
 void FlushEarlyLogs(const std::string& root) {
-  auto kmsg = OpenFile(UnderRoot(root, "/dev/kmsg"), O_WRONLY);
+  auto kmsg = OpenFile(PathUnderRoot(root, "/dev/kmsg"), O_WRONLY);
   if (kmsg.ok()) {
     LogToKmsg(std::move(*kmsg));
     return;
