@@ -65,6 +65,12 @@ Result<void> MountPersistentDirs(const std::vector<PersistentMount>& plan,
                     "state.persistent directories persist now; move what you need to "
                  << state_dir << "/" << kPersistDir << "/DIR/upper and delete it";
   for (const PersistentMount& p : plan) {
+    // overlayfs splits lowerdir at ':'; such a path cannot be a lower layer.
+    if (p.dir.find(':') != std::string::npos) {
+      LOG(Warning) << "rootfs: persistent directory " << p.dir
+                   << " contains ':', which overlayfs cannot take; it stays volatile: rename it";
+      continue;
+    }
     std::string rel = p.dir.substr(1);
     std::string lower_path = lower_dir + p.dir;
     // Inside the image, an absolute symlink would resolve in the initramfs:

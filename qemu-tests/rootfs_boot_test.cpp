@@ -653,6 +653,46 @@ TEST(RootfsBoot, CmdlineCannotChooseImageOrState) {
   EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
 }
 
+// A symlink at the bundle path on the (untrusted) image filesystem is not
+// followed, even to a valid bundle.
+TEST(RootfsBoot, BundleFileSymlinkIsNotFollowed) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  ASSERT_TRUE(MakeDirs(s.dir + "/imgs/os").ok());
+  fs::copy_file(s.bundle, s.dir + "/imgs/real.bundle");
+  ASSERT_EQ(::symlink("../real.bundle", (s.dir + "/imgs/os/testos.bundle").c_str()), 0);
+  std::string disk = Ext4Disk(s, "imgs.img", "imgs", s.dir + "/imgs", 32);
+  ExpectRefused(s, Config("image = \"LABEL=imgs:/os/testos.bundle\"\n"), {disk},
+                "rootfs: LABEL=imgs:/os/testos.bundle: /os/testos.bundle in the ext4 filesystem on "
+                "/dev/vda is a symlink (or lies under one); not followed");
+}
+
+// state.device = PARTUUID=: found through the parent disk's GPT, formatted
+// on first boot (create needs no partition-type then), the record written.
+TEST(RootfsBoot, StateByPartUuidIsFormattedOnFirstBoot) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, "", &off);
+  const std::string guid = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+  RunOk({"sgdisk", "-u", "2:" + guid, disk});
+  auto vm = Boot(s,
+                 Config("image = \"PARTLABEL=rootA\"\n",
+                        "[state]\ndevice = \"PARTUUID=" + guid + "\"\ncreate = true\n"),
+                 {disk});
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitForRegex(
+      R"(state: created ext4 on /dev/vd[a-z]2 \(PARTUUID=)" + guid + R"(\))", kBootTimeout))
+      << vm->Output();
+  ASSERT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker, kBootTimeout)) << vm->Output();
+  auto code = vm->WaitExit();
+  ASSERT_TRUE(code) << vm->Output();
+  EXPECT_EQ(*code, 0);
+  std::string state = ExtractState(disk, off, s.dir + "/state-out.img");
+  auto [rc, out] = RunCapture({"debugfs", "-R", "cat /initos/booted-version", state});
+  EXPECT_NE(out.find("testos 3 " + s.manifest.root_hash + "\n"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace initos::qemu
 #endif  // __has_include("qemu-tests/harness.h")
