@@ -33,7 +33,7 @@ Result<unique_fd> OpenBeneath(int dfd, const std::string& rel, int flags) {
     if (next < 0) return ErrnoError() << "open " << rel;
     cur = unique_fd(next);
     at = cur.get();
-    if (last) return std::move(cur);
+    if (last) return cur;
     pos = slash + 1;
   }
 }

@@ -107,7 +107,7 @@ Result<void> MountPersistentDirs(const std::vector<PersistentMount>& plan,
         target + p.dir,
         {{"lowerdir", lower_path}, {"upperdir", base + "/upper"}, {"workdir", base + "/work"}},
         false,
-        MS_NOSUID | MS_NODEV | (p.noexec ? MS_NOEXEC : 0UL)};
+        MS_NOSUID | MS_NODEV | (p.noexec ? static_cast<unsigned long>(MS_NOEXEC) : 0UL)};
     auto m = Mount(req);
     if (!m.ok()) return Fail(p.dir, m.error());
     LOG(Info) << "rootfs: " << p.dir << " persists on the state partition ("
