@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "base/file.h"
+#include "init/config_values.h"
 
 namespace initos {
 namespace {
@@ -36,9 +38,23 @@ std::string Label(std::string_view b, size_t off) {
   return std::string(l.substr(0, l.find('\0')));
 }
 
-bool Matches(const BlockSpec& spec, const BlockDeviceInfo& d, const std::string& path) {
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool Matches(const BlockSpec& spec, const BlockDeviceInfo& d, const std::string& path,
+             const BlockScanRoots& roots) {
   if (spec.kind == BlockSpec::Kind::kPartLabel)
     return !d.partname.empty() && d.partname == spec.value;
+  if (spec.kind == BlockSpec::Kind::kPartUuid) {
+    if (d.partn <= 0) return false;
+    // An unreadable parent (gone, no table yet) is simply not it.
+    auto entry = PartitionEntryOf(d, roots);
+    return entry.ok() && *entry && (*entry)->uuid == spec.value;
+  }
   // Unreadable devices (empty CD drive, half-gone disk) are simply not it.
   auto probe = ProbeFilesystem(path);
   return probe.ok() && probe->type != FsType::kNone && probe->label == spec.value;
@@ -47,7 +63,10 @@ bool Matches(const BlockSpec& spec, const BlockDeviceInfo& d, const std::string&
 }  // namespace
 
 std::string BlockSpec::str() const {
-  std::string s = (kind == Kind::kPartLabel ? "PARTLABEL=" : "LABEL=") + value;
+  std::string s = (kind == Kind::kPartLabel  ? "PARTLABEL="
+                   : kind == Kind::kPartUuid ? "PARTUUID="
+                                             : "LABEL=") +
+                  value;
   if (!file.empty()) s += ":" + file;
   return s;
 }
@@ -61,9 +80,16 @@ Result<BlockSpec> ParseBlockSpec(std::string_view spec) {
   } else if (spec.starts_with("LABEL=")) {
     out.kind = BlockSpec::Kind::kLabel;
     rest = spec.substr(6);
+  } else if (spec.starts_with("PARTUUID=")) {
+    out.kind = BlockSpec::Kind::kPartUuid;
+    out.value = LowerAscii(spec.substr(9));
+    if (auto v = ValidateGuid(out.value); !v.ok())
+      return Err() << "block device '" << spec << "': " << v.error().str();
+    return out;
   } else {
     return Err() << "block device '" << spec
-                 << "' must be PARTLABEL=name, LABEL=name or LABEL=name:/path/file.bundle";
+                 << "' must be PARTLABEL=name, LABEL=name, PARTUUID=guid or "
+                    "LABEL=name:/path/file.bundle";
   }
   // The file part starts at the first ":/" (labels may contain ':' but not ":/").
   if (auto colon = rest.find(":/"); colon != std::string_view::npos) {
@@ -132,6 +158,7 @@ BlockDeviceInfo ParseBlockUevent(std::string_view name, std::string_view uevent)
     std::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
     if (key == "DEVNAME") d.devname = std::string(value);
     if (key == "PARTNAME") d.partname = std::string(value);
+    if (key == "PARTN") d.partn = std::atoi(std::string(value).c_str());
     if (key == "MAJOR")
       maj = static_cast<unsigned>(std::strtoul(std::string(value).c_str(), nullptr, 10));
     if (key == "MINOR")
@@ -164,7 +191,7 @@ Result<std::optional<std::string>> FindBlockDevice(const BlockSpec& spec,
     std::string path = roots.dev_dir + "/" + d.devname;
     // devtmpfs creates the node a moment after sysfs: not there yet = not found yet.
     if (::access(path.c_str(), F_OK) != 0) continue;
-    if (!Matches(spec, d, path)) continue;
+    if (!Matches(spec, d, path, roots)) continue;
     if (found)
       return Err() << "both " << *found << " and " << path << " have " << spec.str()
                    << ": relabel or detach one of them";
@@ -186,12 +213,44 @@ Result<std::string> WaitForBlockDevice(const BlockSpec& spec, int timeout_ms,
   }
   std::string hint = spec.kind == BlockSpec::Kind::kPartLabel
                          ? "check the disk is attached and labelled (sgdisk -c)"
+                     : spec.kind == BlockSpec::Kind::kPartUuid
+                         ? "check the disk is attached and the GUID is right (sgdisk -i N DISK)"
                          : "check the disk is attached and the filesystem labelled (mkfs -L)";
   char secs[32];
   std::snprintf(secs, sizeof(secs), "%g", timeout_ms / 1000.0);
-  return Err() << "no block device with "
-               << (spec.kind == BlockSpec::Kind::kPartLabel ? "PARTLABEL=" : "LABEL=") << spec.value
-               << " after " << secs << " s: " << hint;
+  BlockSpec bare = spec;
+  bare.file.clear();
+  return Err() << "no block device with " << bare.str() << " after " << secs << " s: " << hint;
+}
+
+Result<std::optional<PartitionEntry>> PartitionEntryOf(const BlockDeviceInfo& d,
+                                                       const BlockScanRoots& roots) {
+  if (d.partn <= 0) return std::optional<PartitionEntry>();
+  // sysfs: /sys/class/block/vda2 -> ../../devices/.../block/vda/vda2.
+  char buf[PATH_MAX];
+  std::string link = roots.class_block_dir + "/" + d.name;
+  if (!::realpath(link.c_str(), buf)) return ErrnoError() << "resolve " << link;
+  std::string real = buf;
+  std::string parent_dir = real.substr(0, real.rfind('/'));
+  auto uevent = ReadFileToString(parent_dir + "/uevent");
+  if (!uevent.ok()) return Wrap(uevent.error(), "parent disk of " + d.name);
+  std::string parent_name = parent_dir.substr(parent_dir.rfind('/') + 1);
+  BlockDeviceInfo parent = ParseBlockUevent(parent_name, *uevent);
+  auto entries = ReadPartitionEntries(roots.dev_dir + "/" + parent.devname);
+  if (!entries.ok()) return entries.error();
+  for (const PartitionEntry& e : *entries)
+    if (e.number == d.partn) return std::optional<PartitionEntry>(e);
+  return Err() << d.name << " is partition " << d.partn << " but the partition table of "
+               << parent.devname << " has no such entry";
+}
+
+Result<std::optional<PartitionEntry>> PartitionEntryOfPath(const std::string& path,
+                                                           const BlockScanRoots& roots) {
+  auto devices = ListBlockDevices(roots.class_block_dir);
+  if (!devices.ok()) return devices.error();
+  for (const BlockDeviceInfo& d : *devices)
+    if (roots.dev_dir + "/" + d.devname == path) return PartitionEntryOf(d, roots);
+  return Err() << path << " is not in " << roots.class_block_dir;
 }
 
 }  // namespace initos

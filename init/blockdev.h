@@ -1,8 +1,9 @@
 // Finding the disk that holds the root image or the state partition, by a
 // spec from the config: "PARTLABEL=x" (GPT partition name), "LABEL=x"
 // (filesystem label), optionally followed by ":/path/in/fs.bundle" for a
-// bundle file inside that filesystem. Parsing and superblock probing are
-// pure; the sysfs and /dev roots are parameters so tests use a temp tree.
+// bundle file inside that filesystem, or "PARTUUID=guid" (GPT partition
+// GUID, read from the parent disk's partition table with libblkid). Parsing and superblock probing
+// are pure; the sysfs and /dev roots are parameters so tests use a temp tree.
 #pragma once
 
 #include <sys/types.h>
@@ -13,15 +14,16 @@
 #include <vector>
 
 #include "base/result.h"
+#include "init/blkid_probe.h"
 
 namespace initos {
 
 struct BlockSpec {
-  enum class Kind { kPartLabel, kLabel };
+  enum class Kind { kPartLabel, kLabel, kPartUuid };
   Kind kind = Kind::kPartLabel;
-  std::string value;  // the label
-  std::string file;   // "" or an absolute path inside the filesystem
-  // Back to "PARTLABEL=x" / "LABEL=x[:/file]" for messages.
+  std::string value;  // the label, or the GUID in lowercase
+  std::string file;   // "" or an absolute path inside the filesystem (LABEL= only)
+  // Back to "PARTLABEL=x" / "LABEL=x[:/file]" / "PARTUUID=g" for messages.
   std::string str() const;
 };
 
@@ -49,6 +51,7 @@ struct BlockDeviceInfo {
   std::string name;      // directory name, e.g. "vda2"
   std::string devname;   // DEVNAME=, the node under /dev
   std::string partname;  // PARTNAME= (GPT partition label), "" if none
+  int partn = 0;         // PARTN= (partition number), 0 for a whole disk
   dev_t dev = 0;         // MAJOR:MINOR
 };
 
@@ -62,6 +65,16 @@ struct BlockScanRoots {
   std::string class_block_dir = "/sys/class/block";
   std::string dev_dir = "/dev";
 };
+
+// The partition table entry of partition `d`, read from its parent disk:
+// the parent is the directory CLASS_BLOCK/NAME resolves into (as in sysfs,
+// .../block/vda/vda2), its node DEV/DEVNAME. nullopt for a whole disk.
+Result<std::optional<PartitionEntry>> PartitionEntryOf(const BlockDeviceInfo& d,
+                                                       const BlockScanRoots& roots = {});
+
+// The same for the device node `path` found by FindBlockDevice.
+Result<std::optional<PartitionEntry>> PartitionEntryOfPath(const std::string& path,
+                                                           const BlockScanRoots& roots = {});
 
 // The /dev path of the one device matching spec (the file part is ignored),
 // nullopt when none matches yet, an error when several match (two disks

@@ -229,5 +229,62 @@ TEST(BlockScanTest, WaitSeesDeviceThatAppearsLater) {
   EXPECT_EQ(*r, dir.path() + "/dev/vda2");
 }
 
+TEST(BlockSpecTest, PartUuid) {
+  auto u = ParseBlockSpec("PARTUUID=0A0B0C0D-1111-2222-3333-444455556666");
+  ASSERT_TRUE(u.ok()) << u.error().str();
+  EXPECT_EQ(u->kind, BlockSpec::Kind::kPartUuid);
+  EXPECT_EQ(u->value, "0a0b0c0d-1111-2222-3333-444455556666");  // blkid's case
+  EXPECT_EQ(u->str(), "PARTUUID=0a0b0c0d-1111-2222-3333-444455556666");
+  EXPECT_FALSE(ParseBlockSpec("PARTUUID=xyz").ok());
+  EXPECT_FALSE(ParseBlockSpec("PARTUUID=").ok());
+}
+
+// A sysfs-shaped tree: class/block/vda -> devices/vda, class/block/vda2 ->
+// devices/vda/vda2, and /dev/vda a real GPT image made by sgdisk.
+TEST(BlockScanTest, FindsByPartUuidFromTheParentsPartitionTable) {
+  if (std::system("command -v sgdisk >/dev/null 2>&1") != 0) GTEST_SKIP() << "needs sgdisk";
+  TempDir dir;
+  std::string devices = dir.path() + "/devices", cls = dir.path() + "/class";
+  ASSERT_TRUE(MakeDirs(devices + "/vda/vda1").ok());
+  ASSERT_TRUE(MakeDirs(devices + "/vda/vda2").ok());
+  ASSERT_TRUE(MakeDirs(cls).ok());
+  ASSERT_TRUE(MakeDirs(dir.path() + "/dev").ok());
+  ASSERT_TRUE(WriteStringToFile(devices + "/vda/uevent", "MAJOR=254\nMINOR=0\nDEVNAME=vda\n").ok());
+  for (int n : {1, 2}) {
+    std::string name = "vda" + std::to_string(n);
+    ASSERT_TRUE(WriteStringToFile(devices + "/vda/" + name + "/uevent",
+                                  "MAJOR=254\nMINOR=" + std::to_string(n) + "\nDEVNAME=" + name +
+                                      "\nDEVTYPE=partition\nPARTN=" + std::to_string(n) + "\n")
+                    .ok());
+    ASSERT_EQ(::symlink((devices + "/vda/" + name).c_str(), (cls + "/" + name).c_str()), 0);
+    ASSERT_TRUE(WriteStringToFile(dir.path() + "/dev/" + name, "").ok());
+  }
+  ASSERT_EQ(::symlink((devices + "/vda").c_str(), (cls + "/vda").c_str()), 0);
+  std::string disk = dir.path() + "/dev/vda";
+  ASSERT_EQ(std::system(("truncate -s 8M " + disk + " && sgdisk -n 1:2048:+1M -n 2:4096:+1M " +
+                         "-t 2:4D21B016-B534-45C2-A9FB-5C16E091FD2D " +
+                         "-u 2:0A0B0C0D-1111-2222-3333-444455556666 " + disk + " >/dev/null")
+                            .c_str()),
+            0);
+  BlockScanRoots roots{cls, dir.path() + "/dev"};
+  auto spec = ParseBlockSpec("PARTUUID=0a0b0c0d-1111-2222-3333-444455556666");
+  ASSERT_TRUE(spec.ok());
+  auto found = FindBlockDevice(*spec, roots);
+  ASSERT_TRUE(found.ok()) << found.error().str();
+  ASSERT_TRUE(*found);
+  EXPECT_EQ(**found, dir.path() + "/dev/vda2");
+  auto entry = PartitionEntryOfPath(**found, roots);
+  ASSERT_TRUE(entry.ok()) << entry.error().str();
+  ASSERT_TRUE(*entry);
+  EXPECT_EQ((*entry)->type, "4d21b016-b534-45c2-a9fb-5c16e091fd2d");
+  auto whole = PartitionEntryOfPath(disk, roots);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_FALSE(*whole);  // a whole disk has no entry
+  auto other = ParseBlockSpec("PARTUUID=0a0b0c0d-1111-2222-3333-000000000000");
+  auto none = FindBlockDevice(*other, roots);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+}
+
 }  // namespace
 }  // namespace initos

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "base/sys/dm.h"
 #include "init/loop.h"
 #include "init/mount_util.h"
+#include "init/persistent_dirs.h"
 #include "init/verity_table.h"
 
 namespace initos {
@@ -179,6 +181,51 @@ TEST_F(RootImageTest, MountOverlayAndTmpfs) {
     if (!WriteStringToFile(t + "/merged/new", "x").ok()) return "overlay not writable";
     if (!fs::exists(t + "/upper/new")) return "write did not land in upperdir";
     if (fs::exists(dir_.path() + "/src/new")) return "write leaked into lowerdir";
+    return "";
+  });
+  EXPECT_EQ(err, "");
+}
+
+// state.persistent: /var (missing in the lower) and /etc (present, in
+// allow-exec) get overlays with their upper layers on the "state" tmpfs;
+// /var is noexec, both nosuid; a symlink planted on the state filesystem is
+// refused, not followed.
+TEST_F(RootImageTest, PersistentDirsGetTheirOwnOverlays) {
+  std::string err = InChild([&]() -> std::string {
+    std::string t = dir_.path() + "/t", lower = dir_.path() + "/src";
+    if (!MakeDirs(t).ok()) return "mkdir";
+    if (auto r = MountTmpfs(t, "0755", "16m"); !r.ok()) return r.error().str();
+    for (const char* d : {"/ru", "/rw", "/root", "/state", "/run", "/state2", "/elsewhere"})
+      if (!MakeDirs(t + d).ok()) return "mkdir";
+    if (auto r = MountOverlay(lower, t + "/ru", t + "/rw", t + "/root"); !r.ok())
+      return r.error().str();
+    auto plan = PlanPersistentMounts({"/var", "/etc"}, {"/etc"});
+    if (auto r = MountPersistentDirs(plan, lower, t + "/state", t + "/root", t + "/run"); !r.ok())
+      return r.error().str();
+    struct statvfs var {
+    }, etc{};
+    if (::statvfs((t + "/root/var").c_str(), &var) != 0) return "statvfs /var";
+    if (::statvfs((t + "/root/etc").c_str(), &etc) != 0) return "statvfs /etc";
+    if (!(var.f_flag & ST_NOEXEC) || !(var.f_flag & ST_NOSUID) || !(var.f_flag & ST_NODEV))
+      return "/var is not nosuid,nodev,noexec";
+    if ((etc.f_flag & ST_NOEXEC) || !(etc.f_flag & ST_NOSUID)) return "/etc flags wrong";
+    if (!WriteStringToFile(t + "/root/var/x", "kept").ok()) return "write /var/x";
+    if (!fs::exists(t + "/state/initos/persist/var/upper/x")) return "/var/x not on the state fs";
+    auto known = ReadFileToString(t + "/root/etc/known");
+    if (!known.ok() || *known != content_) return "/etc does not show the image's file";
+    if (!WriteStringToFile(t + "/root/etc/y", "y").ok()) return "write /etc/y";
+    if (!fs::exists(t + "/state/initos/persist/etc/upper/y")) return "/etc/y not on the state fs";
+    // A disk attacker's symlink in the layer path: refused, nothing mounted there.
+    if (!MakeDirs(t + "/state2/initos").ok()) return "mkdir";
+    if (::symlink((t + "/elsewhere").c_str(), (t + "/state2/initos/persist").c_str()) != 0)
+      return "symlink";
+    auto bad = MountPersistentDirs(PlanPersistentMounts({"/etc"}, {}), lower, t + "/state2",
+                                   t + "/root", t + "/run");
+    if (bad.ok()) return "a symlinked initos/persist was followed";
+    if (bad.error().str().find("initos/persist is a symlink, not a directory; not followed") ==
+        std::string::npos)
+      return "unexpected error: " + bad.error().str();
+    if (fs::exists(t + "/elsewhere/etc")) return "created dirs through the symlink";
     return "";
   });
   EXPECT_EQ(err, "");

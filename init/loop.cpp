@@ -59,6 +59,11 @@ Result<LoopDevice> AttachLoop(const std::string& file, const LoopOptions& option
                               const std::string& dev_dir) {
   auto file_fd = OpenFile(file, options.read_only ? O_RDONLY : O_RDWR);
   if (!file_fd.ok()) return file_fd.error();
+  return AttachLoopFd(file_fd->get(), file, options, dev_dir);
+}
+
+Result<LoopDevice> AttachLoopFd(int file_fd, const std::string& file, const LoopOptions& options,
+                                const std::string& dev_dir) {
   auto control = OpenFile(dev_dir + "/loop-control", O_RDWR);
   if (!control.ok())
     return Wrap(control.error(), "loop devices unavailable (load the loop module)");
@@ -70,7 +75,7 @@ Result<LoopDevice> AttachLoop(const std::string& file, const LoopOptions& option
     if (!path.ok()) return path.error();
     auto loop_fd = OpenFile(*path, options.read_only ? O_RDONLY : O_RDWR);
     if (!loop_fd.ok()) return loop_fd.error();
-    auto r = Configure(loop_fd->get(), file_fd->get(), file, options);
+    auto r = Configure(loop_fd->get(), file_fd, file, options);
     if (r.ok()) return LoopDevice{*path, n, std::move(*loop_fd)};
     if (r.error().code != EBUSY) return Wrap(r.error(), "attach " + file + " to " + *path);
   }

@@ -32,6 +32,12 @@ struct LoopDevice {
 Result<LoopDevice> AttachLoop(const std::string& file, const LoopOptions& options,
                               const std::string& dev_dir = "/dev");
 
+// The same for a file the caller opened itself (e.g. without following
+// symlinks on an untrusted filesystem); `file` only names it in messages and
+// lo_file_name. The loop device keeps its own reference to the file.
+Result<LoopDevice> AttachLoopFd(int file_fd, const std::string& file, const LoopOptions& options,
+                                const std::string& dev_dir = "/dev");
+
 // Detaches explicitly (LOOP_CLR_FD). With autoclear set the kernel defers
 // this to the last close, so EBUSY-free even while dm still holds it.
 Result<void> DetachLoop(const LoopDevice& loop);

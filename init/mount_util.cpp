@@ -122,7 +122,9 @@ Result<void> MountExt4State(const std::string& device, const std::string& target
   if (probe->type != FsType::kExt4)
     return Err() << "state partition " << device << " holds " << FsTypeName(probe->type)
                  << ", not ext4: point [state] device at the right partition";
-  return Mount(MountRequest{"ext4", device, target, {}, false, MS_NOSUID | MS_NODEV});
+  // noexec: nothing on the unverified state partition is ever a program,
+  // also not through /run/initos/state (bound into the new root).
+  return Mount(MountRequest{"ext4", device, target, {}, false, MS_NOSUID | MS_NODEV | MS_NOEXEC});
 }
 
 }  // namespace initos

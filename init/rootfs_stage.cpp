@@ -10,6 +10,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/safe_open.h"
 #include "base/sys/dm.h"
 #include "image/bundle.h"
 #include "image/manifest.h"
@@ -17,6 +18,7 @@
 #include "init/blockdev.h"
 #include "init/loop.h"
 #include "init/mount_util.h"
+#include "init/persistent_dirs.h"
 #include "init/rootfs_layout.h"
 #include "init/state_partition.h"
 
@@ -96,10 +98,17 @@ Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env) {
   auto m = Mount(req);
   if (!m.ok()) return Fail("mount " + spec.str() + " (" + req.fstype + ")", m.error());
   std::string file = mnt + spec.file;
-  if (::access(file.c_str(), F_OK) != 0)
-    return Err() << "rootfs: " << spec.str() << ": no file " << spec.file << " in the "
-                 << req.fstype << " filesystem on " << *dev;
-  auto loop = AttachLoop(file, LoopOptions{}, env.dev_dir);
+  // The file is opened beneath the mount without following any symlink (an
+  // attacker's link could point at another device or a FIFO), non-blocking,
+  // and only a regular file is attached to the loop device.
+  auto dir = OpenFile(mnt, O_RDONLY | O_DIRECTORY);
+  if (!dir.ok()) return Fail(spec.str(), dir.error());
+  auto fd = OpenRegularBeneath(dir->get(), spec.file.substr(1), spec.file);
+  if (!fd.ok())
+    return Err() << "rootfs: " << spec.str() << ": " << spec.file << " in the " << req.fstype
+                 << " filesystem on " << *dev << " " << UntrustedOpenProblem(fd.error(), spec.file)
+                 << "; it must be a regular file, not a symlink: copy the bundle there";
+  auto loop = AttachLoopFd(fd->get(), file, LoopOptions{}, env.dev_dir);
   if (!loop.ok()) return Fail(spec.str(), loop.error());
   std::string path = loop->path;
   return BundleSource{path, std::move(*loop)};
@@ -142,8 +151,22 @@ Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
   if (state.device.empty()) return std::string();
   auto spec = ParseBlockSpec(state.device);
   if (!spec.ok()) return Fail("state.device", spec.error());
-  auto dev = WaitForBlockDevice(*spec, env.device_timeout_ms, {env.class_block_dir, env.dev_dir});
+  BlockScanRoots roots{env.class_block_dir, env.dev_dir};
+  auto dev = WaitForBlockDevice(*spec, env.device_timeout_ms, roots);
   if (!dev.ok()) return Wrap(dev.error(), "rootfs: state partition");
+  // The signed config names the partition by its type GUID: a partition an
+  // attacker merely labelled "state" on another disk is not it, whether or
+  // not create is on (the check fails the boot, closed).
+  if (!state.partition_type.empty()) {
+    auto entry = PartitionEntryOfPath(*dev, roots);
+    if (!entry.ok())
+      return Err() << "rootfs: state partition " << *dev << " (" << state.device
+                   << "): cannot read its partition table entry to check state.partition-type: "
+                   << entry.error().str();
+    std::string problem = PartitionTypeProblem(*entry, state.partition_type);
+    if (!problem.empty())
+      return Err() << "rootfs: state partition " << *dev << " (" << state.device << ") " << problem;
+  }
   auto prepared =
       PrepareStatePartition(*dev, StatePrepareOptions{state.device, state.create, env.mkfs_paths});
   if (!prepared.ok()) return Fail(prepared.error());
@@ -172,25 +195,43 @@ Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const
   return *root;
 }
 
-Result<void> MountOverlayRoot(MountedRoot& out, const BootEnv& env) {
-  std::string layer_root = out.state_dir;
-  if (layer_root.empty()) {
-    layer_root = env.run_dir + "/overlay";
-    INITOS_TRY(Dirs(layer_root, 0700));
-    auto t = MountTmpfs(layer_root, "0755");
-    if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
-  }
-  std::string upper = layer_root + "/initos/overlay/upper",
-              work = layer_root + "/initos/overlay/work";
+// The root overlay's upper layer is always a tmpfs: a disk attacker cannot
+// shadow a file of the verified image. Only state.persistent directories get
+// their upper layer from the state partition (init/persistent_dirs.h).
+Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const BootEnv& env) {
+  std::string layer_root = env.run_dir + "/overlay";
+  INITOS_TRY(Dirs(layer_root, 0700));
+  auto t = MountTmpfs(layer_root, "0755");
+  if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+  std::string upper = layer_root + "/root/upper", work = layer_root + "/root/work";
   INITOS_TRY(Dirs(upper, 0755));
   INITOS_TRY(Dirs(work, 0700));
   INITOS_TRY(Dirs(env.target, 0755));
   auto o = MountOverlay(out.lower_dir, upper, work, env.target);
   if (!o.ok()) return Fail("overlay on " + env.target, o.error());
-  return {};
+  if (out.state_dir.empty()) {
+    if (!state.persistent.empty())
+      LOG(Info) << "rootfs: no state partition: nothing persists across reboots";
+    return {};
+  }
+  return MountPersistentDirs(PlanPersistentMounts(state.persistent, state.allow_exec),
+                             out.lower_dir, out.state_dir, env.target, env.run_dir);
 }
 
 }  // namespace
+
+Result<void> CheckImageName(const std::string& source, const std::string& image_name,
+                            const std::string& configured) {
+  if (configured.empty())
+    return Err() << "rootfs: rootfs.name is not set; set it in the signed config to the --name "
+                    "your images are built with (\""
+                 << image_name << "\" for " << source << ")";
+  if (image_name == configured) return {};
+  return Err() << "rootfs: " << source << " holds image \"" << image_name
+               << "\" but rootfs.name is \"" << configured
+               << "\"; refusing it: point rootfs.image at an image built with --name "
+               << configured;
+}
 
 Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) {
   const RootfsConfig& rc = config.rootfs;
@@ -210,6 +251,10 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   auto bundle = CheckBundle(spec->str(), source->path, *keys);
   if (!bundle.ok()) return bundle.error();
   const Manifest& m = bundle->manifest;
+  // One signing key may sign several products; only the one this initramfs
+  // is for may boot. Checked before the state partition, dm or the image.
+  auto named = CheckImageName(spec->str(), m.name, rc.name);
+  if (!named.ok()) return named.error();
   auto plan = PlanRootMapping(m, bundle->device_size, source->path, rc.on_corruption);
   if (!plan.ok()) return Fail(spec->str(), plan.error());
 
@@ -222,9 +267,9 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   if (!state.ok()) return state.error();
   out.state_dir = *state;
 
-  auto floor = ReadVersionFloor(out.state_dir, rc.min_version);
-  if (!floor.ok()) return Fail(floor.error());
-  auto check = CheckVersionFloor(m.version, *floor);
+  VersionFloor floor = ReadVersionFloor(out.state_dir, rc.min_version, rc.name);
+  if (!floor.ignored.empty()) LOG(Warning) << "rootfs: " << floor.ignored;
+  auto check = CheckVersionFloor(m.version, floor);
   if (!check.ok()) return Fail(spec->str(), check.error());
 
   auto verity = CreateVerityStack(*plan, m, env);
@@ -236,7 +281,7 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   INITOS_TRY(Dirs(out.lower_dir, 0755));
   auto e = MountErofs(out.verity_device, out.lower_dir);
   if (!e.ok()) return Fail("mount the verified EROFS from " + out.verity_device, e.error());
-  INITOS_TRY(MountOverlayRoot(out, env));
+  INITOS_TRY(MountOverlayRoot(out, config.state, env));
   LOG(Info) << "rootfs: " << m.name << " version " << m.version << " from " << spec->str()
             << " verified (key " << out.key << ", root hash " << m.root_hash.substr(0, 16)
             << "...) and mounted on " << env.target;

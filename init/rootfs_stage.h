@@ -50,6 +50,11 @@ struct MountedRoot {
 
 Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env);
 
+// Pure: the signed manifest's name must equal rootfs.name (a key may sign
+// several products). One "rootfs: " line naming both when it does not.
+Result<void> CheckImageName(const std::string& source, const std::string& image_name,
+                            const std::string& configured);
+
 // Raises the booted-version record on the state partition to this image
 // (never lowers it). Called by PID 1 once the main program from the image
 // has started. Returns false when there is nothing to record (tmpfs state,

@@ -67,6 +67,7 @@ class RootfsStage : public ::testing::Test {
                     .ok());
     fs::copy_file(shared_ + "/os.bundle", Device());
     config_.rootfs.image = "PARTLABEL=rootA";
+    config_.rootfs.name = "testos";
     config_.rootfs.keys = {shared_ + "/a.pub"};
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -145,6 +146,19 @@ TEST_F(RootfsStage, UnloadableKeyIsSkippedNotTrusted) {
   EXPECT_NE(Run().find("none of the 1 keys in rootfs.keys loads"), std::string::npos);
   config_.rootfs.keys = {};
   EXPECT_NE(Run().find("rootfs.keys lists no trusted public key"), std::string::npos);
+}
+
+// A validly signed bundle of another product is refused before anything is
+// mounted: the state partition (missing here) would otherwise be looked for.
+TEST_F(RootfsStage, ImageOfAnotherNameIsRefused) {
+  config_.rootfs.name = "otheros";
+  config_.state.device = "PARTLABEL=nowhere";
+  EXPECT_EQ(Run(),
+            "rootfs: PARTLABEL=rootA holds image \"testos\" but rootfs.name is \"otheros\"; "
+            "refusing it: point rootfs.image at an image built with --name otheros");
+  EXPECT_FALSE(fs::exists(env_.run_dir + "/state"));
+  config_.rootfs.name = "";
+  EXPECT_NE(Run().find("rootfs.name is not set"), std::string::npos);
 }
 
 TEST_F(RootfsStage, VersionBelowMinimumIsRefused) {

@@ -47,7 +47,10 @@ Result<void> RunMkfs(const std::string& mkfs, const std::string& device) {
   SpawnOptions so;
   // No -F: should mke2fs itself find a signature we missed, it asks, reads
   // EOF from /dev/null and gives up instead of formatting.
-  so.argv = {mkfs, "-q", "-t", "ext4", "-L", kStateLabel, "-E", "lazy_itable_init=1", device};
+  // nodiscard: a discard would wipe the whole device before anything is
+  // written, destroying what a probe missed beyond recovery.
+  so.argv = {mkfs,  "-q", "-t", "ext4", "-L", kStateLabel, "-E", "lazy_itable_init=1,nodiscard",
+             device};
   so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   so.stdin_fd = null.ok() ? null->get() : -1;
   auto f = SpawnAndWait(std::move(so), /*merge_stderr=*/true);
@@ -76,8 +79,27 @@ std::string StateSignature(std::string_view head) {
 }
 
 StateAction DecideStateAction(std::string_view head, bool create) {
+  return DecideStateAction({}, head, create);
+}
+
+StateAction DecideStateAction(const std::vector<Signature>& found, std::string_view head,
+                              bool create) {
   using K = StateAction::Kind;
   std::string sig = StateSignature(head);
+  std::vector<Signature> foreign;
+  for (const Signature& s : found)
+    if (s.partition_table || (s.type != "ext4" && s.type != "ext3" && s.type != "ext2"))
+      foreign.push_back(s);
+  if (!foreign.empty()) {
+    std::string what;
+    for (size_t i = 0; i < foreign.size() && i < 3; i++)
+      what += (i ? ", " : "") + DescribeSignature(foreign[i]);
+    if (foreign.size() > 3) what += ", ...";
+    return {K::kRefuse, "holds " + what + (sig == "ext4" ? " besides ext4" : "") +
+                            "; not formatting or mounting it, that could destroy data: point "
+                            "[state] device at the right partition, or wipe it first (wipefs -a) "
+                            "if it really is unused"};
+  }
   if (sig == "ext4") return {K::kMount, ""};
   if (!sig.empty())
     return {K::kRefuse, "holds " + sig +
@@ -97,20 +119,39 @@ StateAction DecideStateAction(std::string_view head, bool create) {
                           kStateLabel + "` on it"};
 }
 
+std::string PartitionTypeProblem(const std::optional<PartitionEntry>& entry,
+                                 const std::string& want) {
+  if (want.empty()) return "";
+  std::string w = want;
+  for (char& c : w)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (!entry)
+    return "is not a partition, but state.partition-type = \"" + w +
+           "\" requires a GPT partition of that type: point [state] device at one";
+  if (entry->type == w) return "";
+  return "has partition type " + (entry->type.empty() ? std::string("(none)") : entry->type) +
+         " but state.partition-type is " + w + "; refusing it: set the type (sgdisk -t " +
+         std::to_string(entry->number) + ":" + w +
+         " DISK) if this really is the state partition, or point [state] device at the right one";
+}
+
 std::vector<std::string> DefaultMkfsPaths() {
   return {"/sbin/mkfs.ext4", "/sbin/mke2fs", "/usr/sbin/mkfs.ext4", "/usr/sbin/mke2fs"};
 }
 
 Result<bool> PrepareStatePartition(const std::string& device, const StatePrepareOptions& opts) {
   std::string what = "state partition " + device + " (" + opts.spec + ")";
-  auto fd = OpenFile(device, O_RDONLY);
+  auto fd = OpenFile(device, O_RDONLY | O_NONBLOCK);
   if (!fd.ok()) return Wrap(fd.error(), what);
   std::string head(kStateProbeSize, '\0');
   ssize_t n = ::pread(fd->get(), head.data(), head.size(), 0);
   if (n < 0) return ErrnoError() << what << ": read the first " << kStateProbeSize << " bytes";
   head.resize(static_cast<size_t>(n));
   fd->reset();
-  StateAction action = DecideStateAction(head, opts.create);
+  auto found = ProbeSignatures(device);
+  if (!found.ok())
+    return Wrap(found.error(), what + ": not formatting or mounting what cannot be probed");
+  StateAction action = DecideStateAction(*found, head, opts.create);
   if (action.kind == StateAction::Kind::kMount) return false;
   if (action.kind == StateAction::Kind::kRefuse) return Err() << what << " " << action.reason;
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/file.h"
@@ -145,6 +146,67 @@ TEST(StatePartitionTest, MissingMkfsIsAClearError) {
   auto n = PrepareStatePartition(dev, o);
   ASSERT_FALSE(n.ok());
   EXPECT_NE(n.error().str().find("has no filesystem"), std::string::npos) << n.error().str();
+}
+
+// libblkid's findings anywhere on the device beat an all-zero head.
+TEST(StatePartitionTest, BlkidSignatureAnywhereIsRefusedEvenWithZeroHead) {
+  StateAction a = DecideStateAction({Signature{"btrfs", 65600, false}}, Zeros(), true);
+  EXPECT_EQ(a.kind, K::kRefuse);
+  EXPECT_EQ(a.reason.rfind("holds btrfs at offset 65600; not formatting", 0), 0u) << a.reason;
+  StateAction md =
+      DecideStateAction({Signature{"linux_raid_member", 16773120, false}}, Zeros(), true);
+  EXPECT_EQ(md.kind, K::kRefuse);
+  EXPECT_NE(md.reason.find("linux_raid_member at offset 16773120"), std::string::npos);
+  StateAction pt = DecideStateAction({Signature{"gpt", 512, true}}, Zeros(), true);
+  EXPECT_EQ(pt.kind, K::kRefuse);
+  EXPECT_NE(pt.reason.find("a gpt partition table at offset 512"), std::string::npos);
+  // ext4 plus something else is ambiguous: neither mounted nor formatted.
+  StateAction both = DecideStateAction(
+      {Signature{"ext4", 1080, false}, Signature{"LVM2_member", 536, false}}, Ext4(), false);
+  EXPECT_EQ(both.kind, K::kRefuse);
+  EXPECT_NE(both.reason.find("LVM2_member at offset 536 besides ext4"), std::string::npos)
+      << both.reason;
+  // ext4 alone is mounted; nothing at all with zeros is formatted.
+  EXPECT_EQ(DecideStateAction({Signature{"ext4", 1080, false}}, Ext4(), true).kind, K::kMount);
+  EXPECT_EQ(DecideStateAction({}, Zeros(), true).kind, K::kFormat);
+  EXPECT_EQ(DecideStateAction({}, Zeros(), false).kind, K::kRefuse);
+}
+
+TEST(StatePartitionTest, PartitionTypeMustMatchTheSignedConfig) {
+  const std::string want = "4D21B016-B534-45C2-A9FB-5C16E091FD2D";
+  PartitionEntry e{2, "4d21b016-b534-45c2-a9fb-5c16e091fd2d", "u", "state", "gpt"};
+  EXPECT_EQ(PartitionTypeProblem(e, want), "");
+  EXPECT_EQ(PartitionTypeProblem(std::nullopt, ""), "");  // not checked
+  e.type = "0fc63daf-8483-4772-8e79-3d69d8477de4";
+  EXPECT_EQ(PartitionTypeProblem(e, want),
+            "has partition type 0fc63daf-8483-4772-8e79-3d69d8477de4 but state.partition-type is "
+            "4d21b016-b534-45c2-a9fb-5c16e091fd2d; refusing it: set the type (sgdisk -t "
+            "2:4d21b016-b534-45c2-a9fb-5c16e091fd2d DISK) if this really is the state partition, "
+            "or point [state] device at the right one");
+  EXPECT_NE(PartitionTypeProblem(std::nullopt, want).find("is not a partition"), std::string::npos);
+}
+
+// The whole path with the host's libblkid: a btrfs whose first 64 KiB are
+// zeroed is refused and left byte-for-byte as it was.
+TEST(StatePartitionTest, BtrfsBehindZerosIsNeverFormatted) {
+  if (std::system("command -v mkfs.btrfs >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "mkfs.btrfs not installed (btrfs-progs)";
+  char tmpl[] = "/tmp/state_btrfs_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string img = std::string(tmpl) + "/s.img";
+  ASSERT_EQ(std::system(("truncate -s 128M " + img + " && mkfs.btrfs -q " + img +
+                         " >/dev/null 2>&1 && dd if=/dev/zero of=" + img +
+                         " bs=64K count=1 conv=notrunc status=none")
+                            .c_str()),
+            0);
+  auto before = ReadFileToString(img);
+  ASSERT_TRUE(before.ok());
+  auto r = PrepareStatePartition(img, StatePrepareOptions{"PARTLABEL=state", true, {"/bin/true"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("holds btrfs at offset 65600; not formatting"), std::string::npos)
+      << r.error().str();
+  EXPECT_TRUE(*ReadFileToString(img) == *before);
+  std::system(("rm -rf " + std::string(tmpl)).c_str());
 }
 
 }  // namespace

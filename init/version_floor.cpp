@@ -1,11 +1,14 @@
 #include "init/version_floor.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/file.h"
+#include "base/safe_open.h"
 #include "base/unique_fd.h"
 
 namespace initos {
@@ -38,23 +41,48 @@ Result<uint64_t> ParseVersion(std::string_view s) {
   return v;
 }
 
-std::string RecordFile(const std::string& state_root) {
+constexpr char kRecordDir[] = "initos";
+constexpr char kRecordName[] = "booted-version";
+constexpr char kRecordTemp[] = "booted-version.new";
+
+std::string RecordPath(const std::string& state_root) {
   return state_root + "/" + std::string(kBootedRecordPath);
 }
 
-// nullopt when the file does not exist; an error for anything else.
-Result<std::optional<std::string>> ReadOptional(const std::string& path) {
-  auto fd = OpenFile(path, O_RDONLY | O_NOFOLLOW);
+// The state mount itself is PID 1's own directory: only what lies below it
+// is untrusted.
+Result<unique_fd> OpenStateRoot(const std::string& state_root) {
+  return OpenFile(state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+RecordFile ReadRecordAt(int state_fd) {
+  RecordFile out;
+  const std::string what = "record";
+  auto fd = OpenRegularBeneath(state_fd, std::string(kBootedRecordPath), what);
   if (!fd.ok()) {
-    if (fd.error().code == ENOENT) return std::optional<std::string>();
-    return fd.error();
+    if (fd.error().code == ENOENT) return out;
+    out.kind = RecordFile::Kind::kUnusable;
+    out.why = UntrustedOpenProblem(fd.error(), what);
+    return out;
   }
-  // Bounded: a huge file is garbage anyway, no need to read all of it.
-  std::string buf(kMaxRecord + 1, '\0');
-  ssize_t n = ::read(fd->get(), buf.data(), buf.size());
-  if (n < 0) return ErrnoError() << "read " << path;
-  buf.resize(static_cast<size_t>(n));
-  return std::optional<std::string>(std::move(buf));
+  // Bounded: one byte over the limit is enough to know it is too long.
+  std::string buf(kMaxRecordFileRead + 1, '\0');
+  size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t n = ::read(fd->get(), buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      out.kind = RecordFile::Kind::kUnusable;
+      out.why = std::string("cannot be read: ") + std::strerror(errno);
+      return out;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  buf.resize(got);
+  out.kind = RecordFile::Kind::kRegular;
+  out.text = std::move(buf);
+  return out;
 }
 
 }  // namespace
@@ -84,13 +112,20 @@ std::string SerializeBootedRecord(const BootedRecord& r) {
   return r.name + " " + std::to_string(r.version) + " " + r.root_hash + "\n";
 }
 
-Result<VersionFloor> ComputeVersionFloor(uint64_t baked_min,
-                                         const std::optional<std::string>& record_text) {
-  VersionFloor floor{baked_min, "rootfs.min-version"};
+VersionFloor ComputeVersionFloor(uint64_t baked_min, const std::optional<std::string>& record_text,
+                                 std::string_view name) {
+  VersionFloor floor{baked_min, "rootfs.min-version", ""};
   if (!record_text) return floor;
   auto rec = ParseBootedRecord(*record_text);
-  if (!rec.ok()) return rec.error();
-  if (rec->version > baked_min) floor = {rec->version, "highest booted"};
+  if (!rec.ok()) {
+    floor.ignored = "is malformed (" + rec.error().str() + ")";
+    return floor;
+  }
+  if (rec->name != name) {
+    floor.ignored = "is for image \"" + rec->name + "\", not \"" + std::string(name) + "\"";
+    return floor;
+  }
+  if (rec->version > baked_min) floor = {rec->version, "highest booted", ""};
   return floor;
 }
 
@@ -104,46 +139,79 @@ std::optional<BootedRecord> NextBootedRecord(const std::optional<std::string>& e
                                              const BootedRecord& booted) {
   if (existing_text) {
     auto old = ParseBootedRecord(*existing_text);
-    if (old.ok() && old->version >= booted.version) return std::nullopt;
+    if (old.ok() && old->name == booted.name && old->version >= booted.version) return std::nullopt;
   }
   return booted;
 }
 
-Result<VersionFloor> ReadVersionFloor(const std::string& state_root, uint64_t baked_min) {
-  if (state_root.empty()) return VersionFloor{baked_min, "rootfs.min-version"};
-  std::string path = RecordFile(state_root);
-  auto text = ReadOptional(path);
-  if (!text.ok())
-    return Wrap(text.error(), "booted-version record " + path + " unreadable (fail closed)");
-  auto floor = ComputeVersionFloor(baked_min, *text);
-  if (!floor.ok())
-    return Err() << "booted-version record " << path << " is malformed (" << floor.error().str()
-                 << "); refusing to guess the rollback floor. Delete it to fall back to "
-                    "rootfs.min-version "
-                 << baked_min;
+RecordFile ReadBootedRecordFile(const std::string& state_root) {
+  auto root = OpenStateRoot(state_root);
+  if (!root.ok())
+    return {RecordFile::Kind::kUnusable, "", "cannot be reached: " + root.error().str()};
+  return ReadRecordAt(root->get());
+}
+
+VersionFloor ReadVersionFloor(const std::string& state_root, uint64_t baked_min,
+                              std::string_view name) {
+  if (state_root.empty()) return VersionFloor{baked_min, "rootfs.min-version", ""};
+  RecordFile file = ReadBootedRecordFile(state_root);
+  VersionFloor floor;
+  if (file.kind == RecordFile::Kind::kUnusable)
+    floor = VersionFloor{baked_min, "rootfs.min-version", file.why};
+  else
+    floor = ComputeVersionFloor(baked_min,
+                                file.kind == RecordFile::Kind::kRegular
+                                    ? std::optional<std::string>(file.text)
+                                    : std::nullopt,
+                                name);
+  if (!floor.ignored.empty())
+    floor.ignored = "booted-version record " + RecordPath(state_root) + " " + floor.ignored +
+                    "; ignoring it, the floor is rootfs.min-version " + std::to_string(baked_min);
   return floor;
 }
 
 Result<bool> RaiseBootedRecord(const std::string& state_root, const BootedRecord& booted) {
-  std::string path = RecordFile(state_root);
-  auto existing = ReadOptional(path);
-  if (!existing.ok()) return existing.error();
-  auto next = NextBootedRecord(*existing, booted);
+  std::string path = RecordPath(state_root);
+  auto root = OpenStateRoot(state_root);
+  if (!root.ok()) return root.error();
+  if (::mkdirat(root->get(), kRecordDir, 0700) != 0 && errno != EEXIST)
+    return ErrnoError() << "create " << state_root << "/" << kRecordDir;
+  int d = ::openat(root->get(), kRecordDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d < 0)
+    return ErrnoError() << state_root << "/" << kRecordDir
+                        << " is not a plain directory (a symlink?); not writing the record: "
+                           "remove it";
+  unique_fd dir(d);
+  RecordFile existing = ReadRecordAt(root->get());
+  struct stat st {};
+  if (::fstatat(dir.get(), kRecordName, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+    return Err() << path << " is a directory; not writing the record there: remove it";
+  auto next = NextBootedRecord(existing.kind == RecordFile::Kind::kRegular
+                                   ? std::optional<std::string>(existing.text)
+                                   : std::nullopt,
+                               booted);
   if (!next) return false;
-  std::string dir = path.substr(0, path.rfind('/'));
-  INITOS_TRY(MakeDirs(dir, 0700));
-  std::string tmp = path + ".new";
-  {
-    auto fd = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-    if (!fd.ok()) return fd.error();
-    std::string text = SerializeBootedRecord(*next);
-    auto w = WriteFully(fd->get(), text.data(), text.size());
-    if (!w.ok()) return Wrap(w.error(), "write " + tmp);
-    if (::fsync(fd->get()) != 0) return ErrnoError() << "fsync " << tmp;
+  // O_EXCL | O_NOFOLLOW: a planted booted-version.new (symlink or not) is
+  // never written through; it is unlinked (the link itself) and made anew.
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int f = ::openat(dir.get(), kRecordTemp, flags, 0600);
+  if (f < 0 && errno == EEXIST) {
+    if (::unlinkat(dir.get(), kRecordTemp, 0) != 0)
+      return ErrnoError() << "remove the stale " << path << ".new";
+    f = ::openat(dir.get(), kRecordTemp, flags, 0600);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError() << "rename " << tmp;
-  auto d = OpenFile(dir, O_RDONLY | O_DIRECTORY);
-  if (d.ok()) ::fsync(d->get());  // best effort: the rename is already atomic
+  if (f < 0) return ErrnoError() << "create " << path << ".new";
+  {
+    unique_fd fd(f);
+    std::string text = SerializeBootedRecord(*next);
+    auto w = WriteFully(fd.get(), text.data(), text.size());
+    if (!w.ok()) return Wrap(w.error(), "write " + path + ".new");
+    if (::fsync(fd.get()) != 0) return ErrnoError() << "fsync " << path << ".new";
+  }
+  // rename replaces a symlink or FIFO at the record path itself.
+  if (::renameat(dir.get(), kRecordTemp, dir.get(), kRecordName) != 0)
+    return ErrnoError() << "rename " << path << ".new over " << path;
+  ::fsync(dir.get());  // best effort: the rename is already atomic
   return true;
 }
 

@@ -6,10 +6,12 @@
 #if __has_include("qemu-tests/harness.h")
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <random>
+#include <regex>
 
 #include "base/file.h"
 #include "image/bundle.h"
@@ -26,6 +28,11 @@ constexpr const char kModules[] =
 const std::vector<std::string> kModuleList = {"virtio_pci", "virtio_blk", "dm-mod", "dm-verity",
                                               "erofs",      "overlay",    "loop"};
 constexpr const char kFromImage[] = "FROM-IMAGE";
+// The GPT type GUID of the state partition (systemd's "Linux variable data").
+constexpr const char kStateType[] = "4d21b016-b534-45c2-a9fb-5c16e091fd2d";
+const std::string kStateCreate =
+    std::string("[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n") + "partition-type = \"" +
+    kStateType + "\"\n";
 constexpr const char kRefusedSig[] =
     "rootfs: signature of PARTLABEL=rootA does not match any of 1 trusted key "
     "(/etc/initos/keys/a.pub)";
@@ -39,6 +46,7 @@ std::string MainScript() {
          "echo \"ROOT-DEV $($B awk '$2==\"/run/initos/lower\"{print $1\" \"$3}' /proc/mounts)\"\n"
          "if $B cat /data/blob > /dev/null; then echo BLOB-READ-OK; else echo BLOB-READ-FAILED; "
          "fi\n"
+         "if [ -f /extra.sh ]; then $B sh /extra.sh; fi\n"
          "$B sync\n";
 }
 
@@ -83,26 +91,44 @@ struct Bundle {
   BundleHeader header;
 };
 
-// keygen a and b, an image tree, `initos image build` (version 3).
-Bundle MakeBundle() {
-  Bundle s;
-  s.dir = TestWorkDir();
-  static std::mt19937_64 rng{std::random_device{}()};
-  s.marker = "m" + std::to_string(rng() % 1000000000);
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", s.dir + "/a"});
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", s.dir + "/b"});
-  std::string tree = s.dir + "/tree";
+struct ImageOptions {
+  std::string name = "testos";
+  int version = 3;
+  std::string extra_script;  // becomes /extra.sh, run by /main.sh
+};
+
+// An image tree with its own marker, built and signed with s.dir/a into `out`.
+std::string BuildImage(const Bundle& s, const std::string& out, const std::string& marker,
+                       const ImageOptions& o) {
+  std::string tree = out + ".tree";
   EXPECT_TRUE(MakeDirs(tree + "/bin").ok());
   EXPECT_TRUE(MakeDirs(tree + "/etc").ok());
   EXPECT_TRUE(MakeDirs(tree + "/data").ok());
-  fs::copy_file("/bin/busybox", tree + "/bin/busybox");
+  fs::copy_file("/bin/busybox", tree + "/bin/busybox", fs::copy_options::overwrite_existing);
   EXPECT_TRUE(WriteStringToFile(tree + "/main.sh", MainScript(), 0755).ok());
-  EXPECT_TRUE(WriteStringToFile(tree + "/etc/marker", s.marker + "\n").ok());
-  EXPECT_TRUE(WriteStringToFile(tree + "/etc/version", "3\n").ok());
+  EXPECT_TRUE(WriteStringToFile(tree + "/etc/marker", marker + "\n").ok());
+  EXPECT_TRUE(WriteStringToFile(tree + "/etc/version", std::to_string(o.version) + "\n").ok());
   EXPECT_TRUE(WriteStringToFile(tree + "/data/blob", Blob()).ok());
-  s.bundle = s.dir + "/testos.bundle";
+  if (!o.extra_script.empty())
+    EXPECT_TRUE(WriteStringToFile(tree + "/extra.sh", o.extra_script, 0755).ok());
   RunOk({INITOS_BINARY, "image", "build", "--rootfs", tree, "--key", s.dir + "/a/signing.key",
-         "--name", "testos", "--version", "3", "-o", s.bundle});
+         "--name", o.name, "--version", std::to_string(o.version), "-o", out});
+  return out;
+}
+
+std::string NewMarker() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return "m" + std::to_string(rng() % 1000000000);
+}
+
+// keygen a and b, an image tree, `initos image build` (version 3).
+Bundle MakeBundle(const ImageOptions& o = {}) {
+  Bundle s;
+  s.dir = TestWorkDir();
+  s.marker = NewMarker();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", s.dir + "/a"});
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", s.dir + "/b"});
+  s.bundle = BuildImage(s, s.dir + "/testos.bundle", s.marker, o);
   auto fd = OpenFile(s.bundle, O_RDONLY);
   EXPECT_TRUE(fd.ok());
   auto b = ReadBundle(fd->get());
@@ -145,7 +171,7 @@ std::string GptDiskWithState(const Bundle& s, const std::string& state_bytes, ui
   uint64_t state_sector = 2048 + part_kib * 2;
   RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(part_kib) + "K", "-c", "1:rootA", "-n",
          "2:" + std::to_string(state_sector) + ":+" + std::to_string(kStateKib) + "K", "-c",
-         "2:state", disk});
+         "2:state", "-t", std::string("2:") + kStateType, disk});
   RunOk({"dd", "if=" + s.bundle, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
   *state_off = state_sector * 512;
   if (!state_bytes.empty()) {
@@ -177,11 +203,13 @@ std::string Config(const std::string& rootfs_extra, const std::string& extra = "
   return std::string(
              "[init]\nmain = [\"/bin/busybox\", \"sh\", \"/main.sh\"]\n"
              "on-exit = \"poweroff\"\nfailure-delay-s = 0\n") +
-         kModules + "[rootfs]\nkeys = [\"/etc/initos/keys/a.pub\"]\n" + rootfs_extra + extra;
+         kModules + "[rootfs]\nname = \"testos\"\nkeys = [\"/etc/initos/keys/a.pub\"]\n" +
+         rootfs_extra + extra;
 }
 
 std::unique_ptr<Qemu> Boot(const Bundle& s, const std::string& config,
-                           std::vector<std::string> disks, const std::string& key = "a") {
+                           std::vector<std::string> disks, const std::string& key = "a",
+                           const std::string& append = "") {
   InitramfsSpec spec;
   spec.config = config;
   spec.modules = kModuleList;
@@ -189,7 +217,7 @@ std::unique_ptr<Qemu> Boot(const Bundle& s, const std::string& config,
   auto img = BuildInitramfs(spec, s.dir);
   EXPECT_TRUE(img.ok()) << img.error().str();
   if (!img.ok()) return nullptr;
-  QemuOptions o = BootOptions(*img);
+  QemuOptions o = BootOptions(*img, append);
   o.disks = std::move(disks);
   auto q = Qemu::Start(o);
   EXPECT_TRUE(q.ok()) << q.error().str();
@@ -358,10 +386,7 @@ TEST(RootfsBoot, EmptyStatePartitionIsFormattedOnFirstBoot) {
   uint64_t off = 0;
   std::string disk = GptDiskWithState(s, "", &off);
   // The config's state.create = true makes the builder add mkfs by itself.
-  auto vm = Boot(s,
-                 Config("image = \"PARTLABEL=rootA\"\n",
-                        "[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n"),
-                 {disk});
+  auto vm = Boot(s, Config("image = \"PARTLABEL=rootA\"\n", kStateCreate), {disk});
   ASSERT_TRUE(vm);
   ASSERT_TRUE(vm->WaitForRegex(R"(state: created ext4 on /dev/vd[a-z][0-9]+ \(PARTLABEL=state\))",
                                kBootTimeout))
@@ -393,10 +418,7 @@ TEST(RootfsBoot, StatePartitionWithGarbageIsNeverFormatted) {
   auto sum = [](const std::string& f) { return RunCapture({"sha256sum", f}).second.substr(0, 64); };
   std::string sum_before = sum(before);
   std::string output;
-  ExpectRefused(s,
-                Config("image = \"PARTLABEL=rootA\"\n",
-                       "[state]\ndevice = \"PARTLABEL=state\"\ncreate = true\n"),
-                {disk},
+  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n", kStateCreate), {disk},
                 "(PARTLABEL=state) holds no filesystem initos recognises but is not empty "
                 "(non-zero byte at 0x0); not formatting it",
                 "a", &output);
@@ -410,6 +432,265 @@ TEST(RootfsBoot, MissingPartitionIsReported) {
   Bundle s = MakeBundle();
   ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n"), {GptDisk(s, "other")},
                 "rootfs: no block device with PARTLABEL=rootA after 10 s");
+}
+
+// ---- hardening (issue 8): what a disk or command-line attacker can try ----
+
+std::string Sha256(const std::string& file) {
+  return RunCapture({"sha256sum", file}).second.substr(0, 64);
+}
+
+// /var persists on the state partition, /etc and /usr do not; a setuid
+// script planted in /var's upper layer on the state partition cannot run,
+// neither through /var nor through the state mount itself.
+TEST(RootfsBoot, OnlyPersistentDirsSurviveRebootAndTheyAreNoexec) {
+  INITOS_REQUIRE_QEMU();
+  ImageOptions o;
+  o.extra_script =
+      "B=/bin/busybox\n"
+      "echo \"PERSIST var=$($B cat /var/p 2>/dev/null || echo none) etc=$($B cat /etc/e "
+      "2>/dev/null || echo none) usr=$($B cat /usr/u 2>/dev/null || echo none)\"\n"
+      "echo kept > /var/p; echo kept > /etc/e; $B mkdir -p /usr; echo kept > /usr/u\n"
+      "if [ -f /var/evil ]; then echo EVIL-PRESENT; fi\n"
+      "if /var/evil; then echo EVIL-EXEC-OK; else echo EVIL-EXEC-REFUSED; fi\n"
+      "if /run/initos/state/initos/persist/var/upper/evil; then echo EVIL2-EXEC-OK; else echo "
+      "EVIL2-EXEC-REFUSED; fi\n"
+      "$B grep ' /var ' /proc/mounts\n";
+  Bundle s = MakeBundle(o);
+  std::string planted = s.dir + "/state-tree/initos/persist/var/upper";
+  ASSERT_TRUE(MakeDirs(planted).ok());
+  ASSERT_TRUE(
+      WriteStringToFile(planted + "/evil", "#!/bin/busybox sh\necho ATTACKER-RAN\n", 04755).ok());
+  ASSERT_EQ(::chmod((planted + "/evil").c_str(), 04755), 0);
+  std::string state = Ext4Disk(s, "state.img", "state", s.dir + "/state-tree", 32);
+  std::string disk = GptDisk(s);
+  std::string config =
+      Config("image = \"PARTLABEL=rootA\"\n", "[state]\ndevice = \"LABEL=state\"\n");
+  {
+    auto vm = Boot(s, config, {disk, state});
+    ASSERT_TRUE(vm);
+    ASSERT_TRUE(vm->WaitFor("PERSIST var=none etc=none usr=none", kBootTimeout)) << vm->Output();
+    EXPECT_TRUE(vm->WaitFor("EVIL-PRESENT")) << vm->Output();
+    EXPECT_TRUE(vm->WaitFor("EVIL-EXEC-REFUSED")) << vm->Output();
+    EXPECT_TRUE(vm->WaitFor("EVIL2-EXEC-REFUSED")) << vm->Output();
+    EXPECT_TRUE(vm->WaitForRegex(R"(overlay /var overlay .*nosuid,nodev,noexec)")) << vm->Output();
+    auto code = vm->WaitExit();
+    ASSERT_TRUE(code) << vm->Output();
+    EXPECT_EQ(*code, 0);
+    EXPECT_NE(
+        vm->Output().find("rootfs: /var persists on the state partition (nosuid,nodev,noexec)"),
+        std::string::npos)
+        << vm->Output();
+    EXPECT_EQ(vm->Output().find("ATTACKER-RAN"), std::string::npos) << vm->Output();
+    EXPECT_EQ(vm->Output().find("EXEC-OK"), std::string::npos) << vm->Output();
+  }
+  {
+    auto vm = Boot(s, config, {disk, state});
+    ASSERT_TRUE(vm);
+    EXPECT_TRUE(vm->WaitFor("PERSIST var=kept etc=none usr=none", kBootTimeout)) << vm->Output();
+    EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+    EXPECT_EQ(vm->Output().find("ATTACKER-RAN"), std::string::npos) << vm->Output();
+    EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+  }
+  // Offline: /var's change is in its own layer, nothing of /etc anywhere.
+  auto [rc, out] = RunCapture({"debugfs", "-R", "cat /initos/persist/var/upper/p", state});
+  EXPECT_NE(out.find("kept"), std::string::npos) << out;
+  auto [rc2, ls] = RunCapture({"debugfs", "-R", "ls -l /initos/persist", state});
+  EXPECT_EQ(ls.find("etc"), std::string::npos) << ls;
+}
+
+// (i) A bundle signed by the trusted key but built for another product.
+TEST(RootfsBoot, ImageOfAnotherNameIsRefused) {
+  INITOS_REQUIRE_QEMU();
+  ImageOptions o;
+  o.name = "otheros";
+  Bundle s = MakeBundle(o);
+  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n"), {GptDisk(s)},
+                "rootfs: PARTLABEL=rootA holds image \"otheros\" but rootfs.name is \"testos\"; "
+                "refusing it");
+}
+
+// (ii) A FIFO where the record should be: no hang, the baked floor, logged;
+// the record is then written as a regular file.
+TEST(RootfsBoot, FifoAsBootedRecordFallsBackToBakedFloor) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  ASSERT_TRUE(MakeDirs(s.dir + "/state-tree/initos").ok());
+  ASSERT_EQ(::mkfifo((s.dir + "/state-tree/initos/booted-version").c_str(), 0644), 0);
+  std::string state = Ext4Disk(s, "state.img", "state", s.dir + "/state-tree", 16);
+  auto vm = Boot(s,
+                 Config("image = \"PARTLABEL=rootA\"\nmin-version = 2\n",
+                        "[state]\ndevice = \"LABEL=state\"\n"),
+                 {GptDisk(s), state});
+  ASSERT_TRUE(vm);
+  EXPECT_TRUE(
+      vm->WaitFor("rootfs: booted-version record /run/initos/state/initos/booted-version "
+                  "is a FIFO; ignoring it, the floor is rootfs.min-version 2",
+                  kBootTimeout))
+      << vm->Output();
+  EXPECT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker)) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  // Logged by PID 1 while the main program runs: before or after its output.
+  EXPECT_NE(vm->Output().find("rootfs: recorded testos version 3 as booted"), std::string::npos)
+      << vm->Output();
+  EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+  auto [rc, out] = RunCapture({"debugfs", "-R", "stat /initos/booted-version", state});
+  EXPECT_NE(out.find("Type: regular"), std::string::npos) << out;
+}
+
+// (iii) A symlink where the record should be. It points at a record saying
+// version 9 (on the same partition): followed, it would refuse version 3;
+// not followed, the baked floor applies and the link is replaced.
+TEST(RootfsBoot, SymlinkAsBootedRecordIsNotFollowed) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  ASSERT_TRUE(MakeDirs(s.dir + "/state-tree/initos").ok());
+  ASSERT_TRUE(WriteStringToFile(s.dir + "/state-tree/initos/elsewhere",
+                                "testos 9 " + s.manifest.root_hash + "\n")
+                  .ok());
+  ASSERT_EQ(::symlink("elsewhere", (s.dir + "/state-tree/initos/booted-version").c_str()), 0);
+  std::string state = Ext4Disk(s, "state.img", "state", s.dir + "/state-tree", 16);
+  auto vm = Boot(s,
+                 Config("image = \"PARTLABEL=rootA\"\nmin-version = 2\n",
+                        "[state]\ndevice = \"LABEL=state\"\n"),
+                 {GptDisk(s), state});
+  ASSERT_TRUE(vm);
+  EXPECT_TRUE(
+      vm->WaitFor("rootfs: booted-version record /run/initos/state/initos/booted-version "
+                  "is a symlink (or lies under one); not followed; ignoring it",
+                  kBootTimeout))
+      << vm->Output();
+  EXPECT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker)) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  EXPECT_EQ(vm->Output().find("refusing rollback"), std::string::npos) << vm->Output();
+  EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+  auto [rc, out] = RunCapture({"debugfs", "-R", "cat /initos/booted-version", state});
+  EXPECT_NE(out.find("testos 3 " + s.manifest.root_hash + "\n"), std::string::npos) << out;
+  auto [rc2, target] = RunCapture({"debugfs", "-R", "cat /initos/elsewhere", state});
+  EXPECT_NE(target.find("testos 9 "), std::string::npos) << target;
+}
+
+// (iv) First 64 KiB zero, a btrfs superblock at 64 KiB: state.create must
+// not format it. Checked with blkid -p on the host first.
+TEST(RootfsBoot, BtrfsBehindZeroedHeadIsNeverFormatted) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  std::string fs_img = s.dir + "/btrfs.img";
+  RunOk({"truncate", "-s", "128M", fs_img});
+  RunOk({"mkfs.btrfs", "-q", fs_img});
+  auto whole = ReadFileToString(fs_img);
+  ASSERT_TRUE(whole.ok());
+  std::string head = whole->substr(0, 16 * 1024 * 1024);
+  std::fill(head.begin(), head.begin() + 64 * 1024, '\0');
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, head, &off);
+  std::string before = ExtractState(disk, off, s.dir + "/state-before.img");
+  auto [blkid_rc, blkid] = RunCapture({"blkid", "-p", before});
+  ASSERT_NE(blkid.find("TYPE=\"btrfs\""), std::string::npos) << blkid;
+  std::string sum_before = Sha256(before);
+  std::string output;
+  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n", kStateCreate), {disk},
+                "(PARTLABEL=state) holds btrfs at offset 65600; not formatting or mounting it", "a",
+                &output);
+  EXPECT_EQ(output.find("state: created"), std::string::npos) << output;
+  EXPECT_EQ(Sha256(ExtractState(disk, off, s.dir + "/state-after.img")), sum_before);
+}
+
+// The state partition must carry the type GUID the signed config names.
+TEST(RootfsBoot, StatePartitionOfAnotherTypeIsRefused) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, "", &off);
+  RunOk({"sgdisk", "-t", "2:0FC63DAF-8483-4772-8E79-3D69D8477DE4", disk});
+  std::string sum_before = Sha256(ExtractState(disk, off, s.dir + "/state-before.img"));
+  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n", kStateCreate), {disk},
+                "(PARTLABEL=state) has partition type 0fc63daf-8483-4772-8e79-3d69d8477de4 but "
+                "state.partition-type is 4d21b016-b534-45c2-a9fb-5c16e091fd2d; refusing it");
+  EXPECT_EQ(Sha256(ExtractState(disk, off, s.dir + "/state-after.img")), sum_before);
+}
+
+// (v) The kernel command line tries to drop the state partition (and with it
+// the rollback record) and to boot an older, validly signed image: both
+// refused, the configured image boots, the old one's program never runs.
+TEST(RootfsBoot, CmdlineCannotChooseImageOrState) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  ImageOptions old_opts;
+  old_opts.version = 2;
+  std::string old_marker = NewMarker();
+  std::string old_bundle = BuildImage(s, s.dir + "/old.bundle", old_marker, old_opts);
+  // One disk: rootA (version 3), old (version 2).
+  std::string disk = s.dir + "/two.img";
+  auto kib = [](const std::string& f) {
+    return (fs::file_size(f) + (1 << 20) - 1) / (1 << 20) * 1024;
+  };
+  uint64_t a_kib = kib(s.bundle), b_kib = kib(old_bundle);
+  RunOk({"truncate", "-s", std::to_string((a_kib + b_kib + 2048) * 1024), disk});
+  uint64_t b_sector = 2048 + a_kib * 2;
+  RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(a_kib) + "K", "-c", "1:rootA", "-n",
+         "2:" + std::to_string(b_sector) + ":+" + std::to_string(b_kib) + "K", "-c", "2:old",
+         disk});
+  RunOk({"dd", "if=" + s.bundle, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
+  RunOk({"dd", "if=" + old_bundle, "of=" + disk, "bs=512", "seek=" + std::to_string(b_sector),
+         "conv=notrunc", "status=none"});
+  ASSERT_TRUE(MakeDirs(s.dir + "/state-tree").ok());
+  std::string state = Ext4Disk(s, "state.img", "state", s.dir + "/state-tree", 16);
+  auto vm = Boot(s, Config("image = \"PARTLABEL=rootA\"\n", "[state]\ndevice = \"LABEL=state\"\n"),
+                 {disk, state}, "a", "initos.state.device= initos.rootfs.image=PARTLABEL=old");
+  ASSERT_TRUE(vm);
+  EXPECT_TRUE(vm->WaitForRegex(R"(state\.device.*refused)", kBootTimeout)) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker + " version=3", kBootTimeout))
+      << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  // Logged by PID 1 while the main program runs: before or after its output.
+  EXPECT_NE(vm->Output().find("rootfs: recorded testos version 3 as booted"), std::string::npos)
+      << vm->Output();
+  EXPECT_TRUE(std::regex_search(vm->Output(), std::regex(R"(rootfs\.image.*refused)")))
+      << vm->Output();
+  EXPECT_EQ(vm->Output().find(old_marker), std::string::npos) << vm->Output();
+  EXPECT_EQ(vm->Output().find("version=2"), std::string::npos) << vm->Output();
+  EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+}
+
+// A symlink at the bundle path on the (untrusted) image filesystem is not
+// followed, even to a valid bundle.
+TEST(RootfsBoot, BundleFileSymlinkIsNotFollowed) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  ASSERT_TRUE(MakeDirs(s.dir + "/imgs/os").ok());
+  fs::copy_file(s.bundle, s.dir + "/imgs/real.bundle");
+  ASSERT_EQ(::symlink("../real.bundle", (s.dir + "/imgs/os/testos.bundle").c_str()), 0);
+  std::string disk = Ext4Disk(s, "imgs.img", "imgs", s.dir + "/imgs", 32);
+  ExpectRefused(s, Config("image = \"LABEL=imgs:/os/testos.bundle\"\n"), {disk},
+                "rootfs: LABEL=imgs:/os/testos.bundle: /os/testos.bundle in the ext4 filesystem on "
+                "/dev/vda is a symlink (or lies under one); not followed");
+}
+
+// state.device = PARTUUID=: found through the parent disk's GPT, formatted
+// on first boot (create needs no partition-type then), the record written.
+TEST(RootfsBoot, StateByPartUuidIsFormattedOnFirstBoot) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  uint64_t off = 0;
+  std::string disk = GptDiskWithState(s, "", &off);
+  const std::string guid = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+  RunOk({"sgdisk", "-u", "2:" + guid, disk});
+  auto vm = Boot(s,
+                 Config("image = \"PARTLABEL=rootA\"\n",
+                        "[state]\ndevice = \"PARTUUID=" + guid + "\"\ncreate = true\n"),
+                 {disk});
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitForRegex(
+      R"(state: created ext4 on /dev/vd[a-z]2 \(PARTUUID=)" + guid + R"(\))", kBootTimeout))
+      << vm->Output();
+  ASSERT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker, kBootTimeout)) << vm->Output();
+  auto code = vm->WaitExit();
+  ASSERT_TRUE(code) << vm->Output();
+  EXPECT_EQ(*code, 0);
+  std::string state = ExtractState(disk, off, s.dir + "/state-out.img");
+  auto [rc, out] = RunCapture({"debugfs", "-R", "cat /initos/booted-version", state});
+  EXPECT_NE(out.find("testos 3 " + s.manifest.root_hash + "\n"), std::string::npos) << out;
 }
 
 }  // namespace

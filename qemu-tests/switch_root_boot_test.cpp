@@ -162,7 +162,7 @@ std::string Config(const Shared& sh, const std::string& init_extra = "") {
   while (!key.empty() && key.back() == '\n') key.pop_back();
   return "[init]\nmode = \"switch-root\"\nfailure-delay-s = 0\n" + init_extra + Modules() +
          "[rootfs]\nimage = \"PARTLABEL=" + kPartLabel +
-         "\"\nkeys = [\"/etc/initos/keys/dev.pub\"]\non-failure = \"poweroff\"\n"
+         "\"\nname = \"debian\"\nkeys = [\"/etc/initos/keys/dev.pub\"]\non-failure = \"poweroff\"\n"
          "[state]\ndevice = \"LABEL=" +
          kStateLabel + "\"\n[sidecar]\nenable = true\nauthorized-keys = [\"" + key + "\"]\n";
 }

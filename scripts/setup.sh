@@ -7,10 +7,10 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang clang-format lld
   libssl-dev libcap-dev libseccomp-dev libmnl-dev libtomlplusplus-dev
-  zlib1g-dev libzstd-dev libgtest-dev googletest
+  zlib1g-dev libzstd-dev libgtest-dev googletest libblkid-dev
   # images and peers
   erofs-utils cryptsetup-bin busybox-static cpio zstd e2fsprogs dosfstools
-  util-linux fdisk gdisk kmod file
+  util-linux fdisk gdisk kmod file btrfs-progs
   # boots
   qemu-system-x86 qemu-utils linux-image-cloud-amd64 ovmf
   systemd-boot-efi sbsigntool
