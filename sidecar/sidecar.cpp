@@ -201,8 +201,9 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
   SshdConfigSpec cfg;
   cfg.listen = spec.listen;
   cfg.host_keys = {o.host_key};
+  // Only the signed config's keys: the state partition is writable by root
+  // in the OS, so a key file there is not trusted.
   cfg.authorized_keys_files = {kSidecarAuthorizedKeys};
-  if (!spec.state_dir.empty()) cfg.authorized_keys_files.push_back(kSidecarStateAuthorizedKeys);
   INITOS_TRY(WriteStringToFile(dir + kSidecarSshdConfig, GenerateSshdConfig(cfg), 0644));
   INITOS_TRY(WriteStringToFile(dir + kSidecarAuthorizedKeys,
                                AuthorizedKeysText(spec.authorized_keys), 0644));

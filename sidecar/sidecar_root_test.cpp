@@ -202,15 +202,22 @@ TEST_F(SidecarTest, PasswordsAndUnknownKeysAreRefused) {
   EXPECT_TRUE(SshWithKey("client", "true").ok());
 }
 
-TEST_F(SidecarTest, KeyOnTheStatePartitionIsAccepted) {
+// Root in the OS can write the state partition: a key planted there must
+// not open the sidecar (keys come only from the signed config).
+TEST_F(SidecarTest, KeyPlantedOnTheStatePartitionIsRefused) {
   auto wrong_pub = ReadFileToString(base_ + "/wrong.pub");
   ASSERT_TRUE(wrong_pub.ok());
   ASSERT_TRUE(MakeDirs(base_ + "/state/sidecar", 0700).ok());
   ASSERT_TRUE(WriteStringToFile(base_ + "/state/sidecar/authorized_keys", *wrong_pub, 0600).ok());
   Start();
   Cmd c = SshWithKey("wrong", "echo ok");
-  EXPECT_TRUE(c.ok()) << c.out << Log();
-  EXPECT_EQ(c.out, "ok\n");
+  EXPECT_FALSE(c.ok()) << c.out << Log();
+  EXPECT_NE(c.out.find("Permission denied (publickey)"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("ok\n"), std::string::npos) << c.out;
+  // The configured key still works.
+  Cmd good = SshWithKey("client", "echo ok");
+  EXPECT_TRUE(good.ok()) << good.out << Log();
+  EXPECT_EQ(good.out, "ok\n");
 }
 
 TEST_F(SidecarTest, KilledSshdComesBack) {
