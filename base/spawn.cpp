@@ -198,6 +198,35 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   return ErrnoErrorCode(f.err) << StageName(static_cast<Stage>(f.stage)) << " " << options.argv[0];
 }
 
+namespace {
+
+Error KillGroupAndReap(pid_t pid, const std::string& name, std::chrono::milliseconds timeout) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // in case it left its group
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Err() << name << " did not finish within " << FormatTimeout(timeout)
+               << " (killed it and its process group)";
+}
+
+}  // namespace
+
+Result<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout, const std::string& name) {
+  using Clock = std::chrono::steady_clock;
+  const bool limited = timeout.count() > 0;
+  const Clock::time_point deadline = Clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, limited ? WNOHANG : 0);
+    if (w == pid) return status;
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return ErrnoError() << "waitpid " << name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return KillGroupAndReap(pid, name, timeout);
+    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+  }
+}
+
 std::string FormatTimeout(std::chrono::milliseconds timeout) {
   long long ms = timeout.count();
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
@@ -251,23 +280,21 @@ Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr,
     if (n <= 0) break;  // EOF (or a read error: the exit status still tells)
     f.output.append(buf, static_cast<size_t>(n));
   }
-  while (!timed_out) {  // then the exit
-    pid_t w = ::waitpid(*pid, &f.wait_status, limited ? WNOHANG : 0);
-    if (w == *pid) return f;
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return ErrnoError() << "waitpid " << options.argv.at(0);
-    if (remaining_ms() == 0) {
-      timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(remaining_ms(), 10)));
+  if (timed_out) return KillGroupAndReap(*pid, options.argv.at(0), timeout);
+  auto left = limited
+                  ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                  : std::chrono::milliseconds::zero();
+  if (limited && left.count() <= 0) left = std::chrono::milliseconds(1);
+  auto status = WaitForExit(*pid, left, options.argv.at(0));
+  if (!status.ok()) {
+    // A timeout names the whole limit, not what was left of it.
+    if (limited && status.error().code == 0)
+      return Err() << options.argv.at(0) << " did not finish within " << FormatTimeout(timeout)
+                   << " (killed it and its process group)";
+    return status.error();
   }
-  ::kill(-*pid, SIGKILL);
-  ::kill(*pid, SIGKILL);  // in case it left its group
-  while (::waitpid(*pid, &f.wait_status, 0) < 0 && errno == EINTR) {
-  }
-  return Err() << options.argv.at(0) << " did not finish within " << FormatTimeout(timeout)
-               << " (killed it and its process group)";
+  f.wait_status = *status;
+  return f;
 }
 
 }  // namespace initos

@@ -63,6 +63,15 @@ Result<Finished> SpawnAndWait(
     SpawnOptions options, bool merge_stderr,
     std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
+// Waits for the spawned child `pid` (started with new_process_group or
+// new_session, so its group is its own) for at most `timeout`; returns its
+// wait status. On expiry the group and the child are SIGKILLed and reaped,
+// and the error is "NAME did not finish within N s (killed it and its
+// process group)". Zero waits as long as it takes. For programs whose output
+// goes elsewhere (the console): background jobs they leave are not waited
+// for, as with a plain waitpid.
+Result<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout, const std::string& name);
+
 // "30 s", "0.25 s": a timeout as error messages print it.
 std::string FormatTimeout(std::chrono::milliseconds timeout);
 

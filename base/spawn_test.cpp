@@ -273,6 +273,28 @@ TEST(SpawnAndWaitTimeout, FastProgramWithinTheLimit) {
   EXPECT_TRUE(NoChildLeft());
 }
 
+// Without output capture (the network hook writes to the console).
+TEST(SpawnAndWaitTimeout, WaitForExitKillsTheGroupOnExpiry) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "sleep 30"};
+  o.new_process_group = true;
+  auto pid = Spawn(o);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  auto status = WaitForExit(*pid, std::chrono::milliseconds(200), "hook");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().str(),
+            "hook did not finish within 0.2 s (killed it and its process group)");
+  EXPECT_TRUE(NoChildLeft());
+
+  o.argv = {"/bin/sh", "-c", "exit 4"};
+  pid = Spawn(o);
+  ASSERT_TRUE(pid.ok());
+  status = WaitForExit(*pid, std::chrono::seconds(10), "hook");
+  ASSERT_TRUE(status.ok()) << status.error().str();
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 4);
+}
+
 TEST(SpawnAndWaitTimeout, FormatTimeout) {
   EXPECT_EQ(FormatTimeout(std::chrono::seconds(30)), "30 s");
   EXPECT_EQ(FormatTimeout(std::chrono::milliseconds(250)), "0.25 s");

@@ -339,20 +339,24 @@ void RunNetworkHook(const std::string& root) {
   SpawnOptions so;
   so.argv = {hook};
   so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  // Its own group: on timeout the group is killed. Output stays on the
+  // console (a DHCP client it backgrounds may keep printing there).
+  so.new_process_group = true;
   auto null = OpenFile(UnderRoot(root, "/dev/null"), O_RDWR);
   if (null.ok()) so.stdin_fd = null->get();
-  auto f = SpawnAndWait(so, /*merge_stderr=*/true, kNetworkHookTimeout);
-  if (!f.ok()) {
-    LOG(Error) << "switch-root: network hook " << f.error().str()
-               << "; the sidecar may be unreachable, fix " << kNetworkHook << " in the initramfs";
+  auto pid = Spawn(so);
+  if (!pid.ok()) {
+    LOG(Error) << "switch-root: network hook " << pid.error().str() << "; fix " << kNetworkHook
+               << " in the initramfs";
     return;
   }
-  std::string out = f->output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  if (!f->succeeded())
-    LOG(Error) << "switch-root: " << hook << " " << DescribeStatus(f->wait_status)
-               << (out.empty() ? "" : ": " + out) << "; the sidecar may be unreachable, fix "
-               << kNetworkHook << " in the initramfs";
+  auto status = WaitForExit(*pid, kNetworkHookTimeout, hook);
+  if (!status.ok())
+    LOG(Error) << "switch-root: network hook " << status.error().str()
+               << "; the sidecar may be unreachable, fix " << kNetworkHook << " in the initramfs";
+  else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+    LOG(Error) << "switch-root: " << hook << " " << DescribeStatus(*status)
+               << "; the sidecar may be unreachable, fix " << kNetworkHook << " in the initramfs";
   else
     LOG(Info) << "switch-root: " << hook << " done";
 }
