@@ -520,5 +520,49 @@ TEST(SwitchRootBoot, MissingOsInitAppliesTheFailurePolicy) {
   EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
 }
 
+// The exec of the OS init fails after the root was switched (the Debian
+// image's /etc/hostname is a regular file with the exec bit: ENOEXEC). In
+// development mode with on-failure = "shell", the recovery shell must be
+// the initramfs' busybox (opened before the handover), not a path looked up
+// in the OS, which has no /bin/busybox at all.
+TEST(SwitchRootBoot, FailedOsInitExecGivesTheInitramfsShell) {
+  INITOS_REQUIRE_QEMU();
+  const Shared& sh = GetShared();
+  ASSERT_EQ(sh.error, "");
+  std::string dir = TestWorkDir();
+  Disk disk = MakeDisk(sh, dir);
+  std::string config =
+      Config(sh, "os-init = \"/etc/hostname\"\nshell = [\"/bin/busybox\", \"sh\"]\n");
+  const std::string policy = "on-failure = \"poweroff\"\n";
+  ASSERT_NE(config.find(policy), std::string::npos);
+  config.replace(config.find(policy), policy.size(),
+                 "on-failure = \"shell\"\ninsecure-dev-mode = true\n");
+  std::string initramfs = Initramfs(sh, dir, config);
+  ASSERT_FALSE(initramfs.empty());
+  auto vm = Boot(initramfs, disk, FreePort(), TestLogPath());
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor("stage switch-root failed", kBootTimeout)) << vm->Output();
+  // It failed at the exec itself, i.e. after the handover began.
+  EXPECT_TRUE(vm->WaitFor("exec OS init /etc/hostname: Exec format error"))
+      << "the fixture needs an executable non-program in the image\n"
+      << vm->Output();
+  bool answered = false;
+  for (int i = 0; i < 30 && !answered; ++i) {
+    vm->Send("echo SHELL-$((20+22))\n");
+    answered = vm->WaitFor("SHELL-42", Seconds(2));
+  }
+  ASSERT_TRUE(answered) << vm->Output();
+  // "/" is the OS now, which has no busybox: the shell runs from the fd.
+  vm->Send(
+      "[ -e /bin/busybox ] || echo NO-BUSYBOX-$((1+1)); read h < /etc/hostname; echo "
+      "HOST-$h\n");
+  EXPECT_TRUE(vm->WaitFor("NO-BUSYBOX-2")) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor("HOST-initos-debian")) << vm->Output();
+  ASSERT_TRUE(vm->Send("exit\n"));
+  EXPECT_TRUE(vm->WaitFor("shutdown: reboot")) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+}
+
 }  // namespace
 }  // namespace initos::qemu
