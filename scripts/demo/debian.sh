@@ -61,6 +61,7 @@ mode = "switch-root"
 modules = ["virtio_pci", "virtio_blk", "virtio_net", "dm-mod", "dm-verity", "erofs", "overlay", "loop"]
 [rootfs]
 image = "PARTLABEL=debian"
+name = "debian"
 keys = ["/etc/initos/keys/dev.pub"]
 on-failure = "poweroff"
 [state]
