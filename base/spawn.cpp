@@ -1,13 +1,17 @@
 #include "base/spawn.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <thread>
 
 #include "base/file.h"
 #include "base/unique_fd.h"
@@ -108,7 +112,11 @@ struct ChildPlan {
   // execvp searches the PATH of `environ`: point it at the child's
   // environment first, so a PATH given in options.env is the one searched.
   environ = plan.env;
-  ::execvp(plan.argv[0], plan.argv.data());
+  if (o.exec_fd >= 0) {
+    ::syscall(SYS_execveat, o.exec_fd, "", plan.argv.data(), plan.env, AT_EMPTY_PATH);
+  } else {
+    ::execvp(plan.argv[0], plan.argv.data());
+  }
   ChildFail(pipe_fd, Stage::kExec);
 }
 
@@ -190,7 +198,53 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   return ErrnoErrorCode(f.err) << StageName(static_cast<Stage>(f.stage)) << " " << options.argv[0];
 }
 
-Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr) {
+namespace {
+
+Error KillGroupAndReap(pid_t pid, const std::string& name, std::chrono::milliseconds timeout) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // in case it left its group
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Err() << name << " did not finish within " << FormatTimeout(timeout)
+               << " (killed it and its process group)";
+}
+
+}  // namespace
+
+Result<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout, const std::string& name) {
+  using Clock = std::chrono::steady_clock;
+  const bool limited = timeout.count() > 0;
+  const Clock::time_point deadline = Clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, limited ? WNOHANG : 0);
+    if (w == pid) return status;
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return ErrnoError() << "waitpid " << name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return KillGroupAndReap(pid, name, timeout);
+    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+  }
+}
+
+std::string FormatTimeout(std::chrono::milliseconds timeout) {
+  long long ms = timeout.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld.%03lld", ms / 1000, ms % 1000);
+  std::string s = buf;
+  while (s.back() == '0') s.pop_back();
+  return s + " s";
+}
+
+Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr,
+                              std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const bool limited = timeout.count() > 0;
+  const Clock::time_point deadline = Clock::now() + timeout;
+  // Its own group, so a timeout also kills what it started (a hook's
+  // children would otherwise keep the output pipe open).
+  if (limited && !options.new_session) options.new_process_group = true;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "pipe";
   unique_fd rd(fds[0]), wr(fds[1]);
@@ -199,12 +253,47 @@ Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr) {
   auto pid = Spawn(options);
   wr.reset();  // the child holds the only write end: EOF when it is done
   if (!pid.ok()) return pid.error();
+  auto remaining_ms = [&]() -> int {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return left.count() <= 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+  };
+
   Finished f;
-  auto out = ReadFdToString(rd.get());
-  if (out.ok()) f.output = std::move(*out);
-  while (::waitpid(*pid, &f.wait_status, 0) < 0) {
-    if (errno != EINTR) return ErrnoError() << "waitpid " << options.argv.at(0);
+  bool timed_out = false;
+  char buf[4096];
+  for (;;) {  // output until EOF (or the deadline)
+    int wait_ms = -1;
+    if (limited) {
+      wait_ms = remaining_ms();
+      if (wait_ms == 0) {
+        timed_out = true;
+        break;
+      }
+    }
+    struct pollfd p = {rd.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, wait_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoError() << "poll output of " << options.argv.at(0);
+    if (r == 0) continue;
+    ssize_t n = ::read(rd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF (or a read error: the exit status still tells)
+    f.output.append(buf, static_cast<size_t>(n));
   }
+  if (timed_out) return KillGroupAndReap(*pid, options.argv.at(0), timeout);
+  auto left = limited
+                  ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                  : std::chrono::milliseconds::zero();
+  if (limited && left.count() <= 0) left = std::chrono::milliseconds(1);
+  auto status = WaitForExit(*pid, left, options.argv.at(0));
+  if (!status.ok()) {
+    // A timeout names the whole limit, not what was left of it.
+    if (limited && status.error().code == 0)
+      return Err() << options.argv.at(0) << " did not finish within " << FormatTimeout(timeout)
+                   << " (killed it and its process group)";
+    return status.error();
+  }
+  f.wait_status = *status;
   return f;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,12 @@ struct SpawnOptions {
   // chroot(2) here (then chdir "/") before cwd and exec: argv[0] and PATH
   // resolve inside it. PID 1 runs init.main from the verified root this way.
   std::string chroot;
+  // >= 0: exec this already-open file (execveat AT_EMPTY_PATH) instead of
+  // looking argv[0] up; argv[0] is still passed as the name. Lets PID 1 run
+  // the initramfs' recovery shell after the root has been switched and the
+  // initramfs deleted (the open fd keeps the file). Must be an ELF binary:
+  // a close-on-exec fd cannot run a script.
+  int exec_fd = -1;
 };
 
 // Forks and execs. On success returns the child's pid once exec has happened.
@@ -46,7 +53,27 @@ struct Finished {
 
 // Spawns `options` with stdout (and with merge_stderr also stderr) collected
 // through a pipe, then waits for the child. The error cases are Spawn's.
-Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr);
+//
+// timeout > 0 bounds the whole run (PID 1 must never wait forever for a
+// helper): the child gets its own process group (unless new_session), and
+// when it has not exited by then the group is SIGKILLed, the child reaped,
+// and the error is "ARGV0 did not finish within N s (killed it and its
+// process group)". Zero waits as long as it takes.
+Result<Finished> SpawnAndWait(
+    SpawnOptions options, bool merge_stderr,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
+
+// Waits for the spawned child `pid` (started with new_process_group or
+// new_session, so its group is its own) for at most `timeout`; returns its
+// wait status. On expiry the group and the child are SIGKILLed and reaped,
+// and the error is "NAME did not finish within N s (killed it and its
+// process group)". Zero waits as long as it takes. For programs whose output
+// goes elsewhere (the console): background jobs they leave are not waited
+// for, as with a plain waitpid.
+Result<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout, const std::string& name);
+
+// "30 s", "0.25 s": a timeout as error messages print it.
+std::string FormatTimeout(std::chrono::milliseconds timeout);
 
 // Signal mask and dispositions as a fresh process has them: all signals
 // unblocked and SIG_DFL. Called in children before exec.

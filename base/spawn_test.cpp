@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "base/file.h"
 #include "base/unique_fd.h"
@@ -224,6 +226,79 @@ TEST(SpawnTest, RejectsEmptyArgv) {
   SpawnOptions o;
   auto r = Spawn(o);
   EXPECT_FALSE(r.ok());
+}
+
+// PID 1 waits for helpers (network hook, mkfs) with a limit: a hung one is
+// killed, with its process group, and named in the error.
+TEST(SpawnAndWaitTimeout, HungProgramIsKilledAndNamed) {
+  char dir_t[] = "/tmp/spawn_timeout.XXXXXX";
+  std::string dir = ::mkdtemp(dir_t);
+  const std::string pidfile = dir + "/grandchild.pid";
+  SpawnOptions o;
+  // A grandchild in the same group holds the output pipe open, as a hook's
+  // background job would: it must die too.
+  o.argv = {"/bin/sh", "-c", "sleep 30 & echo $! > " + pidfile + "; wait"};
+  auto start = std::chrono::steady_clock::now();
+  auto f = SpawnAndWait(o, /*merge_stderr=*/true, std::chrono::milliseconds(300));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().str(),
+            "/bin/sh did not finish within 0.3 s (killed it and its process group)");
+  EXPECT_LT(took, 5.0);
+  EXPECT_GE(took, 0.29);
+  auto text = ReadFileToString(pidfile);
+  ASSERT_TRUE(text.ok());
+  pid_t grandchild = std::atoi(text->c_str());
+  ASSERT_GT(grandchild, 0);
+  // Reparented to whoever reaps orphans here; gone or a zombie soon after.
+  bool dead = false;
+  for (int i = 0; i < 100 && !dead; ++i) {
+    auto stat = ReadFileToString("/proc/" + std::to_string(grandchild) + "/stat");
+    dead = !stat.ok() || stat->find(") Z ") != std::string::npos;
+    if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(dead) << "sleep " << grandchild << " survived the timeout";
+  EXPECT_TRUE(NoChildLeft());
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(SpawnAndWaitTimeout, FastProgramWithinTheLimit) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "echo ok; exit 3"};
+  auto f = SpawnAndWait(o, /*merge_stderr=*/false, std::chrono::seconds(10));
+  ASSERT_TRUE(f.ok()) << f.error().str();
+  EXPECT_EQ(f->output, "ok\n");
+  EXPECT_TRUE(WIFEXITED(f->wait_status));
+  EXPECT_EQ(WEXITSTATUS(f->wait_status), 3);
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// Without output capture (the network hook writes to the console).
+TEST(SpawnAndWaitTimeout, WaitForExitKillsTheGroupOnExpiry) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "sleep 30"};
+  o.new_process_group = true;
+  auto pid = Spawn(o);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  auto status = WaitForExit(*pid, std::chrono::milliseconds(200), "hook");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().str(),
+            "hook did not finish within 0.2 s (killed it and its process group)");
+  EXPECT_TRUE(NoChildLeft());
+
+  o.argv = {"/bin/sh", "-c", "exit 4"};
+  pid = Spawn(o);
+  ASSERT_TRUE(pid.ok());
+  status = WaitForExit(*pid, std::chrono::seconds(10), "hook");
+  ASSERT_TRUE(status.ok()) << status.error().str();
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 4);
+}
+
+TEST(SpawnAndWaitTimeout, FormatTimeout) {
+  EXPECT_EQ(FormatTimeout(std::chrono::seconds(30)), "30 s");
+  EXPECT_EQ(FormatTimeout(std::chrono::milliseconds(250)), "0.25 s");
+  EXPECT_EQ(FormatTimeout(std::chrono::milliseconds(1500)), "1.5 s");
 }
 
 }  // namespace

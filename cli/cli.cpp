@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <signal.h>
+#include <sys/reboot.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "init/initramfs_shutdown.h"
 #include "init/pid1.h"
 #include "init/reaper.h"
+#include "init/terminate.h"
 #include "sidecar/sidecar_cli.h"
 
 namespace initos {
@@ -57,6 +59,10 @@ int RunCli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string_view self = argc > 0 ? Basename(argv[0]) : "initos";
 
+  // Whatever runs as PID 1 (the init sequence, the shutdown program systemd
+  // execs, a container's reaper) must never die by an escaping exception:
+  // that is a kernel panic (or a vanished container) with nothing logged.
+  if (::getpid() == 1) InstallPid1TerminateHandler(RB_AUTOBOOT);
   if (IsKernelInit()) {
     // systemd execs /run/initramfs/shutdown VERB as PID 1 at the end of
     // poweroff/reboot: that copy of initos tears the verified root down.

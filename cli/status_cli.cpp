@@ -24,7 +24,7 @@ constexpr const char kStatusHelp[] =
     "\n"
     "Prints the booted image (name, version, root hash), the init mode and the\n"
     "SSH sidecar's uptime. Reads the record PID 1 wrote at /run/initos/status\n"
-    "(in the sidecar also /sysroot/run/initos/status).\n"
+    "(in the sidecar: the copy in its own tmpfs, made when it started).\n"
     "  --json   machine-readable output\n";
 
 constexpr const char kLogsHelp[] =
@@ -126,20 +126,20 @@ std::optional<double> SidecarUptime(const std::string& proc_dir, long ticks_per_
 }
 
 Result<FoundStatus> FindBootStatus(const std::string& root) {
-  for (const char* rel : {"/run/initos/status", "/sysroot/run/initos/status"}) {
-    std::string path = PathUnderRoot(root, rel);
-    auto text = ReadFileToString(path);
-    if (!text.ok()) {
-      if (text.error().code == ENOENT || text.error().code == ENOTDIR) continue;
-      return Err() << "cannot read " << path << ": " << std::strerror(text.error().code);
-    }
-    auto s = ParseBootStatus(*text);
-    if (!s.ok()) return Err() << path << ": " << s.error().str();
-    return FoundStatus{path, std::move(*s)};
+  // Only ROOT/run/initos/status: in the OS that is PID 1's record (moved in
+  // with /run), in the sidecar the copy made into its own tmpfs when it
+  // started. The OS's record under /sysroot is never a fallback: root in the
+  // OS can rewrite it, and the sidecar must not print what the OS says.
+  std::string path = PathUnderRoot(root, kBootStatusPath);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    if (text.error().code == ENOENT || text.error().code == ENOTDIR)
+      return Err() << "no boot record at " << path << ": is this an InitOS machine?";
+    return Err() << "cannot read " << path << ": " << std::strerror(text.error().code);
   }
-  return Err() << "no boot record at " << PathUnderRoot(root, "/run/initos/status") << " or "
-               << PathUnderRoot(root, "/sysroot/run/initos/status")
-               << ": is this an InitOS machine?";
+  auto s = ParseBootStatus(*text);
+  if (!s.ok()) return Err() << path << ": " << s.error().str();
+  return FoundStatus{path, std::move(*s)};
 }
 
 std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar_uptime) {

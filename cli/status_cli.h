@@ -36,7 +36,8 @@ struct FoundStatus {
   std::string path;
   BootStatus status;
 };
-// ROOT/run/initos/status, else ROOT/sysroot/run/initos/status. A record that
+// ROOT/run/initos/status only (in the sidecar: its own copy; the OS's record
+// under /sysroot is writable by root in the OS and never read). A record that
 // exists but does not parse is an error naming it, not "no record".
 Result<FoundStatus> FindBootStatus(const std::string& root);
 

@@ -104,8 +104,8 @@ TEST_F(StatusRoot, PrintsTheRecordFromRun) {
                        "sidecar uptime: 1m23s\n");
 }
 
-TEST_F(StatusRoot, FallsBackToSysrootAndPrintsJson) {
-  ASSERT_TRUE(WriteBootStatus(dir_ / "sysroot/run/initos/status", status_).ok());
+TEST_F(StatusRoot, PrintsJson) {
+  ASSERT_TRUE(WriteBootStatus(dir_ / "run/initos/status", status_).ok());
   auto r = Run({"--json"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("\"image\": \"debian\""), std::string::npos) << r.out;
@@ -113,15 +113,34 @@ TEST_F(StatusRoot, FallsBackToSysrootAndPrintsJson) {
   EXPECT_NE(r.out.find("\"root_hash\": \"" + std::string(64, 'c') + "\""), std::string::npos);
   EXPECT_NE(r.out.find("\"mode\": \"switch-root\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"sidecar_uptime_s\": 83,"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("sysroot/run/initos/status\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"record\": \"" + dir_.path() + "/run/initos/status\""), std::string::npos)
+      << r.out;
+}
+
+// In the sidecar, /sysroot/run/initos/status is the OS's file, which root in
+// the OS can rewrite: status reads only the sidecar's own copy.
+TEST_F(StatusRoot, NeverReadsTheOsRecordUnderSysroot) {
+  BootStatus forged = status_;
+  forged.image = "forged";
+  forged.root_hash = std::string(64, 'f');
+  ASSERT_TRUE(WriteBootStatus(dir_ / "sysroot/run/initos/status", forged).ok());
+  auto none = Run({});
+  EXPECT_EQ(none.status, 1) << none.out;
+  EXPECT_EQ(none.out.find("forged"), std::string::npos) << none.out;
+  ASSERT_TRUE(WriteBootStatus(dir_ / "run/initos/status", status_).ok());
+  auto r = Run({});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("image: debian\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("forged"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(std::string(64, 'f')), std::string::npos) << r.out;
 }
 
 TEST_F(StatusRoot, NoRecordIsOneClearLine) {
   auto r = Run({});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "initos status: no boot record at " + dir_.path() + "/run/initos/status or " +
-                       dir_.path() + "/sysroot/run/initos/status: is this an InitOS machine?\n");
+  EXPECT_EQ(r.err, "initos status: no boot record at " + dir_.path() +
+                       "/run/initos/status: is this an InitOS machine?\n");
 }
 
 TEST_F(StatusRoot, DamagedRecordIsNamed) {

@@ -299,7 +299,9 @@ Result<BundleVerification> VerifyBundle(int fd, const std::vector<SigningKey>& t
   b.manifest = std::move(*m);
   auto params = VerityParamsFromManifest(b.manifest);
   if (!params.ok()) return params.error();
-  uint64_t tree = VerityTreeSize(b.manifest.data_size, *params);
+  auto tree_size = VerityTreeSize(b.manifest.data_size, *params);
+  if (!tree_size.ok()) return Wrap(tree_size.error(), "manifest");
+  uint64_t tree = *tree_size;
   if (RoundUp(tree, kManifestAlign) != b.manifest.hash_size) {
     return Err() << "manifest: hash_size " << b.manifest.hash_size << " does not fit data_size "
                  << b.manifest.data_size << " (the tree needs " << tree << " bytes)";

@@ -141,10 +141,10 @@ Result<void> ValidateLayout(const Manifest& m, const ManifestLimits& limits) {
 
 }  // namespace
 
-size_t HashAlgorithmDigestSize(std::string_view algorithm) {
-  if (algorithm == "sha256") return 32;
-  if (algorithm == "sha512") return 64;
-  return 0;
+Result<size_t> HashAlgorithmDigestSize(std::string_view algorithm) {
+  if (algorithm == "sha256") return size_t{32};
+  if (algorithm == "sha512") return size_t{64};
+  return Err() << "manifest: unsupported hash_algorithm '" << algorithm << "' (sha256 or sha512)";
 }
 
 Result<void> ValidateManifest(const Manifest& m, const ManifestLimits& limits) {
@@ -159,11 +159,9 @@ Result<void> ValidateManifest(const Manifest& m, const ManifestLimits& limits) {
   if (m.fs_type != "erofs") {
     return Err() << "manifest: unsupported fs_type '" << m.fs_type << "' (only erofs)";
   }
-  size_t digest = HashAlgorithmDigestSize(m.hash_algorithm);
-  if (digest == 0) {
-    return Err() << "manifest: unsupported hash_algorithm '" << m.hash_algorithm
-                 << "' (sha256 or sha512)";
-  }
+  auto digest_size = HashAlgorithmDigestSize(m.hash_algorithm);
+  if (!digest_size.ok()) return digest_size.error();
+  size_t digest = *digest_size;
   if (!IsValidBlockSize(m.data_block_size)) {
     return Err() << "manifest: data_block_size " << m.data_block_size
                  << " is not a power of two in [512, 4096]";

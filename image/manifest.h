@@ -53,7 +53,8 @@ Result<void> ValidateManifest(const Manifest& m, const ManifestLimits& limits = 
 // Canonical form: fixed key order, one line each; byte-stable.
 std::string SerializeManifest(const Manifest& m);
 
-// Digest length in bytes for a hash algorithm the manifest accepts, or 0.
-size_t HashAlgorithmDigestSize(std::string_view algorithm);
+// Digest length in bytes for a hash algorithm the manifest accepts; any
+// other name is an error naming the accepted ones.
+Result<size_t> HashAlgorithmDigestSize(std::string_view algorithm);
 
 }  // namespace initos

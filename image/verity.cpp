@@ -363,12 +363,13 @@ Result<void> HashUpperLevels(Hasher& h, const Layout& l, uint32_t hbs, uint8_t* 
 
 }  // namespace
 
-uint64_t VerityTreeSize(uint64_t data_size, const VerityParams& params) {
+Result<uint64_t> VerityTreeSize(uint64_t data_size, const VerityParams& params) {
   auto md =
       std::unique_ptr<EVP_MD, MdDeleter>(EVP_MD_fetch(nullptr, params.algorithm.c_str(), nullptr));
-  if (!md) return 0;
+  if (!md) return Err() << "verity: unknown hash algorithm '" << params.algorithm << "'";
   auto layout = ComputeLayout(data_size, 0, params, EVP_MD_get_size(md.get()));
-  return layout.ok() ? layout->area_end : 0;
+  if (!layout.ok()) return Wrap(layout.error(), "verity tree size");
+  return layout->area_end;
 }
 
 Result<VerityTree> BuildVerityTree(int data_fd, uint64_t data_offset, uint64_t data_size,

@@ -51,8 +51,10 @@ Result<void> VerifyVerityTree(int data_fd, uint64_t data_offset, uint64_t data_s
                               const ProgressFn& progress = {});
 
 // Size of the tree (with superblock) that BuildVerityTree writes for a
-// hash_offset that is a multiple of hash_block_size; 0 for invalid input.
-uint64_t VerityTreeSize(uint64_t data_size, const VerityParams& params);
+// hash_offset that is a multiple of hash_block_size. Invalid input (an
+// unknown digest, data_size not whole blocks or 0) is an error, never a
+// size of 0 that a "tree fits" check would wave through.
+Result<uint64_t> VerityTreeSize(uint64_t data_size, const VerityParams& params);
 
 std::string HexEncode(const std::vector<uint8_t>& bytes);
 Result<std::vector<uint8_t>> HexDecode(const std::string& hex);

@@ -122,7 +122,7 @@ TEST_P(VerityRootTest, SeparateHashFileIsByteIdentical) {
   const std::string a = ReadAll(dir_ + "/ours.hash"), b = ReadAll(dir_ + "/theirs.hash");
   EXPECT_EQ(a.size(), b.size());
   EXPECT_TRUE(a == b) << "hash areas differ";
-  EXPECT_EQ(a.size(), VerityTreeSize(size_, params_));
+  EXPECT_EQ(a.size(), VerityTreeSize(size_, params_).value());
 }
 
 TEST_P(VerityRootTest, SameFileWithHashOffsetIsByteIdentical) {

@@ -61,7 +61,7 @@ std::string BuildRoot(uint64_t blocks, const VerityParams& p) {
   struct stat st {};
   EXPECT_EQ(fstat(hash.get(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), tree->hash_size);
-  EXPECT_EQ(tree->hash_size, VerityTreeSize(blocks * p.data_block_size, p));
+  EXPECT_EQ(tree->hash_size, VerityTreeSize(blocks * p.data_block_size, p).value());
   EXPECT_EQ(tree->data_blocks, blocks);
   return HexEncode(tree->root_hash);
 }
@@ -107,17 +107,20 @@ TEST(VerityTreeSize, LevelsAndSuperblock) {
   const auto p = TestParams();
   constexpr uint64_t B = 4096;
   // superblock block + levels; sha256 gives 128 hashes per 4 KiB block.
-  EXPECT_EQ(VerityTreeSize(1 * B, p), 1 * B);                // root = H(data block)
-  EXPECT_EQ(VerityTreeSize(2 * B, p), 2 * B);                // one level of one block
-  EXPECT_EQ(VerityTreeSize(128 * B, p), 2 * B);              // still one block
-  EXPECT_EQ(VerityTreeSize(129 * B, p), 4 * B);              // 2 + top
-  EXPECT_EQ(VerityTreeSize(4097 * B, p), (1 + 1 + 33) * B);  // 33 below the top block
-  EXPECT_EQ(VerityTreeSize(16384 * B, p), (1 + 1 + 128) * B);
-  EXPECT_EQ(VerityTreeSize(16385 * B, p), (1 + 1 + 2 + 129) * B);
+  EXPECT_EQ(VerityTreeSize(1 * B, p).value(), 1 * B);                // root = H(data block)
+  EXPECT_EQ(VerityTreeSize(2 * B, p).value(), 2 * B);                // one level of one block
+  EXPECT_EQ(VerityTreeSize(128 * B, p).value(), 2 * B);              // still one block
+  EXPECT_EQ(VerityTreeSize(129 * B, p).value(), 4 * B);              // 2 + top
+  EXPECT_EQ(VerityTreeSize(4097 * B, p).value(), (1 + 1 + 33) * B);  // 33 below the top block
+  EXPECT_EQ(VerityTreeSize(16384 * B, p).value(), (1 + 1 + 128) * B);
+  EXPECT_EQ(VerityTreeSize(16385 * B, p).value(), (1 + 1 + 2 + 129) * B);
   auto sha512 = TestParams("sha512");  // 64 hashes per block
-  EXPECT_EQ(VerityTreeSize(65 * B, sha512), (1 + 1 + 2) * B);
-  EXPECT_EQ(VerityTreeSize(4095, p), 0u);  // not a whole number of blocks
-  EXPECT_EQ(VerityTreeSize(0, p), 0u);
+  EXPECT_EQ(VerityTreeSize(65 * B, sha512).value(), (1 + 1 + 2) * B);
+  EXPECT_FALSE(VerityTreeSize(4095, p).ok());  // not a whole number of blocks
+  EXPECT_FALSE(VerityTreeSize(0, p).ok());
+  VerityParams bad = p;
+  bad.algorithm = "no-such-digest";
+  EXPECT_FALSE(VerityTreeSize(4096, bad).ok());
 }
 
 // A built tree plus the data, in one file (data first, tree after) the way

@@ -13,12 +13,29 @@ std::string Join(const std::string& root, const std::string& path) {
 }
 
 // The sidecar's files must be copied before the initramfs is deleted, and
-// it must see the OS root, so it starts here and nowhere else.
+// it must see the OS root, so it starts (or is prepared) here and nowhere
+// else.
 void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
   if (!config.sidecar.enable) return;
   auto spec = SidecarSpecForBoot(config.sidecar, o.root, o.state_dir);
   if (!spec.ok()) {
     LOG(Error) << spec.error().str() << "; continuing without the SSH sidecar";
+    return;
+  }
+  if (config.sidecar.start == SidecarStart::kAfterOsInit) {
+    // The same files, prepared now; systemd starts it from a runtime unit.
+    // The state partition's path as the OS sees it (PID 1's, minus root).
+    std::string state = o.state_dir;
+    if (o.root != "/" && !o.root.empty() && state.rfind(o.root + "/", 0) == 0)
+      state = state.substr(o.root.size());
+    auto r = PrepareSidecarForOs(*spec, Join(o.root, kSidecarStagingDir), Join(o.root, "/run"),
+                                 kSidecarStagingDir, state);
+    if (!r.ok()) {
+      LOG(Error) << r.error().str() << "; continuing without the SSH sidecar";
+      return;
+    }
+    LOG(Info) << "sidecar: prepared in " << kSidecarStagingDir << "; the OS starts it with "
+              << kSidecarUnitName << " (sidecar.start = after-os-init)";
     return;
   }
   spec->work_dir = Join(o.root, "/run/initos/sidecar");

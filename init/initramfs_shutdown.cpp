@@ -19,6 +19,7 @@
 #include "base/sys/dm.h"
 #include "init/children.h"
 #include "init/stage.h"
+#include "init/terminate.h"
 
 namespace initos {
 
@@ -205,6 +206,7 @@ int InitramfsShutdownMain(const std::vector<std::string>& args) {
                  "use `systemctl poweroff` or `initos poweroff`\n");
     return 2;
   }
+  InstallPid1TerminateHandler(RB_AUTOBOOT);  // until the verb is known
   ::umask(022);
   EnsureApiMounts();
   auto kmsg = OpenFile("/dev/kmsg", O_WRONLY);
@@ -215,6 +217,9 @@ int InitramfsShutdownMain(const std::vector<std::string>& args) {
   auto verb = ParseShutdownVerb(word);
   if (!verb.ok()) LOG(Error) << "initramfs-shutdown: " << verb.error().str() << "; rebooting";
   ShutdownVerb v = verb.ok() ? *verb : ShutdownVerb::kReboot;
+  // An escaping exception must still end in the verb systemd asked for
+  // (not a kernel panic, and not a reboot instead of a poweroff).
+  InstallPid1TerminateHandler(RebootCommandFor(v));
   LOG(Notice) << "initramfs-shutdown: " << ShutdownVerbName(v)
               << " t=" << FormatSeconds(MonotonicSeconds());
 

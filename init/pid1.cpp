@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -23,6 +24,7 @@
 #include "base/options.h"
 #include "base/spawn.h"
 #include "init/boot_status.h"
+#include "init/children.h"
 #include "init/config.h"
 #include "init/handover.h"
 #include "init/initramfs_shutdown.h"
@@ -33,6 +35,7 @@
 #include "init/shutdown.h"
 #include "init/stage.h"
 #include "init/supervisor.h"
+#include "init/terminate.h"
 
 namespace initos {
 namespace {
@@ -86,6 +89,12 @@ struct Pid1State {
   unique_fd tty;                    // the console's real tty device, for the main program
   std::optional<MountedRoot> root;  // the verified root init.main runs in
   std::vector<std::string> fatal_config_problems;  // StagePolicy refuses to boot on these
+  // The switch-root handover began: the initramfs may be deleted and "/" the
+  // OS, so paths no longer name initramfs files.
+  bool handover_started = false;
+  // init.shell opened in the initramfs before the handover, when the failure
+  // policy may run it: the recovery shell after a failed exec of the OS init.
+  unique_fd initramfs_shell;
 };
 
 using StageFn = Result<void> (*)(Pid1State&);
@@ -296,25 +305,58 @@ void RecordBoot(const MountedRoot& root);
 
 // An executable ROOT/etc/initos/network-up in the initramfs (e.g. busybox
 // `ip` commands) runs before the sidecar starts, so sshd is reachable
-// whatever the OS does with its network. Its failure is logged, not fatal.
+// whatever the OS does with its network. Its failure is logged, not fatal;
+// a hook that hangs (a DHCP client waiting for a link) is killed after
+// kNetworkHookTimeout so the boot goes on.
+constexpr std::chrono::seconds kNetworkHookTimeout{60};
+
 void RunNetworkHook(const std::string& root) {
   std::string hook = PathUnderRoot(root, kNetworkHook);
   if (::access(hook.c_str(), X_OK) != 0) return;
   SpawnOptions so;
   so.argv = {hook};
   so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  // Its own group: on timeout the group is killed. Output stays on the
+  // console (a DHCP client it backgrounds may keep printing there).
+  so.new_process_group = true;
+  auto null = OpenFile(PathUnderRoot(root, "/dev/null"), O_RDWR);
+  if (null.ok()) so.stdin_fd = null->get();
   auto pid = Spawn(so);
   if (!pid.ok()) {
-    LOG(Error) << "switch-root: " << hook << ": " << pid.error().str();
+    LOG(Error) << "switch-root: network hook " << pid.error().str() << "; fix " << kNetworkHook
+               << " in the initramfs";
     return;
   }
-  int status = 0;
-  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    LOG(Error) << "switch-root: " << hook << " failed (status " << status << ")";
+  auto status = WaitForExit(*pid, kNetworkHookTimeout, hook);
+  if (!status.ok())
+    LOG(Error) << "switch-root: network hook " << status.error().str()
+               << "; the sidecar may be unreachable, fix " << kNetworkHook << " in the initramfs";
+  else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+    LOG(Error) << "switch-root: " << hook << " " << DescribeStatus(*status)
+               << "; the sidecar may be unreachable, fix " << kNetworkHook << " in the initramfs";
   else
     LOG(Info) << "switch-root: " << hook << " done";
+}
+
+// If a failed handover would open the recovery shell (development mode,
+// rootfs.on-failure = "shell"), open it now, in the initramfs: once the
+// handover has begun, "/bin/sh" would be the OS's file (or nothing).
+void OpenRecoveryShell(Pid1State& s) {
+  RootfsFailureAction a = DecideRootfsFailure(s.config.rootfs, s.config.init);
+  if (a.kind != RootfsFailureAction::Kind::kShell || a.shell.empty()) return;
+  if (a.shell[0].empty() || a.shell[0][0] != '/') {
+    LOG(Warning) << "switch-root: init.shell " << a.shell[0]
+                 << " is not an absolute path in the initramfs; no recovery shell after a failed "
+                    "handover";
+    return;
+  }
+  auto fd = OpenFile(PathUnderRoot(s.opts.root, a.shell[0]), O_PATH);
+  if (!fd.ok()) {
+    LOG(Warning) << "switch-root: recovery shell " << fd.error().str()
+                 << "; a failed handover powers off instead";
+    return;
+  }
+  s.initramfs_shell = std::move(*fd);
 }
 
 // init.mode = "switch-root": hand the machine to the verified OS's own init
@@ -336,11 +378,13 @@ Result<void> StageSwitchRoot(Pid1State& s) {
     LOG(Error) << "switch-root: " << prep.error().str()
                << "; systemd will not be able to tear down the verified root at shutdown";
   RunNetworkHook(s.opts.root);
+  OpenRecoveryShell(s);
   HandoverOptions o;
   o.root = s.opts.root;
   o.new_root = s.root->target;
   o.state_dir = s.root->state_dir;
   SwitchRootHooks hooks;
+  hooks.on_start = [&s] { s.handover_started = true; };
   hooks.exec = [&s](const std::string& path, const std::vector<std::string>& argv) -> Result<void> {
     RecordBoot(*s.root);
     LOG(Info) << StageDoneLine("switch-root", MonotonicSeconds());
@@ -442,15 +486,6 @@ void FlushEarlyLogs(const std::string& root) {
   LogToKmsg(unique_fd(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)));
 }
 
-// A fatal bug must not panic the kernel with a stack trace nobody reads:
-// log, sync and reboot.
-[[noreturn]] void OnTerminate() {
-  LOG(Emerg) << "initos: fatal internal error (std::terminate); rebooting";
-  ::sync();
-  ::reboot(RB_AUTOBOOT);
-  for (;;) ::pause();
-}
-
 SupervisorOptions ConsoleOptions(const Pid1State& s) {
   SupervisorOptions so;
   so.env = MainEnvironment(s.config.init);
@@ -476,6 +511,7 @@ void RecordBoot(const MountedRoot& root) {
 int FailBoot(Pid1State& s, const char* stage) {
   if (s.is_pid1) FlushEarlyLogs(s.opts.root);
   RootfsFailureAction a = DecideRootfsFailure(s.config.rootfs, s.config.init);
+  if (s.handover_started) a = RecoveryAfterHandover(a, s.initramfs_shell.ok());
   if (!a.note.empty()) LOG(Warning) << a.note;
   std::string reason = std::string("stage ") + stage + " failed";
   if (a.kind == RootfsFailureAction::Kind::kShell && s.signal_fd.ok()) {
@@ -483,7 +519,11 @@ int FailBoot(Pid1State& s, const char* stage) {
     InitConfig shell = s.config.init;
     shell.main = a.shell;
     shell.on_exit = OnExit::kReboot;
-    Supervisor supervisor(shell, ConsoleOptions(s), std::move(s.signal_fd));
+    SupervisorOptions so = ConsoleOptions(s);
+    // Before the handover this is the same file as the path; after it, the
+    // only way to the initramfs' shell.
+    if (s.initramfs_shell.ok()) so.main_exec_fd = s.initramfs_shell.get();
+    Supervisor supervisor(shell, so, std::move(s.signal_fd));
     SupervisorResult r = supervisor.Run();
     return Finish(s, r.shutdown, r.reason);
   }
@@ -502,7 +542,9 @@ int Pid1Main(const std::vector<std::string>& args) {
   s.is_pid1 = ::getpid() == 1;
   if (s.is_pid1) {
     SetLogTarget(LogTarget::kQueue);
-    std::set_terminate(OnTerminate);
+    // RunCli installed it already for every PID-1 path; again here for
+    // callers that enter Pid1Main directly.
+    InstallPid1TerminateHandler(RB_AUTOBOOT);
   }
   LOG(Info) << "initos " << INITOS_VERSION
             << " init starting t=" << FormatSeconds(MonotonicSeconds());

@@ -33,7 +33,9 @@ Result<RootMapping> PlanRootMapping(const Manifest& m, uint64_t device_size,
                  << m.hash_block_size << " bytes after data_offset";
   auto params = VerityParamsFromManifest(m);
   if (!params.ok()) return params.error();
-  uint64_t tree = VerityTreeSize(m.data_size, *params);
+  auto tree_size = VerityTreeSize(m.data_size, *params);
+  if (!tree_size.ok()) return Wrap(tree_size.error(), "manifest");
+  uint64_t tree = *tree_size;
   if (tree > m.hash_size)
     return Err() << "manifest hash_size " << m.hash_size << " is smaller than the " << tree
                  << " bytes the tree for " << m.data_size << " data bytes needs";

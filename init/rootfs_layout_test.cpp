@@ -21,7 +21,7 @@ Manifest GoodManifest(uint64_t data_size = 4 * kMiB) {
   m.data_size = data_size;
   m.hash_offset = m.data_offset + m.data_size;
   VerityParams p;
-  uint64_t tree = VerityTreeSize(data_size, p);
+  uint64_t tree = VerityTreeSize(data_size, p).value();
   m.hash_size = (tree + 4095) / 4096 * 4096;
   m.salt = std::string(64, 'a');
   m.root_hash = std::string(64, 'b');

@@ -64,4 +64,16 @@ const char* RootfsFailureKindName(RootfsFailureAction::Kind kind) {
   return "?";
 }
 
+RootfsFailureAction RecoveryAfterHandover(RootfsFailureAction a, bool have_initramfs_shell) {
+  if (a.kind != RootfsFailureAction::Kind::kShell || have_initramfs_shell) return a;
+  a.kind = RootfsFailureAction::Kind::kPoweroff;
+  std::string shell = a.shell.empty() ? std::string("init.shell") : a.shell[0];
+  a.note = (a.note.empty() ? "" : a.note + "; ") + "the recovery shell " + shell +
+           " was not opened in the initramfs before the handover, and after it the path would "
+           "name a file of the OS: powering off instead; put " +
+           shell + " (a static binary) in the initramfs";
+  a.shell.clear();
+  return a;
+}
+
 }  // namespace initos

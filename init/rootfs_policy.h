@@ -25,6 +25,13 @@ struct RootfsFailureAction {
 // (fail closed: a shell on a production device is a way around verification).
 RootfsFailureAction DecideRootfsFailure(const RootfsConfig& rootfs, const InitConfig& init);
 
+// After the switch-root handover started, the initramfs is deleted and PID 1
+// may already be chrooted into the OS: init.shell looked up by path would be
+// a file the OS controls. The recovery shell then only runs from the file
+// PID 1 opened in the initramfs beforehand (have_initramfs_shell); without
+// it a kShell action becomes poweroff, with a note saying why.
+RootfsFailureAction RecoveryAfterHandover(RootfsFailureAction action, bool have_initramfs_shell);
+
 // The warning logged on every boot while insecure-dev-mode is on; nullopt when off.
 std::optional<std::string> InsecureModeWarning(const RootfsConfig& rootfs);
 

@@ -61,5 +61,24 @@ TEST(RootfsPolicy, WarningEveryBootInInsecureMode) {
   EXPECT_NE(InsecureModeWarning(r)->find("insecure-dev-mode"), std::string::npos);
 }
 
+// After a failed handover the shell must come from the initramfs (an fd
+// PID 1 opened before), never from a path that now resolves in the OS.
+TEST(RootfsPolicy, RecoveryShellAfterHandoverNeedsTheInitramfsCopy) {
+  auto shell = Decide(OnFailure::kShell, true);
+  ASSERT_EQ(shell.kind, Kind::kShell);
+  auto kept = RecoveryAfterHandover(shell, /*have_initramfs_shell=*/true);
+  EXPECT_EQ(kept.kind, Kind::kShell);
+  EXPECT_EQ(kept.shell, std::vector<std::string>{"/bin/sh"});
+  auto none = RecoveryAfterHandover(shell, /*have_initramfs_shell=*/false);
+  EXPECT_EQ(none.kind, Kind::kPoweroff);
+  EXPECT_TRUE(none.shell.empty());
+  EXPECT_NE(none.note.find("/bin/sh was not opened in the initramfs"), std::string::npos)
+      << none.note;
+  // Other actions are untouched.
+  auto reboot = Decide(OnFailure::kReboot, false);
+  EXPECT_EQ(RecoveryAfterHandover(reboot, false).kind, Kind::kReboot);
+  EXPECT_EQ(RecoveryAfterHandover(reboot, false).note, reboot.note);
+}
+
 }  // namespace
 }  // namespace initos

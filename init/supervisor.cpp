@@ -132,10 +132,11 @@ Supervisor::Supervisor(InitConfig config, SupervisorOptions options, unique_fd s
     : config_(std::move(config)), options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
 
 Result<pid_t> Supervisor::SpawnOnConsole(const std::vector<std::string>& argv,
-                                         const std::string& root) {
+                                         const std::string& root, int exec_fd) {
   SpawnOptions so;
   so.argv = argv;
   so.chroot = root;
+  so.exec_fd = exec_fd;
   so.env = options_.env;
   // Own session: a signal for the main program's group never hits PID 1.
   so.new_session = true;
@@ -167,7 +168,7 @@ bool Supervisor::StartMain() {
     return Apply(DecideOnMainExit(config_, respawn_times_, MonotonicSeconds(), true));
   }
   LOG(Info) << StartingMainLine(config_.main[0], MonotonicSeconds());
-  auto pid = SpawnOnConsole(config_.main, options_.main_root);
+  auto pid = SpawnOnConsole(config_.main, options_.main_root, options_.main_exec_fd);
   if (!pid.ok()) {
     LOG(Error) << "cannot start main program " << config_.main[0]
                << (options_.main_root.empty() ? "" : " in " + options_.main_root) << ": "

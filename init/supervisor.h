@@ -63,6 +63,10 @@ struct SupervisorOptions {
   // The main program runs chrooted here ("" = PID 1's root): the verified
   // root at /sysroot. The emergency shell always comes from the initramfs.
   std::string main_root;
+  // >= 0: the main program is exec'd from this open file, not looked up by
+  // argv[0] (PID 1's recovery shell after a failed handover: the initramfs
+  // is gone by then, but the fd opened before keeps its shell).
+  int main_exec_fd = -1;
   // Called once, the first time the main program has been exec'd (PID 1
   // raises the anti-rollback record then).
   std::function<void()> on_main_started;
@@ -90,7 +94,8 @@ class Supervisor {
   bool OnSignal(int sig);
   bool OnTimer();
   bool Decide(ShutdownKind kind, std::string reason);
-  Result<pid_t> SpawnOnConsole(const std::vector<std::string>& argv, const std::string& root = "");
+  Result<pid_t> SpawnOnConsole(const std::vector<std::string>& argv, const std::string& root = "",
+                               int exec_fd = -1);
 
   InitConfig config_;
   SupervisorOptions options_;

@@ -319,6 +319,7 @@ Result<void> RunStep(const std::string& root, const SwitchRootStep& s,
 
 Result<void> ExecuteSwitchRoot(const std::string& root, const std::vector<SwitchRootStep>& steps,
                                const SwitchRootHooks& hooks) {
+  if (hooks.on_start) hooks.on_start();
   for (const auto& s : steps) {
     LOG(Info) << "switch-root: " << s.str();
     auto r = RunStep(root, s, hooks);

@@ -78,6 +78,10 @@ struct SwitchRootHooks {
   // Replaces the real execv (tests check the result instead). Returns only on
   // failure; the default execs with the current environment.
   std::function<Result<void>(const std::string& path, const std::vector<std::string>& argv)> exec;
+  // Called once before the first step changes anything: from then on the
+  // initramfs may be gone (PID 1's recovery shell must not be looked up by
+  // path any more).
+  std::function<void()> on_start;
 };
 
 // Runs the steps with every path prefixed by `root` ("/" in PID 1, a temp

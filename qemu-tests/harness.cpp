@@ -45,7 +45,12 @@ std::string BuildDir() {
 std::string CurrentTestName() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   if (!info) return "no-test";
-  return std::string(info->test_suite_name()) + "." + info->name();
+  // Parameterized tests are "Prefix/Suite.Test/Param": one file name, not
+  // nested directories (and the sibling dirs tests share stay siblings).
+  std::string name = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : name)
+    if (c == '/') c = '_';
+  return name;
 }
 
 bool InPath(const std::string& prog) {

@@ -156,15 +156,26 @@ std::string Modules() {
          "\"erofs\", \"overlay\", \"loop\"]\n";
 }
 
-std::string Config(const Shared& sh, const std::string& init_extra = "") {
-  auto pub = ReadFileToString(sh.ssh_key + ".pub");
+std::string PublicKey(const std::string& key_path) {
+  auto pub = ReadFileToString(key_path + ".pub");
   std::string key = pub.ok() ? *pub : "";
   while (!key.empty() && key.back() == '\n') key.pop_back();
+  return key;
+}
+
+// sidecar_start: "" keeps the default (before-handover).
+std::string Config(const Shared& sh, const std::string& init_extra = "",
+                   const std::string& sidecar_start = "") {
+  std::string key = PublicKey(sh.ssh_key);
+  // rootfs.name is required with rootfs.image: the bundle is built with
+  // --name debian.
   return "[init]\nmode = \"switch-root\"\nfailure-delay-s = 0\n" + init_extra + Modules() +
          "[rootfs]\nimage = \"PARTLABEL=" + kPartLabel +
-         "\"\nname = \"debian\"\nkeys = [\"/etc/initos/keys/dev.pub\"]\non-failure = \"poweroff\"\n"
+         "\"\nname = \"debian\"\nkeys = [\"/etc/initos/keys/dev.pub\"]\non-failure = "
+         "\"poweroff\"\n"
          "[state]\ndevice = \"LABEL=" +
-         kStateLabel + "\"\n[sidecar]\nenable = true\nauthorized-keys = [\"" + key + "\"]\n";
+         kStateLabel + "\"\n[sidecar]\nenable = true\nauthorized-keys = [\"" + key + "\"]\n" +
+         (sidecar_start.empty() ? "" : "start = \"" + sidecar_start + "\"\n");
 }
 
 // "root_hash" from `initos image info --json BUNDLE` on the host.
@@ -200,8 +211,8 @@ std::string Initramfs(const Shared& sh, const std::string& dir, const std::strin
 }
 
 std::unique_ptr<Qemu> Boot(const std::string& initramfs, const Disk& d, int port,
-                           const std::string& log) {
-  QemuOptions o = BootOptions(initramfs, "systemd.show_status=1");
+                           const std::string& log, const std::string& append = "") {
+  QemuOptions o = BootOptions(initramfs, "systemd.show_status=1" + append);
   o.disks = {d.path};
   o.hostfwd = {{port, 22}};
   o.memory_mb = 768;
@@ -285,29 +296,71 @@ constexpr const char kSshdPids[] =
     "@sshd*) set -- $(cat $d/stat 2>/dev/null); [ \"$4\" = \"$sup\" ] && echo ${d#/proc/};; "
     "esac; done";
 
-TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
+// The supervisor's cgroup line(s): under systemd, a unit's processes are in
+// its cgroup; the sidecar PID 1 forked before the handover is not in any.
+constexpr const char kSupervisorCgroup[] =
+    "for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' 2>/dev/null <$d/cmdline)\" in "
+    "@initos-sidecar*) cat $d/cgroup;; esac; done";
+
+// Both sidecar.start variants must pass the same sidecar checks.
+class SwitchRootBootSidecar : public ::testing::TestWithParam<const char*> {
+ protected:
+  bool AfterOsInit() const { return std::string(GetParam()) == "after-os-init"; }
+};
+
+INSTANTIATE_TEST_SUITE_P(SidecarStart, SwitchRootBootSidecar,
+                         ::testing::Values("before-handover", "after-os-init"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param) == "after-os-init" ? "AfterOsInit"
+                                                                             : "BeforeHandover";
+                         });
+
+TEST_P(SwitchRootBootSidecar, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
   INITOS_REQUIRE_QEMU();
   const Shared& sh = GetShared();
   ASSERT_EQ(sh.error, "");
   std::string dir = TestWorkDir();
   Disk disk = MakeDisk(sh, dir);
-  std::string initramfs = Initramfs(sh, dir, Config(sh));
+  std::string initramfs = Initramfs(sh, dir, Config(sh, "", GetParam()));
   ASSERT_FALSE(initramfs.empty());
   int port = FreePort();
   ASSERT_NE(port, 0);
   std::string host_key;
+  const std::string wrong_pub = PublicKey(sh.wrong_key);
+  ASSERT_FALSE(wrong_pub.empty());
 
-  {  // Boot 1: systemd, the sidecar, logins, sshd restart, poweroff.
-    auto vm = Boot(initramfs, disk, port, TestLogPath());
+  {  // Boot 1: systemd, the sidecar, logins, sshd restart, poweroff. The
+     // kernel command line tries to add the attacker's key: refused.
+    auto vm = Boot(initramfs, disk, port, TestLogPath(),
+                   " initos.sidecar.authorized-keys=\"" + wrong_pub + "\"");
     ASSERT_TRUE(vm);
     ASSERT_TRUE(vm->WaitFor("stage rootfs done", kBootTimeout)) << vm->Output();
     ASSERT_TRUE(vm->WaitFor("stage switch-root done")) << vm->Output();
     // Debian's /sbin/init (-> systemd); /proc/1/comm below says what runs.
     ASSERT_TRUE(vm->WaitForRegex(R"(exec OS init: /\S+ t=)")) << vm->Output();
+    // Logged before the handover: keys come only from the signed config.
+    EXPECT_TRUE(
+        std::regex_search(vm->Output(), std::regex(R"(initos\.sidecar\.authorized-keys: refused)")))
+        << vm->Output();
+    EXPECT_EQ(vm->Output().find("sidecar: prepared in /run/initos/sidecar") != std::string::npos,
+              AfterOsInit())
+        << vm->Output();
     ASSERT_TRUE(vm->WaitForRegex("Reached target.*Multi-User System", Seconds(300)))
         << vm->Output();
     int ssh_s = WaitForSsh(*vm, port, sh.ssh_key, 120);
     ASSERT_GE(ssh_s, 0) << "no ssh login\n" << vm->Output();
+
+    // Which variant runs: the unit's supervisor lives in its cgroup.
+    auto [cg_code, cgroup] = Ssh(port, sh.ssh_key, kSupervisorCgroup);
+    EXPECT_EQ(cg_code, 0) << cgroup;
+    EXPECT_EQ(cgroup.find("initos-sidecar.service") != std::string::npos, AfterOsInit()) << cgroup;
+    if (AfterOsInit()) {
+      // The prepared tree the OS holds is read-only (root can remount it:
+      // see the docs; this only keeps accidents out).
+      auto [ro_code, ro] = Ssh(port, sh.ssh_key, InOs("/bin/touch /run/initos/sidecar/x"));
+      EXPECT_NE(ro_code, 0) << ro;
+      EXPECT_NE(ro.find("Read-only file system"), std::string::npos) << ro;
+    }
 
     auto [c1, comm] = Ssh(port, sh.ssh_key, "cat /proc/1/comm");
     EXPECT_EQ(c1, 0);
@@ -337,13 +390,22 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
     auto [c9, json] = Ssh(port, sh.ssh_key, "initos status --json");
     EXPECT_EQ(c9, 0) << json;
     EXPECT_NE(json.find("\"root_hash\": \"" + root_hash + "\""), std::string::npos) << json;
-    // The sidecar's own /run is its tmpfs: the record is the OS's, under
-    // /sysroot/run (PID 1's /run, bound there before the sidecar started).
-    EXPECT_NE(json.find("\"record\": \"/sysroot/run/initos/status\""), std::string::npos) << json;
+    // The record is the sidecar's own copy in its tmpfs, not the OS's file.
+    EXPECT_NE(json.find("\"record\": \"/run/initos/status\""), std::string::npos) << json;
     // The record moved into the OS's /run with the handover.
     auto [c10, os_record] = Ssh(port, sh.ssh_key, InOs("/bin/cat /run/initos/status"));
     EXPECT_EQ(c10, 0) << os_record;
     EXPECT_NE(os_record.find("root-hash=" + root_hash + "\n"), std::string::npos) << os_record;
+    // Root in the OS rewrites its record: the sidecar still prints the truth.
+    auto [c12, forged] = Ssh(port, sh.ssh_key,
+                             InOs("/bin/sed -i s/^image=debian/image=forged/ /run/initos/status") +
+                                 " && " + InOs("/bin/cat /run/initos/status"));
+    EXPECT_EQ(c12, 0) << forged;
+    EXPECT_NE(forged.find("image=forged\n"), std::string::npos) << forged;
+    auto [c13, status2] = Ssh(port, sh.ssh_key, "initos status");
+    EXPECT_EQ(c13, 0) << status2;
+    EXPECT_NE(status2.find("image: debian\n"), std::string::npos) << status2;
+    EXPECT_EQ(status2.find("forged"), std::string::npos) << status2;
     auto [c11, logs] = Ssh(port, sh.ssh_key, "initos logs | grep 'stage rootfs done'");
     EXPECT_EQ(c11, 0) << logs;
     EXPECT_TRUE(
@@ -355,6 +417,20 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
     auto [c4, wrong] = Ssh(port, sh.wrong_key, "true");
     EXPECT_NE(c4, 0);
     EXPECT_NE(wrong.find("Permission denied (publickey)"), std::string::npos) << wrong;
+    // Root in the OS plants the attacker's key on the state partition: it
+    // does not open the sidecar, the configured key still does.
+    auto [c14, planted] =
+        Ssh(port, sh.ssh_key,
+            InOs("/bin/sh -c 'mkdir -p /run/initos/state/sidecar && echo " + wrong_pub +
+                 " > /run/initos/state/sidecar/authorized_keys && chmod 600 "
+                 "/run/initos/state/sidecar/authorized_keys && cat "
+                 "/run/initos/state/sidecar/authorized_keys'"));
+    EXPECT_EQ(c14, 0) << planted;
+    EXPECT_NE(planted.find(wrong_pub), std::string::npos) << planted;
+    auto [c15, still_wrong] = Ssh(port, sh.wrong_key, "true");
+    EXPECT_NE(c15, 0) << still_wrong;
+    EXPECT_NE(still_wrong.find("Permission denied (publickey)"), std::string::npos) << still_wrong;
+    EXPECT_EQ(Ssh(port, sh.ssh_key, "true").first, 0);
     auto [c5, pw] = Ssh(port, "", "true",
                         {"-o", "PubkeyAuthentication=no", "-o",
                          "PreferredAuthentications=password,keyboard-interactive"});
@@ -390,7 +466,13 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
            stopped = out.find("initos-sidecar: stopped"),
            unmounted = out.find("initramfs-shutdown: unmounted");
     EXPECT_NE(shutdown, std::string::npos) << out;
-    EXPECT_TRUE(shutdown < stopped && stopped < unmounted) << out;
+    EXPECT_NE(stopped, std::string::npos) << out;
+    if (AfterOsInit()) {
+      // A systemd service: stopped with its unit, before systemd's end.
+      EXPECT_TRUE(stopped < shutdown && shutdown < unmounted) << out;
+    } else {
+      EXPECT_TRUE(shutdown < stopped && stopped < unmounted) << out;
+    }
     EXPECT_NE(vm->Output().find("device-mapper device(s), left nothing"), std::string::npos)
         << vm->Output();
   }
@@ -405,6 +487,10 @@ TEST(SwitchRootBoot, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff) {
         << vm->Output();
     ASSERT_GE(WaitForSsh(*vm, port, sh.ssh_key, 120), 0) << vm->Output();
     EXPECT_EQ(HostKey(port), host_key);
+    // The key planted in boot 1 is on the state partition from the start.
+    auto [c16, wrong2] = Ssh(port, sh.wrong_key, "true");
+    EXPECT_NE(c16, 0) << wrong2;
+    EXPECT_NE(wrong2.find("Permission denied (publickey)"), std::string::npos) << wrong2;
     Ssh(port, sh.ssh_key, InOs("/bin/systemctl --no-block reboot"));
     auto code = vm->WaitExit(Seconds(240));  // -no-reboot: QEMU exits
     ASSERT_TRUE(code) << "no reboot\n" << vm->Output();
@@ -431,6 +517,50 @@ TEST(SwitchRootBoot, MissingOsInitAppliesTheFailurePolicy) {
   ASSERT_TRUE(code) << vm->Output();
   EXPECT_EQ(*code, 0);  // on-failure = poweroff
   EXPECT_EQ(vm->Output().find("exec OS init"), std::string::npos) << vm->Output();
+  EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
+}
+
+// The exec of the OS init fails after the root was switched (the Debian
+// image's /etc/hostname is a regular file with the exec bit: ENOEXEC). In
+// development mode with on-failure = "shell", the recovery shell must be
+// the initramfs' busybox (opened before the handover), not a path looked up
+// in the OS, which has no /bin/busybox at all.
+TEST(SwitchRootBoot, FailedOsInitExecGivesTheInitramfsShell) {
+  INITOS_REQUIRE_QEMU();
+  const Shared& sh = GetShared();
+  ASSERT_EQ(sh.error, "");
+  std::string dir = TestWorkDir();
+  Disk disk = MakeDisk(sh, dir);
+  std::string config =
+      Config(sh, "os-init = \"/etc/hostname\"\nshell = [\"/bin/busybox\", \"sh\"]\n");
+  const std::string policy = "on-failure = \"poweroff\"\n";
+  ASSERT_NE(config.find(policy), std::string::npos);
+  config.replace(config.find(policy), policy.size(),
+                 "on-failure = \"shell\"\ninsecure-dev-mode = true\n");
+  std::string initramfs = Initramfs(sh, dir, config);
+  ASSERT_FALSE(initramfs.empty());
+  auto vm = Boot(initramfs, disk, FreePort(), TestLogPath());
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor("stage switch-root failed", kBootTimeout)) << vm->Output();
+  // It failed at the exec itself, i.e. after the handover began.
+  EXPECT_TRUE(vm->WaitFor("exec OS init /etc/hostname: Exec format error"))
+      << "the fixture needs an executable non-program in the image\n"
+      << vm->Output();
+  bool answered = false;
+  for (int i = 0; i < 30 && !answered; ++i) {
+    vm->Send("echo SHELL-$((20+22))\n");
+    answered = vm->WaitFor("SHELL-42", Seconds(2));
+  }
+  ASSERT_TRUE(answered) << vm->Output();
+  // "/" is the OS now, which has no busybox: the shell runs from the fd.
+  vm->Send(
+      "[ -e /bin/busybox ] || echo NO-BUSYBOX-$((1+1)); read h < /etc/hostname; echo "
+      "HOST-$h\n");
+  EXPECT_TRUE(vm->WaitFor("NO-BUSYBOX-2")) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor("HOST-initos-debian")) << vm->Output();
+  ASSERT_TRUE(vm->Send("exit\n"));
+  EXPECT_TRUE(vm->WaitFor("shutdown: reboot")) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
   EXPECT_EQ(vm->Output().find("Kernel panic"), std::string::npos) << vm->Output();
 }
 

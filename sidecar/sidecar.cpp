@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "base/file.h"
+#include "base/spawn.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
+#include "init/boot_status.h"
 #include "init/mounts.h"
 #include "sidecar/sidecar_files.h"
 
@@ -27,6 +30,12 @@ namespace {
 std::string Join(const std::string& root, const std::string& path) {
   if (root.empty() || root == "/") return path;
   return root + path;
+}
+
+double Now() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 std::string Dirname(const std::string& p) {
@@ -110,33 +119,38 @@ Result<void> MoveOntoRootfs(const std::string& dir) {
   return {};
 }
 
-// Everything the child does before exec: namespace, tmpfs, copies, binds,
-// pivot_root. Returns the supervisor options for the new root.
-Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
+// A private mount namespace: the handover's MS_MOVEs (or the OS's later
+// mounts) must not propagate here, and nothing mounted here leaks back.
+Result<void> EnterPrivateMountNamespace() {
   if (::unshare(CLONE_NEWNS) != 0) return ErrnoError() << "sidecar: unshare(CLONE_NEWNS)";
-  // Private: the handover's MS_MOVEs in PID 1's namespace must not
-  // propagate here, and nothing we mount may leak back.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return ErrnoError() << "sidecar: make mounts private";
   }
-  const std::string dir = spec.work_dir;
+  return {};
+}
+
+Result<void> MountSidecarTmpfs(const std::string& dir, const std::string& size) {
   INITOS_TRY(MakeDirs(dir));
   std::string opts = "mode=0755";
-  if (!spec.tmpfs_size.empty()) opts += ",size=" + spec.tmpfs_size;
+  if (!size.empty()) opts += ",size=" + size;
   if (::mount("initos-sidecar", dir.c_str(), "tmpfs", MS_NOSUID, opts.c_str()) != 0) {
     return ErrnoError() << "sidecar: mount tmpfs on " << dir;
   }
-  auto options = PopulateSidecarRoot(spec, dir);
-  if (!options.ok()) return options.error();
+  return {};
+}
 
+// The binds into the filled tmpfs `dir`, then pivot into it: /dev /proc
+// /sys from api_root, the OS root at /sysroot, the state partition.
+Result<void> BindAndEnterSidecarRoot(const std::string& dir, const std::string& api_root,
+                                     const std::string& os_root, const std::string& state_dir) {
   for (const char* api : {"/dev", "/proc", "/sys"}) {
-    INITOS_TRY(BindMount(Join(spec.source_root, api), dir + api, true));
+    INITOS_TRY(BindMount(Join(api_root, api), dir + api, true));
   }
-  INITOS_TRY(BindMount(spec.os_root, dir + "/sysroot", true));
-  if (!spec.state_dir.empty()) INITOS_TRY(BindMount(spec.state_dir, dir + kSidecarStateDir, true));
+  INITOS_TRY(BindMount(os_root, dir + "/sysroot", true));
+  if (!state_dir.empty()) INITOS_TRY(BindMount(state_dir, dir + kSidecarStateDir, true));
 
   // pivot_root(".", ".") stacks the old root under the new one; detaching
-  // it leaves this namespace with nothing of the initramfs.
+  // it leaves this namespace with nothing of the initramfs (or the OS).
   if (::chdir(dir.c_str()) != 0) return ErrnoError() << "sidecar: chdir " << dir;
   if (sys::PivotRoot(".", ".") == 0) {
     if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "sidecar: detach the old root";
@@ -147,7 +161,31 @@ Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
     return ErrnoError() << "sidecar: pivot_root into " << dir;
   }
   if (::chdir("/") != 0) return ErrnoError() << "sidecar: chdir /";
+  return {};
+}
+
+// Everything the child does before exec: namespace, tmpfs, copies, binds,
+// pivot_root. Returns the supervisor options for the new root.
+Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
+  INITOS_TRY(EnterPrivateMountNamespace());
+  const std::string dir = spec.work_dir;
+  INITOS_TRY(MountSidecarTmpfs(dir, spec.tmpfs_size));
+  auto options = PopulateSidecarRoot(spec, dir);
+  if (!options.ok()) return options.error();
+  INITOS_TRY(BindAndEnterSidecarRoot(dir, spec.source_root, spec.os_root, spec.state_dir));
   return options;
+}
+
+[[noreturn]] void ExecSupervisor(const SidecarSupervisorOptions& options, int report_fd) {
+  std::vector<std::string> args = {kSidecarArgv0, "sidecar"};
+  for (auto& a : SupervisorArgs(options)) args.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(kSidecarBinary, argv.data());  // a close-on-exec report_fd closes on success
+  std::string msg = std::string("sidecar: exec ") + kSidecarBinary + ": " + std::strerror(errno);
+  if (report_fd >= 0) (void)WriteFully(report_fd, msg.data(), msg.size());
+  ::_exit(127);
 }
 
 }  // namespace
@@ -190,6 +228,17 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
       ::lstat((dir + "/bin/sh").c_str(), &st) != 0) {
     if (::symlink("busybox", (dir + "/bin/sh").c_str()) != 0) return ErrnoError() << "/bin/sh";
   }
+  if (!spec.boot_status.empty()) {
+    // A copy taken now, from what PID 1 wrote before the handover: later
+    // changes to the OS's /run/initos/status do not reach it.
+    auto record = ReadFileToString(spec.boot_status);
+    if (record.ok()) {
+      INITOS_TRY(MakeDirs(dir + "/run/initos"));
+      INITOS_TRY(WriteStringToFile(dir + kBootStatusPath, *record, 0444));
+    } else if (record.error().code != ENOENT) {
+      return Wrap(record.error(), "sidecar: copy the boot record");
+    }
+  }
   INITOS_TRY(WriteStringToFile(dir + "/etc/passwd", SidecarPasswd(), 0644));
   INITOS_TRY(WriteStringToFile(dir + "/etc/group", SidecarGroup(), 0644));
 
@@ -201,8 +250,9 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
   SshdConfigSpec cfg;
   cfg.listen = spec.listen;
   cfg.host_keys = {o.host_key};
+  // Only the signed config's keys: the state partition is writable by root
+  // in the OS, so a key file there is not trusted.
   cfg.authorized_keys_files = {kSidecarAuthorizedKeys};
-  if (!spec.state_dir.empty()) cfg.authorized_keys_files.push_back(kSidecarStateAuthorizedKeys);
   INITOS_TRY(WriteStringToFile(dir + kSidecarSshdConfig, GenerateSshdConfig(cfg), 0644));
   INITOS_TRY(WriteStringToFile(dir + kSidecarAuthorizedKeys,
                                AuthorizedKeysText(spec.authorized_keys), 0644));
@@ -226,9 +276,39 @@ Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::s
   spec.initos_binary = Join(root, "/init");
   spec.listen = config.listen;
   spec.authorized_keys = config.authorized_keys;
+  spec.boot_status = Join(root, kBootStatusPath);
   spec.state_dir = state_dir;
   return spec;
 }
+
+namespace {
+
+constexpr int kSetupTimeoutMs = 120000;
+
+// The child's setup report: "" when it exec'd (the pipe closed empty), its
+// error text otherwise; an error when nothing came within timeout_ms.
+Result<std::string> ReadSetupReport(int fd, int timeout_ms) {
+  const double deadline = Now() + timeout_ms / 1000.0;
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    int left = static_cast<int>((deadline - Now()) * 1000);
+    if (left <= 0)
+      return Err() << "sidecar: setup did not finish within " << timeout_ms / 1000
+                   << " s (killed it); see the lines above";
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = ::poll(&p, 1, left);
+    if (r < 0 && errno != EINTR) return ErrnoError() << "sidecar: poll the setup pipe";
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "sidecar: read the setup pipe";
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
 
 Result<pid_t> StartSidecar(const SidecarSpec& spec) {
   int fds[2];
@@ -249,21 +329,115 @@ Result<pid_t> StartSidecar(const SidecarSpec& spec) {
       wr.reset();  // EOF tells the parent the setup worked
       ::_exit(RunSidecarSupervisor(*options));
     }
-    std::vector<std::string> args = {kSidecarArgv0, "sidecar"};
-    for (auto& a : SupervisorArgs(*options)) args.push_back(a);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(kSidecarBinary, argv.data());  // the pipe closes on success
-    std::string msg = std::string("sidecar: exec ") + kSidecarBinary + ": " + std::strerror(errno);
-    (void)WriteFully(wr.get(), msg.data(), msg.size());
-    ::_exit(127);
+    ExecSupervisor(*options, wr.get());
   }
   wr.reset();
-  auto msg = ReadFdToString(rd.get());
+  auto msg = ReadSetupReport(rd.get(), kSetupTimeoutMs);
   if (msg.ok() && msg->empty()) return pid;
-  ::waitpid(pid, nullptr, 0);
-  return Err() << (msg.ok() ? *msg : "sidecar: lost the setup pipe");
+  // Failed, or hung (copying from a stuck device, say): PID 1 must not wait
+  // forever. The child is a session leader, so its group is its own.
+  if (!msg.ok()) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Err() << (msg.ok() ? *msg : msg.error().str());
+}
+
+std::string SidecarUnitText(const std::string& staging, const std::string& state_dir) {
+  std::string exec = staging + kSidecarBinary + " sidecar launch --staging " + staging;
+  if (!state_dir.empty()) exec += " --state " + state_dir;
+  return "# Written by InitOS PID 1 before the switch-root handover (sidecar.start =\n"
+         "# \"after-os-init\"); a runtime unit, gone with /run at the next boot.\n"
+         "[Unit]\n"
+         "Description=InitOS SSH sidecar\n"
+         "Documentation=file:/usr/share/doc/initos/switch-root-and-sidecar.md\n"
+         // As early as possible: the network came up in the initramfs, and
+         // the sidecar is the way in when the OS's own boot is stuck.
+         "DefaultDependencies=no\n"
+         "Conflicts=shutdown.target\n"
+         "Before=shutdown.target\n"
+         "\n"
+         "[Service]\n"
+         "Type=simple\n"
+         "ExecStart=" +
+         exec +
+         "\n"
+         // The supervisor restarts sshd itself; this covers the supervisor.
+         "Restart=always\n"
+         "RestartSec=2\n"
+         // SIGTERM to the supervisor only (it stops sshd), then SIGKILL for
+         // sessions left over.
+         "KillMode=mixed\n"
+         "TimeoutStopSec=15\n";
+}
+
+Result<void> PrepareSidecarForOs(const SidecarSpec& spec, const std::string& staging,
+                                 const std::string& run, const std::string& unit_staging,
+                                 const std::string& unit_state) {
+  INITOS_TRY(MakeDirs(staging, 0700));
+  std::string opts = "mode=0700";
+  if (!spec.tmpfs_size.empty()) opts += ",size=" + spec.tmpfs_size;
+  if (::mount("initos-sidecar", staging.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+    return ErrnoError() << "sidecar: mount tmpfs on " << staging;
+  auto options = PopulateSidecarRoot(spec, staging);
+  if (!options.ok()) return options.error();
+  std::string args;
+  for (const auto& a : SupervisorArgs(*options)) {
+    if (a.find('\n') != std::string::npos)
+      return Err() << "sidecar: supervisor argument '" << a << "' has a line break";
+    args += a + "\n";
+  }
+  INITOS_TRY(WriteStringToFile(staging + kSidecarSupervisorArgs, args, 0644));
+  // Read-only in the OS: root there can remount it, but nothing writes it
+  // by accident, and nosuid/nodev keep it from being a way up for others.
+  if (::mount(nullptr, staging.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+              opts.c_str()) != 0)
+    return ErrnoError() << "sidecar: remount " << staging << " read-only";
+  const std::string units = run + "/systemd/system";
+  INITOS_TRY(MakeDirs(units + "/multi-user.target.wants"));
+  INITOS_TRY(WriteStringToFile(units + "/" + kSidecarUnitName,
+                               SidecarUnitText(unit_staging, unit_state), 0644));
+  const std::string link = units + "/multi-user.target.wants/" + kSidecarUnitName;
+  (void)::unlink(link.c_str());
+  if (::symlink((std::string("../") + kSidecarUnitName).c_str(), link.c_str()) != 0)
+    return ErrnoError() << "sidecar: symlink " << link;
+  return {};
+}
+
+Result<void> LaunchPreparedSidecar(const std::string& staging, const std::string& state_dir,
+                                   const std::string& tmpfs_size) {
+  auto text = ReadFileToString(staging + kSidecarSupervisorArgs);
+  if (!text.ok())
+    return Err() << "sidecar: " << staging << kSidecarSupervisorArgs << " missing ("
+                 << text.error().str() << "): PID 1 prepares it with sidecar.start = "
+                 << "\"after-os-init\"; was this boot started by InitOS?";
+  std::vector<std::string> args;
+  for (size_t at = 0; at < text->size();) {
+    size_t nl = text->find('\n', at);
+    if (nl == std::string::npos) nl = text->size();
+    args.push_back(text->substr(at, nl - at));
+    at = nl + 1;
+  }
+  auto options = ParseSupervisorArgs(args);
+  if (!options.ok()) return options.error();
+  INITOS_TRY(EnterPrivateMountNamespace());
+  // The prepared tree stays reachable through this fd once a fresh tmpfs
+  // covers its path in this namespace.
+  auto src = OpenFile(staging, O_RDONLY | O_DIRECTORY);
+  if (!src.ok()) return src.error();
+  INITOS_TRY(MountSidecarTmpfs(staging, tmpfs_size));
+  INITOS_TRY(CopyPath("/proc/self/fd/" + std::to_string(src->get()), staging, true));
+  src->reset();
+  INITOS_TRY(BindAndEnterSidecarRoot(staging, "/", "/", state_dir));
+  std::vector<std::string> argv_s = {kSidecarArgv0, "sidecar"};
+  for (auto& a : SupervisorArgs(*options)) argv_s.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(kSidecarBinary, argv.data());
+  return ErrnoError() << "sidecar: exec " << kSidecarBinary;
 }
 
 std::vector<std::string> SupervisorArgs(const SidecarSupervisorOptions& o) {
@@ -332,32 +506,6 @@ int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long) {
 
 namespace {
 
-// Runs argv to completion with stdio on /dev/null and log_fd.
-Result<int> RunAndWait(const std::vector<std::string>& args, int log_fd) {
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError() << "fork";
-  if (pid == 0) {
-    sigset_t all;
-    ::sigemptyset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, nullptr);
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) ::dup2(null, 0);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
-    }
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
 class SidecarLog {
  public:
   explicit SidecarLog(const std::string& path) {
@@ -376,12 +524,6 @@ class SidecarLog {
   unique_fd fd_;
 };
 
-double Now() {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
@@ -393,11 +535,19 @@ std::string DescribeStatus(int status) {
 Result<void> EnsureHostKey(const std::string& keygen, const std::string& key_path) {
   if (::access(key_path.c_str(), F_OK) == 0) return {};
   INITOS_TRY(MakeDirs(Dirname(key_path), 0700));
-  auto status = RunAndWait(
-      {keygen, "-q", "-t", "ed25519", "-N", "", "-C", "initos-sidecar", "-f", key_path}, -1);
-  if (!status.ok()) return status.error();
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-    return Err() << "sidecar: " << keygen << " for " << key_path << " " << DescribeStatus(*status);
+  SpawnOptions so;
+  so.argv = {keygen, "-q", "-t", "ed25519", "-N", "", "-C", "initos-sidecar", "-f", key_path};
+  auto null = OpenFile("/dev/null", O_RDWR);
+  if (null.ok()) so.stdin_fd = null->get();
+  // Bounded: a keygen stuck on entropy or a hung disk must not leave the
+  // sidecar without sshd and without a word.
+  auto f = SpawnAndWait(so, /*merge_stderr=*/true, std::chrono::seconds(60));
+  if (!f.ok()) return Wrap(f.error(), "sidecar: host key " + key_path);
+  if (!f->succeeded()) {
+    std::string out = f->output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return Err() << "sidecar: " << keygen << " for " << key_path << " "
+                 << DescribeStatus(f->wait_status) << (out.empty() ? "" : ": " + out);
   }
   return {};
 }

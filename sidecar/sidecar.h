@@ -38,7 +38,11 @@ struct SidecarSpec {
   std::string state_dir;                         // "" = no state (ephemeral host key)
   std::vector<std::string> listen = {"0.0.0.0:22"};
   std::vector<std::string> authorized_keys;  // config sidecar.authorized-keys
-  std::string log_path = "/dev/kmsg";        // inside the sidecar root
+  // PID 1's boot record (a host path) copied to the sidecar's own
+  // /run/initos/status, which `initos status` reads: the OS's /run copy is
+  // writable by root in the OS. "" = none (status then says "no record").
+  std::string boot_status;
+  std::string log_path = "/dev/kmsg";  // inside the sidecar root
   std::string tmpfs_size = "64m";
   int min_backoff_ms = 1000;
   int max_backoff_ms = 30000;
@@ -79,6 +83,41 @@ Result<pid_t> StartSidecar(const SidecarSpec& spec);
 // Returns the supervisor options matching what it wrote.
 Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
                                                      const std::string& dir);
+
+// ---- sidecar.start = "after-os-init" ------------------------------------
+// PID 1 fills the sidecar's root from the initramfs exactly as above, but
+// into a tmpfs the OS inherits with /run (remounted read-only, nosuid,
+// nodev) instead of a forked child's namespace, and leaves a runtime systemd
+// unit that runs `initos sidecar launch` from that tmpfs once systemd is up.
+// The launcher copies the tree into a fresh tmpfs in its own mount
+// namespace, binds /dev /proc /sys, the OS root at /sysroot and the state
+// partition, pivots and execs the same supervisor. Root in the OS can change
+// the prepared tree or the unit before it runs: see
+// docs/switch-root-and-sidecar.md for what each variant protects.
+inline constexpr char kSidecarStagingDir[] = "/run/initos/sidecar";  // PID 1's /run = the OS's
+inline constexpr char kSidecarUnitName[] = "initos-sidecar.service";
+// The supervisor's options, one argument per line, inside the prepared tree.
+inline constexpr char kSidecarSupervisorArgs[] = "/etc/initos/sidecar/supervisor.args";
+
+// The unit text (pure): starts `STAGING/usr/lib/initos/initos sidecar
+// launch --staging STAGING [--state STATE]` early, restarts it, stops it
+// before shutdown.
+std::string SidecarUnitText(const std::string& staging, const std::string& state_dir);
+
+// PID 1, before the handover: mounts a tmpfs at staging, fills it
+// (PopulateSidecarRoot plus kSidecarSupervisorArgs), remounts it
+// read-only, and writes RUN/systemd/system/initos-sidecar.service with a
+// multi-user.target.wants link. `staging` and `run` are PID 1's paths (under
+// its root); unit_staging/unit_state are the same places as the OS will see
+// them (/run moves into the OS unchanged).
+Result<void> PrepareSidecarForOs(const SidecarSpec& spec, const std::string& staging,
+                                 const std::string& run, const std::string& unit_staging,
+                                 const std::string& unit_state);
+
+// `initos sidecar launch`: in the OS (run by the unit), enters the prepared
+// sidecar and execs its supervisor. Returns only on failure.
+Result<void> LaunchPreparedSidecar(const std::string& staging, const std::string& state_dir,
+                                   const std::string& tmpfs_size = "64m");
 
 // Runs the supervisor in the current root until SIGTERM/SIGINT; exit code.
 int RunSidecarSupervisor(const SidecarSupervisorOptions& options);

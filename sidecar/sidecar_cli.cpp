@@ -6,11 +6,48 @@
 
 namespace initos {
 
+namespace {
+
+// `initos sidecar launch --staging DIR [--state DIR]`: run by the runtime
+// unit PID 1 leaves for sidecar.start = "after-os-init".
+int LaunchMain(const std::vector<std::string>& args) {
+  std::string staging = kSidecarStagingDir, state;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::printf(
+          "usage: initos sidecar launch [--staging DIR] [--state DIR]\n"
+          "\n"
+          "Starts the SSH sidecar PID 1 prepared in DIR (default %s) for\n"
+          "sidecar.start = \"after-os-init\": own mount namespace, a fresh tmpfs\n"
+          "copy of DIR, the OS root at /sysroot, the state partition at\n"
+          "/run/initos/state, then the supervisor. Run by %s.\n",
+          kSidecarStagingDir, kSidecarUnitName);
+      return 0;
+    }
+    if ((args[i] == "--staging" || args[i] == "--state") && i + 1 < args.size()) {
+      (args[i] == "--staging" ? staging : state) = args[i + 1];
+      ++i;
+      continue;
+    }
+    std::fprintf(stderr, "initos sidecar launch: unknown argument '%s' (see --help)\n",
+                 args[i].c_str());
+    return 2;
+  }
+  auto r = LaunchPreparedSidecar(staging, state);
+  std::fprintf(stderr, "initos sidecar launch: %s\n", r.error().str().c_str());
+  return 1;
+}
+
+}  // namespace
+
 int SidecarMain(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "launch")
+    return LaunchMain(std::vector<std::string>(args.begin() + 1, args.end()));
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     SidecarSupervisorOptions d;
     std::printf(
         "usage: initos sidecar [OPTIONS]\n"
+        "       initos sidecar launch --help\n"
         "\n"
         "Supervises the SSH sidecar's sshd (foreground, restarted with backoff,\n"
         "stopped on SIGTERM). PID 1 starts it inside the sidecar's own root;\n"

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +24,7 @@
 #include "base/testing/net_util.h"
 #include "base/testing/test_util.h"
 #include "gtest/gtest.h"
+#include "init/boot_status.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/sidecar_files.h"
 
@@ -202,15 +205,54 @@ TEST_F(SidecarTest, PasswordsAndUnknownKeysAreRefused) {
   EXPECT_TRUE(SshWithKey("client", "true").ok());
 }
 
-TEST_F(SidecarTest, KeyOnTheStatePartitionIsAccepted) {
+// Root in the OS can write the state partition: a key planted there must
+// not open the sidecar (keys come only from the signed config).
+TEST_F(SidecarTest, KeyPlantedOnTheStatePartitionIsRefused) {
   auto wrong_pub = ReadFileToString(base_ + "/wrong.pub");
   ASSERT_TRUE(wrong_pub.ok());
   ASSERT_TRUE(MakeDirs(base_ + "/state/sidecar", 0700).ok());
   ASSERT_TRUE(WriteStringToFile(base_ + "/state/sidecar/authorized_keys", *wrong_pub, 0600).ok());
   Start();
   Cmd c = SshWithKey("wrong", "echo ok");
+  EXPECT_FALSE(c.ok()) << c.out << Log();
+  EXPECT_NE(c.out.find("Permission denied (publickey)"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("ok\n"), std::string::npos) << c.out;
+  // The configured key still works.
+  Cmd good = SshWithKey("client", "echo ok");
+  EXPECT_TRUE(good.ok()) << good.out << Log();
+  EXPECT_EQ(good.out, "ok\n");
+}
+
+// `initos status` in the sidecar reads the copy taken at start, so the OS
+// rewriting its /run/initos/status afterwards changes nothing it prints.
+TEST_F(SidecarTest, StatusReadsTheCopyInTheSidecarTmpfs) {
+  BootStatus st;
+  st.image = "debian";
+  st.version = 7;
+  st.root_hash = std::string(64, 'a');
+  st.mode = "switch-root";
+  st.source = "PARTLABEL=debian";
+  st.initos_version = "0.1.0";
+  st.booted_at = 3.5;
+  const std::string record = base_ + "/os-run-initos-status";
+  ASSERT_TRUE(WriteBootStatus(record, st).ok());
+  spec_.boot_status = record;
+  Start();
+  BootStatus forged = st;
+  forged.image = "forged";
+  ASSERT_TRUE(WriteBootStatus(record, forged).ok());
+  Cmd c = SshWithKey("client", "cat /run/initos/status");
   EXPECT_TRUE(c.ok()) << c.out << Log();
-  EXPECT_EQ(c.out, "ok\n");
+  EXPECT_EQ(c.out, SerializeBootStatus(st));
+  if (!spec_.initos_binary.empty()) {
+    Cmd status = SshWithKey("client", "initos status --json");
+    EXPECT_TRUE(status.ok()) << status.out << Log();
+    EXPECT_NE(status.out.find("\"image\": \"debian\""), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("\"version\": 7,"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("\"record\": \"/run/initos/status\""), std::string::npos)
+        << status.out;
+    EXPECT_EQ(status.out.find("forged"), std::string::npos) << status.out;
+  }
 }
 
 TEST_F(SidecarTest, KilledSshdComesBack) {
@@ -261,6 +303,69 @@ TEST_F(SidecarTest, HostKeyPersistsInTheStateDir) {
   key_b64 = key_b64.substr(0, key_b64.find(' '));
   EXPECT_NE(scan1.out.find(key_b64), std::string::npos) << scan1.out;
   EXPECT_NE(scan2.out.find(key_b64), std::string::npos) << scan2.out;
+}
+
+// sidecar.start = "after-os-init": PID 1 prepares the tree (read-only) and
+// the runtime unit; what the unit runs, `initos sidecar launch`, starts the
+// same sidecar from that tree. Here a forked child plays both parts in its
+// own mount namespace, with the host's "/" as the OS.
+TEST_F(SidecarTest, AfterOsInitLaunchesThePreparedSidecar) {
+  if (spec_.initos_binary.empty()) GTEST_SKIP() << "the built initos has no `sidecar` command";
+  const std::string staging = base_ + "/staging", run = base_ + "/run";
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto fail = [&](const std::string& msg) {
+      (void)!::write(fds[1], msg.data(), msg.size());
+      ::_exit(1);
+    };
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      fail("unshare");
+    auto prep = PrepareSidecarForOs(spec_, staging, run, staging, spec_.state_dir);
+    if (!prep.ok()) fail(prep.error().str());
+    int w = ::open((staging + "/x").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (w >= 0 || errno != EROFS) fail("the prepared tree is writable");
+    auto r = LaunchPreparedSidecar(staging, spec_.state_dir);  // execs on success
+    fail(r.error().str());
+  }
+  ::close(fds[1]);
+  pid_ = pid;
+  ASSERT_TRUE(WaitFor([&] { return testutil::LoopbackPortOpen(port_) || !Alive(pid_); }, 30000));
+  std::string err;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) err.append(buf, n);  // EOF at exec
+  ::close(fds[0]);
+  ASSERT_EQ(err, "") << Log();
+  ASSERT_TRUE(testutil::LoopbackPortOpen(port_)) << Log();
+
+  auto unit = ReadFileToString(run + "/systemd/system/initos-sidecar.service");
+  ASSERT_TRUE(unit.ok()) << unit.error().str();
+  EXPECT_NE(unit->find("ExecStart=" + staging + "/usr/lib/initos/initos sidecar launch --staging " +
+                       staging + " --state " + spec_.state_dir + "\n"),
+            std::string::npos)
+      << *unit;
+  char target[256] = {};
+  ASSERT_GT(
+      ::readlink((run + "/systemd/system/multi-user.target.wants/initos-sidecar.service").c_str(),
+                 target, sizeof target - 1),
+      0);
+  EXPECT_STREQ(target, "../initos-sidecar.service");
+
+  // The same sidecar: argv[0], the configured key, the OS at /sysroot.
+  auto cmdline = ReadFileToString("/proc/" + std::to_string(pid_) + "/cmdline");
+  ASSERT_TRUE(cmdline.ok());
+  EXPECT_EQ(cmdline->rfind(std::string(kSidecarArgv0) + '\0' + "sidecar", 0), 0u) << *cmdline;
+  Cmd c = SshWithKey("client", "cat /sysroot" + base_ + "/os/etc/marker");
+  EXPECT_TRUE(c.ok()) << c.out << Log();
+  EXPECT_EQ(c.out, "hello from the os\n");
+  Cmd wrong = SshWithKey("wrong", "true");
+  EXPECT_FALSE(wrong.ok()) << wrong.out;
+  EXPECT_EQ(StopSidecar() != -1, true);
 }
 
 TEST_F(SidecarTest, SetupErrorsComeBackToTheCaller) {

@@ -9,7 +9,9 @@
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "gtest/gtest.h"
+#include "init/boot_status.h"
 #include "sidecar/sidecar_files.h"
+#include "sidecar/sshd_config.h"
 
 namespace initos {
 namespace {
@@ -77,6 +79,7 @@ TEST(SidecarSpecForBoot, ManifestConfigAndState) {
   EXPECT_EQ(spec->listen, cfg.listen);
   EXPECT_EQ(spec->authorized_keys, cfg.authorized_keys);
   EXPECT_EQ(spec->state_dir, "/run/initos/state");
+  EXPECT_EQ(spec->boot_status, root + "/run/initos/status");  // PID 1's record, copied at start
 }
 
 // An ssh session finds `initos` on sshd's default PATH (/usr/bin): a link
@@ -98,6 +101,63 @@ TEST(PopulateSidecarRoot, InitosIsOnThePath) {
   auto r = testutil::RunProgram({copy, "--version"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("initos "), std::string::npos) << r.out;
+}
+
+// `initos status` in the sidecar reads the copy taken into its tmpfs, and
+// the only authorized_keys sshd reads is the one from the signed config.
+TEST(PopulateSidecarRoot, CopiesTheBootRecordAndOnlyTheConfiguredKeys) {
+  testutil::TempDir tmp;
+  ASSERT_TRUE(MakeDirs(tmp / "root").ok());
+  BootStatus st;
+  st.image = "debian";
+  st.version = 2;
+  st.root_hash = std::string(64, 'b');
+  st.mode = "switch-root";
+  st.source = "PARTLABEL=debian";
+  st.initos_version = "0.1.0";
+  ASSERT_TRUE(WriteBootStatus(tmp / "record", st).ok());
+  SidecarSpec spec;
+  spec.source_root = tmp / "src";
+  spec.initos_binary = "";
+  spec.boot_status = tmp / "record";
+  spec.state_dir = "/state";
+  spec.authorized_keys = {"ssh-ed25519 AAAA configured"};
+  auto o = PopulateSidecarRoot(spec, tmp / "root");
+  ASSERT_TRUE(o.ok()) << o.error().str();
+  // The OS rewriting its record later changes nothing in the copy.
+  ASSERT_TRUE(WriteStringToFile(tmp / "record", "image=forged\n").ok());
+  auto copy = ReadFileToString(tmp.path() + "/root" + kBootStatusPath);
+  ASSERT_TRUE(copy.ok()) << copy.error().str();
+  EXPECT_EQ(*copy, SerializeBootStatus(st));
+  auto cfg = ReadFileToString(tmp.path() + "/root" + kSidecarSshdConfig);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_NE(cfg->find(std::string("AuthorizedKeysFile ") + kSidecarAuthorizedKeys + "\n"),
+            std::string::npos)
+      << *cfg;
+  EXPECT_EQ(cfg->find("/run/initos/state/sidecar/authorized_keys"), std::string::npos) << *cfg;
+  auto keys = ReadFileToString(tmp.path() + "/root" + kSidecarAuthorizedKeys);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, "ssh-ed25519 AAAA configured\n");
+
+  // No record (PID 1 could not write one): no copy, and no error.
+  testutil::TempDir tmp2;
+  spec.boot_status = tmp2 / "missing";
+  ASSERT_TRUE(PopulateSidecarRoot(spec, tmp2.path()).ok());
+  EXPECT_NE(::access((tmp2.path() + kBootStatusPath).c_str(), F_OK), 0);
+}
+
+// sidecar.start = "after-os-init": the runtime unit runs the prepared copy.
+TEST(SidecarUnit, StartsThePreparedSidecarEarlyAndStopsBeforeShutdown) {
+  std::string unit = SidecarUnitText("/run/initos/sidecar", "/run/initos/state");
+  EXPECT_NE(unit.find("\nExecStart=/run/initos/sidecar/usr/lib/initos/initos sidecar launch "
+                      "--staging /run/initos/sidecar --state /run/initos/state\n"),
+            std::string::npos)
+      << unit;
+  EXPECT_NE(unit.find("\nDefaultDependencies=no\n"), std::string::npos) << unit;
+  EXPECT_NE(unit.find("\nConflicts=shutdown.target\n"), std::string::npos) << unit;
+  EXPECT_NE(unit.find("\nRestart=always\n"), std::string::npos) << unit;
+  EXPECT_NE(unit.find("\nKillMode=mixed\n"), std::string::npos) << unit;
+  EXPECT_EQ(SidecarUnitText("/s", "").find("--state"), std::string::npos);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 //
 // Policy: public-key login only (no passwords, no keyboard-interactive, no
 // PAM: the sidecar root has none), root may log in with a key only, and the
-// keys come from the signed config (sidecar.authorized-keys) plus, optionally,
-// a file on the state partition so keys can be added without a new image.
+// keys come only from the signed config (sidecar.authorized-keys). Nothing on
+// the state partition is consulted: root in the OS can write that partition,
+// and a key it planted there would be a way into the sidecar that no
+// signature covers.
 #pragma once
 
 #include <string>
@@ -19,15 +21,13 @@ inline constexpr char kSidecarAuthorizedKeys[] = "/etc/initos/sidecar/authorized
 // The state partition (persistent) as the sidecar sees it.
 inline constexpr char kSidecarStateDir[] = "/run/initos/state";
 inline constexpr char kSidecarStateHostKey[] = "/run/initos/state/sidecar/ssh_host_ed25519_key";
-inline constexpr char kSidecarStateAuthorizedKeys[] = "/run/initos/state/sidecar/authorized_keys";
 // Without a state partition the host key lives (and dies) with the tmpfs.
 inline constexpr char kSidecarEphemeralHostKey[] = "/etc/initos/sidecar/ssh_host_ed25519_key";
 
 struct SshdConfigSpec {
   std::vector<std::string> listen = {"0.0.0.0:22"};  // "IPv4:port" or "[IPv6]:port"
   std::vector<std::string> host_keys = {kSidecarStateHostKey};
-  std::vector<std::string> authorized_keys_files = {kSidecarAuthorizedKeys,
-                                                    kSidecarStateAuthorizedKeys};
+  std::vector<std::string> authorized_keys_files = {kSidecarAuthorizedKeys};
 };
 
 // sshd_config text (sshd -f). Every path must be absolute; the caller

@@ -46,8 +46,11 @@ TEST(SshdConfig, KeyOnlyPolicyAndPaths) {
   EXPECT_EQ(One(d, "usepam"), "no");
   EXPECT_EQ(One(d, "pidfile"), "none");
   EXPECT_EQ(One(d, "hostkey"), kSidecarStateHostKey);
-  EXPECT_EQ(One(d, "authorizedkeysfile"),
-            std::string(kSidecarAuthorizedKeys) + " " + kSidecarStateAuthorizedKeys);
+  // Only the file generated from the signed config, nothing on the state
+  // partition (root in the OS can write there).
+  EXPECT_EQ(One(d, "authorizedkeysfile"), kSidecarAuthorizedKeys);
+  EXPECT_EQ(GenerateSshdConfig(spec).find("/run/initos/state/sidecar/authorized_keys"),
+            std::string::npos);
   auto [b, e] = d.equal_range("listenaddress");
   std::vector<std::string> listen;
   for (auto it = b; it != e; ++it) listen.push_back(it->second);
