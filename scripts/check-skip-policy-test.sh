@@ -48,6 +48,12 @@ expect 1 "a discovered test without a result fails" 'listed test did not run: Su
 expect 2 "allow-list line without a reason is rejected" 'has no reason' -- \
   --allowlist $d/allow-noreason.txt --results $j
 
+# Recorded from `INITOS_QEMU_KERNEL=/nonexistent/vmlinuz ctest -R Harness.Console...`:
+# a QEMU test made to skip fails the qemu label.
+expect 1 "ctest junit: a QEMU test made to skip fails" \
+  '^check-skip-policy: unexpected skip: Harness.ConsoleRoundTripAndExitCode: cannot read kernel /nonexistent/vmlinuz$' -- \
+  --allowlist tests/skip-allowlist.txt --results $d/ctest-qemu-skip.xml --expected 1 --label qemu
+
 g=$d/gtest.xml
 expect 1 "googletest XML (in-VM run): any skip fails when nothing is allow-listed" \
   '^check-skip-policy: unexpected skip: RootImageTest.MountsThroughLoop: no /dev/loop-control$' -- \
