@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "base/file.h"
+#include "base/testing/require.h"
 #include "base/testing/test_util.h"
 #include "image/bundle.h"
 #include "image/erofs.h"
@@ -109,7 +110,7 @@ TEST_F(BundleRootTest, VeritysetupAcceptsLayoutAndErofsKeepsOwners) {
   std::string mnt = dir_ + "/mnt";
   ASSERT_TRUE(MakeDirs(mnt).ok());
   if (::mount(loop_.c_str(), mnt.c_str(), "erofs", MS_RDONLY, nullptr) != 0) {
-    GTEST_SKIP() << "cannot mount erofs here: " << std::strerror(errno);
+    INITOS_KERNEL_FEATURE_MISSING() << "cannot mount erofs here: " << std::strerror(errno);
   }
   struct stat st;
   bool stat_ok = ::stat((mnt + "/etc/motd").c_str(), &st) == 0;

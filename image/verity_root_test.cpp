@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/testing/require.h"
 #include "base/testing/test_util.h"
 #include "image/verity.h"
 
@@ -177,7 +178,7 @@ TEST_P(VerityRootTest, WeAcceptVeritysetupTreeAndCatchDamage) {
 TEST_P(VerityRootTest, KernelDmVerityReadsOurTree) {
   Shell("modprobe dm-verity");
   if (Shell("dmsetup version").status != 0)
-    GTEST_SKIP() << "device-mapper not usable on this kernel";
+    INITOS_KERNEL_FEATURE_MISSING() << "device-mapper not usable on this kernel";
   const std::string hash = dir_ + "/ours.hash";
   const std::string root = BuildOurs(hash, 0);
   const std::string name = "initos-verity-test-" + std::to_string(getpid());
@@ -223,10 +224,12 @@ TEST_P(VerityRootTest, KernelDmVerityReadsOurTree) {
   {
     Loops loops;
     const std::string data_dev = loops.Attach(data_), hash_dev = loops.Attach(hash);
-    if (data_dev.empty() || hash_dev.empty()) GTEST_SKIP() << "no loop devices";
+    if (data_dev.empty() || hash_dev.empty()) INITOS_KERNEL_FEATURE_MISSING() << "no loop devices";
     Mapping m{name};
     auto r = Shell("veritysetup open " + data_dev + " " + name + " " + hash_dev + " " + root);
-    if (r.status != 0) GTEST_SKIP() << "veritysetup open failed (dm-verity missing?): " << r.output;
+    if (r.status != 0)
+      INITOS_KERNEL_FEATURE_MISSING()
+          << "veritysetup open failed (dm-verity missing?): " << r.output;
     m.open = true;
     EXPECT_EQ(read_device("/dev/mapper/" + name, 0, size_), 0);
   }

@@ -19,6 +19,7 @@
 
 #include "base/file.h"
 #include "base/sys/dm.h"
+#include "base/testing/require.h"
 #include "init/loop.h"
 #include "init/mount_util.h"
 #include "init/persistent_dirs.h"
@@ -113,7 +114,8 @@ class RootImageTest : public ::testing::Test {
     if (!Have("mkfs.erofs")) GTEST_SKIP() << "mkfs.erofs not installed";
     // Modules of the running kernel, if it has them as modules at all.
     (void)std::system("modprobe -q loop 2>/dev/null; modprobe -q erofs 2>/dev/null");
-    if (::access("/dev/loop-control", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/loop-control";
+    if (::access("/dev/loop-control", R_OK | W_OK) != 0)
+      INITOS_KERNEL_FEATURE_MISSING() << "no /dev/loop-control";
     ASSERT_TRUE(MakeDirs(dir_.path() + "/src/etc").ok());
     ASSERT_TRUE(MakeDirs(dir_.path() + "/mnt").ok());
     content_ = KnownContent();
@@ -265,7 +267,7 @@ class VerityRootTest : public RootImageTest {
     if (!Have("veritysetup")) GTEST_SKIP() << "veritysetup not installed";
     (void)std::system("modprobe -q dm-verity 2>/dev/null");
     auto dm = DeviceMapper::Open();
-    if (!dm.ok()) GTEST_SKIP() << "device-mapper unusable: " << dm.error().str();
+    if (!dm.ok()) INITOS_KERNEL_FEATURE_MISSING() << "device-mapper unusable: " << dm.error().str();
     hash_ = dir_.path() + "/hash.img";
     std::string out = RunCapture("veritysetup format " + data_ + " " + hash_ + " 2>&1");
     vs_.root_hash = Field(out, "Root hash");

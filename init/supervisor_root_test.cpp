@@ -1,6 +1,8 @@
 // The supervisor and shutdown with real processes, each run in a forked child
 // that is a child subreaper (as PID 1 would be for every orphan).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -154,15 +156,24 @@ TEST_F(SupervisorRoot, ShutdownKillsWhatIgnoresSigterm) {
       [&] {
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         auto fd = BlockSignalsToFd();
+        int ready[2];
+        if (::pipe2(ready, O_CLOEXEC) != 0) return std::string("pipe failed");
         pid_t pid = ::fork();
         if (pid == 0) {
           signal(SIGTERM, SIG_IGN);
           sigset_t none;
           sigemptyset(&none);
           sigprocmask(SIG_SETMASK, &none, nullptr);
+          (void)!::write(ready[1], "r", 1);
           for (;;) ::pause();
         }
-        ::usleep(100000);
+        ::close(ready[1]);
+        // Shutdown's SIGTERM must only come once SIGTERM is ignored.
+        pollfd p{ready[0], POLLIN, 0};
+        char c;
+        bool up = ::poll(&p, 1, 10000) == 1 && ::read(ready[0], &c, 1) == 1;
+        ::close(ready[0]);
+        if (!up) return std::string("child did not report ready within 10 s");
         ShutdownOptions o = TestShutdown();
         o.stop_timeout_ms = 300;
         double t0 = MonotonicSeconds();

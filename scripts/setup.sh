@@ -10,7 +10,9 @@ PACKAGES=(
   zlib1g-dev libzstd-dev libgtest-dev googletest libblkid-dev
   # images and peers
   erofs-utils cryptsetup-bin busybox-static cpio zstd e2fsprogs dosfstools
-  util-linux fdisk gdisk kmod file btrfs-progs
+  util-linux fdisk gdisk kmod file btrfs-progs dmsetup
+  # CI checks (scripts/check-skip-policy.py)
+  python3
   # boots
   qemu-system-x86 qemu-utils linux-image-cloud-amd64 ovmf
   systemd-boot-efi sbsigntool

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [[ $EUID -ne 0 ]]; then
-  echo "demo.sh: run as root (sudo ./scripts/demo.sh): the kernel image in /boot is root-only" >&2
+  echo "demo.sh: run as root (or with sudo): the kernel image in /boot is root-only" >&2
   exit 1
 fi
 

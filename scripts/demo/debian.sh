@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-[[ $EUID -eq 0 ]] || { echo "demo: run as root (sudo ./scripts/demo.sh)" >&2; exit 1; }
+[[ $EUID -eq 0 ]] || { echo "demo: run as root (or with sudo)" >&2; exit 1; }
 [[ -n ${INITOS_SKIP_SETUP:-} ]] || ./scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target initos
