@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 namespace initos {
+inline namespace base {
 
 Result<unique_fd> OpenFile(const std::string& path, int flags, mode_t mode) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
@@ -82,4 +83,5 @@ std::string PathUnderRoot(const std::string& root, const std::string& path) {
   return root.empty() || root == "/" ? path : root + path;
 }
 
+}  // namespace base
 }  // namespace initos

@@ -11,6 +11,7 @@
 #include "base/unique_fd.h"
 
 namespace initos {
+inline namespace base {
 
 // open(2) with O_CLOEXEC always added.
 Result<unique_fd> OpenFile(const std::string& path, int flags, mode_t mode = 0);
@@ -28,4 +29,5 @@ Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 // trees we built ourselves, never for paths inside an untrusted filesystem.
 std::string PathUnderRoot(const std::string& root, const std::string& path);
 
+}  // namespace base
 }  // namespace initos

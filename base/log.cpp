@@ -8,6 +8,7 @@
 #include <mutex>
 
 namespace initos {
+inline namespace base {
 namespace {
 
 struct LogState {
@@ -98,4 +99,5 @@ double MonotonicSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+}  // namespace base
 }  // namespace initos

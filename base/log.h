@@ -11,6 +11,7 @@
 #include "base/unique_fd.h"
 
 namespace initos {
+inline namespace base {
 
 // Syslog priorities, as the kernel's printk "<N>" prefix expects.
 enum class Severity { Emerg = 0, Alert, Crit, Error, Warning, Notice, Info, Debug };
@@ -51,6 +52,7 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+}  // namespace base
 }  // namespace initos
 
 #define LOG(sev) ::initos::LogMessage(::initos::Severity::sev)

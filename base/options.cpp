@@ -1,6 +1,7 @@
 #include "base/options.h"
 
 namespace initos {
+inline namespace base {
 
 Result<Options> Options::Parse(const std::vector<std::string>& args,
                                const std::vector<OptionSpec>& specs) {
@@ -63,4 +64,5 @@ std::vector<std::string> Options::All(std::string_view name) const {
   return it == values_.end() ? std::vector<std::string>() : it->second;
 }
 
+}  // namespace base
 }  // namespace initos

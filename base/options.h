@@ -13,6 +13,7 @@
 #include "base/result.h"
 
 namespace initos {
+inline namespace base {
 
 struct OptionSpec {
   std::string name;          // "--output"
@@ -39,4 +40,5 @@ class Options {
   std::vector<std::string> positional_;
 };
 
+}  // namespace base
 }  // namespace initos

@@ -11,6 +11,7 @@
 #include <variant>
 
 namespace initos {
+inline namespace base {
 
 struct Error {
   int code = 0;  // errno value, 0 when the error is not from a syscall
@@ -95,6 +96,7 @@ inline Error Wrap(const Error& e, const std::string& context) {
   return Error{e.code, context + ": " + e.message};
 }
 
+}  // namespace base
 }  // namespace initos
 
 // Propagate an error from an expression returning Result<...>.

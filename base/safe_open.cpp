@@ -11,6 +11,7 @@
 #include "base/sys/syscalls.h"
 
 namespace initos {
+inline namespace base {
 
 Result<unique_fd> OpenBeneath(int dfd, const std::string& rel, int flags) {
   open_how how{};
@@ -111,4 +112,5 @@ std::string UntrustedOpenProblem(const Error& e, const std::string& what) {
   return "cannot be opened (" + std::string(std::strerror(e.code)) + ")";
 }
 
+}  // namespace base
 }  // namespace initos

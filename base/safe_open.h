@@ -12,6 +12,7 @@
 #include "base/unique_fd.h"
 
 namespace initos {
+inline namespace base {
 
 // Opens `rel` (relative, no leading '/') beneath the directory `dfd` with
 // openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) and
@@ -38,4 +39,5 @@ std::string FileTypePhrase(mode_t mode);
 // lies under one); not followed", "is a FIFO", "does not exist", ...
 std::string UntrustedOpenProblem(const Error& e, const std::string& what);
 
+}  // namespace base
 }  // namespace initos

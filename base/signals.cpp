@@ -3,6 +3,7 @@
 #include <csignal>
 
 namespace initos {
+inline namespace base {
 namespace {
 
 struct SignalEntry {
@@ -47,4 +48,5 @@ std::string SignalName(int signo) {
   return "signal " + std::to_string(signo);
 }
 
+}  // namespace base
 }  // namespace initos

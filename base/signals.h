@@ -8,6 +8,7 @@
 #include <string_view>
 
 namespace initos {
+inline namespace base {
 
 enum class SignalNameCase {
   kAny,    // "TERM", "SIGTERM", "sigterm", "SigTerm" (the config)
@@ -22,4 +23,5 @@ std::optional<int> SignalFromName(std::string_view name,
 // SIGTERM -> "SIGTERM"; unknown numbers -> "signal N".
 std::string SignalName(int signo);
 
+}  // namespace base
 }  // namespace initos

@@ -19,6 +19,7 @@
 extern char** environ;
 
 namespace initos {
+inline namespace base {
 namespace {
 
 // Which step failed in the child; sent with errno so the parent can name it.
@@ -297,4 +298,5 @@ Result<Finished> SpawnAndWait(SpawnOptions options, bool merge_stderr,
   return f;
 }
 
+}  // namespace base
 }  // namespace initos

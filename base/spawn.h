@@ -15,6 +15,7 @@
 #include "base/result.h"
 
 namespace initos {
+inline namespace base {
 
 struct SpawnOptions {
   std::vector<std::string> argv;                // argv[0] is searched in PATH if it has no '/'
@@ -79,4 +80,5 @@ std::string FormatTimeout(std::chrono::milliseconds timeout);
 // unblocked and SIG_DFL. Called in children before exec.
 void ResetSignals();
 
+}  // namespace base
 }  // namespace initos

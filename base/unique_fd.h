@@ -7,6 +7,7 @@
 #include <utility>
 
 namespace initos {
+inline namespace base {
 
 class unique_fd {
  public:
@@ -34,4 +35,5 @@ class unique_fd {
   int fd_ = -1;
 };
 
+}  // namespace base
 }  // namespace initos

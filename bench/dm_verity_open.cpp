@@ -1,5 +1,5 @@
 // Dev/bench tool: maps a dm-verity device with our own device-mapper ioctls
-// (base/sys/dm.h CreateDmDevice + init/verity_table.h), the way PID 1 does,
+// (base/sys/dm.h CreateDmDevice + format/verity_table.h), the way PID 1 does,
 // instead of `veritysetup open`. Used inside the QEMU guest by bench/rootfs.sh.
 //
 //   dm_verity_open open NAME DEV DATA_BYTES ROOTHEX SALTHEX [UUID]   prints /dev/dm-N
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/sys/dm.h"
-#include "init/verity_table.h"
+#include "format/verity_table.h"
 
 using namespace initos;
 

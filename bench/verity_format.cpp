@@ -13,7 +13,7 @@
 #include <string>
 
 #include "base/file.h"
-#include "image/verity.h"
+#include "format/verity.h"
 
 using namespace initos;
 

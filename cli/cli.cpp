@@ -9,16 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "boot/control.h"
+#include "boot/initramfs_shutdown.h"
+#include "boot/pid1.h"
+#include "boot/reaper.h"
+#include "boot/terminate.h"
 #include "cli/status_cli.h"
 #include "image/image_cli.h"
-#include "init/control.h"
-#include "init/initramfs_shutdown.h"
-#include "init/pid1.h"
-#include "init/reaper.h"
-#include "init/terminate.h"
 #include "sidecar/sidecar_cli.h"
 
 namespace initos {
+inline namespace cli {
 namespace {
 
 constexpr const char kUsage[] =
@@ -103,4 +104,5 @@ int RunCli(int argc, char** argv) {
   return 2;
 }
 
+}  // namespace cli
 }  // namespace initos

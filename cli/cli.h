@@ -2,6 +2,7 @@
 #pragma once
 
 namespace initos {
+inline namespace cli {
 
 // Chooses the mode from argv[0], the PID and the first argument:
 //  - PID 1, or `initos init`:        the init (init/pid1.h)
@@ -10,4 +11,5 @@ namespace initos {
 //  - `initos image ...`:             host-side image tools (image/image_cli.h)
 int RunCli(int argc, char** argv);
 
+}  // namespace cli
 }  // namespace initos

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 namespace initos {
+inline namespace cli {
 namespace {
 
 // Reads a decimal number up to `end` from s at *at; false if none.
@@ -74,4 +75,5 @@ std::string FormatKmsgLine(const KmsgRecord& r) {
   return ts + r.message;
 }
 
+}  // namespace cli
 }  // namespace initos

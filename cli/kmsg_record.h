@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace initos {
+inline namespace cli {
 
 struct KmsgRecord {
   int priority = 0;  // facility * 8 + level
@@ -33,4 +34,5 @@ bool IsInitosMessage(std::string_view message);
 // "[    4.630000] MESSAGE" (dmesg style).
 std::string FormatKmsgLine(const KmsgRecord& r);
 
+}  // namespace cli
 }  // namespace initos

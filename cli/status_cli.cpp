@@ -12,11 +12,12 @@
 #include "base/file.h"
 #include "base/unique_fd.h"
 #include "cli/kmsg_record.h"
+#include "format/stage.h"
 #include "image/bundle_cli.h"
-#include "init/stage.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
+inline namespace cli {
 namespace {
 
 constexpr const char kStatusHelp[] =
@@ -254,4 +255,5 @@ int LogsMain(const std::vector<std::string>& args) {
   return 0;
 }
 
+}  // namespace cli
 }  // namespace initos

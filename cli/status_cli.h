@@ -12,9 +12,10 @@
 #include <vector>
 
 #include "base/result.h"
-#include "init/boot_status.h"
+#include "format/boot_status.h"
 
 namespace initos {
+inline namespace cli {
 
 int StatusMain(const std::vector<std::string>& args);
 int LogsMain(const std::vector<std::string>& args);
@@ -44,4 +45,5 @@ Result<FoundStatus> FindBootStatus(const std::string& root);
 std::string FormatStatusText(const FoundStatus& s, std::optional<double> sidecar_uptime);
 std::string FormatStatusJson(const FoundStatus& s, std::optional<double> sidecar_uptime);
 
+}  // namespace cli
 }  // namespace initos

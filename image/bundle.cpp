@@ -14,6 +14,7 @@
 #include "image/erofs.h"
 
 namespace initos {
+inline namespace image {
 namespace {
 
 // Header block field offsets (little-endian integers); docs/bundle-format.md.
@@ -377,4 +378,5 @@ Result<Manifest> BuildBundle(const BundleBuildOptions& o, const SigningKey& key,
   return m;
 }
 
+}  // namespace image
 }  // namespace initos

@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "base/result.h"
-#include "image/manifest.h"
-#include "image/signing.h"
-#include "image/verity.h"
+#include "format/manifest.h"
+#include "format/signing.h"
+#include "format/verity.h"
 
 namespace initos {
+inline namespace image {
 
 inline constexpr char kBundleMagic[8] = {'I', 'N', 'I', 'T', 'O', 'S', 'B', '1'};
 inline constexpr uint32_t kBundleHeaderVersion = 1;
@@ -79,4 +80,5 @@ struct BundleBuildOptions {
 Result<Manifest> BuildBundle(const BundleBuildOptions& options, const SigningKey& key,
                              const ProgressFn& progress = {});
 
+}  // namespace image
 }  // namespace initos

@@ -13,10 +13,11 @@
 
 #include "base/file.h"
 #include "base/options.h"
+#include "format/signing.h"
 #include "image/bundle.h"
-#include "image/signing.h"
 
 namespace initos {
+inline namespace image {
 namespace {
 
 constexpr const char kKeygenUsage[] =
@@ -331,4 +332,5 @@ int ImageInfoMain(const std::vector<std::string>& argv) {
   return 0;
 }
 
+}  // namespace image
 }  // namespace initos

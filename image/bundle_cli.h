@@ -7,6 +7,7 @@
 #include <vector>
 
 namespace initos {
+inline namespace image {
 
 int ImageKeygenMain(const std::vector<std::string>& args);
 int ImageBuildMain(const std::vector<std::string>& args);
@@ -16,4 +17,5 @@ int ImageInfoMain(const std::vector<std::string>& args);
 // JSON string literal with quotes, escaping per RFC 8259.
 std::string JsonQuote(const std::string& s);
 
+}  // namespace image
 }  // namespace initos

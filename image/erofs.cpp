@@ -11,6 +11,7 @@
 #include "base/spawn.h"
 
 namespace initos {
+inline namespace image {
 namespace {
 
 int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
@@ -121,4 +122,5 @@ Result<void> MakeErofsImage(const ErofsOptions& o) {
   return {};
 }
 
+}  // namespace image
 }  // namespace initos

@@ -10,6 +10,7 @@
 #include "base/result.h"
 
 namespace initos {
+inline namespace image {
 
 struct ErofsOptions {
   std::string source;      // directory or tarball (.tar, .tar.gz, .tar.zst, ...)
@@ -31,4 +32,5 @@ std::string FindInPath(const std::string& name);
 // rm -rf without following symlinks.
 Result<void> RemoveTree(const std::string& path);
 
+}  // namespace image
 }  // namespace initos

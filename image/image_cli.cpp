@@ -4,6 +4,7 @@
 #include <string>
 
 namespace initos {
+inline namespace image {
 namespace {
 
 constexpr ImageCommand kCommands[] = {
@@ -43,4 +44,5 @@ int ImageMain(const std::vector<std::string>& args) {
   return 2;
 }
 
+}  // namespace image
 }  // namespace initos

@@ -6,6 +6,7 @@
 #include <vector>
 
 namespace initos {
+inline namespace image {
 
 // args: the arguments after `initos image`.
 int ImageMain(const std::vector<std::string>& args);
@@ -24,4 +25,5 @@ struct ImageCommand {
 #include "image/image_commands.inc"
 #undef INITOS_IMAGE_COMMAND
 
+}  // namespace image
 }  // namespace initos

@@ -11,11 +11,12 @@
 
 #include "base/file.h"
 #include "base/log.h"
-#include "init/config.h"
-#include "init/modules.h"
+#include "format/config.h"
+#include "os/modules.h"
 #include "sidecar/sidecar_files.h"
 
 namespace initos {
+inline namespace image {
 namespace {
 
 // Directories PID 1 mounts on or writes to before anything else exists.
@@ -254,4 +255,5 @@ Result<void> WriteInitramfs(const InitramfsSpec& spec, const std::string& out_pa
   return {};
 }
 
+}  // namespace image
 }  // namespace initos

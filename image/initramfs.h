@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "base/result.h"
-#include "image/compress.h"
-#include "image/cpio.h"
+#include "format/compress.h"
+#include "format/cpio.h"
 
 namespace initos {
+inline namespace image {
 
 struct InitramfsSpec {
   std::string initos_path = "/proc/self/exe";  // becomes /init; must be statically linked
@@ -54,4 +55,5 @@ Result<std::vector<std::string>> ConfigModules(const std::string& config_path);
 // Whether a config file sets state.create = true (PID 1 will need mkfs).
 Result<bool> ConfigWantsMkfs(const std::string& config_path);
 
+}  // namespace image
 }  // namespace initos

@@ -11,6 +11,7 @@
 #include "image/initramfs.h"
 
 namespace initos {
+inline namespace image {
 namespace {
 
 constexpr const char kUsage[] =
@@ -130,4 +131,5 @@ int InitramfsMain(const std::vector<std::string>& args) {
   return 0;
 }
 
+}  // namespace image
 }  // namespace initos

@@ -6,7 +6,7 @@
 #include <map>
 
 #include "base/file.h"
-#include "image/cpio_reader.h"
+#include "format/cpio_reader.h"
 #include "image/initramfs.h"
 #include "sidecar/sidecar_files.h"
 

@@ -7,7 +7,7 @@
 
 #include "base/file.h"
 #include "base/testing/test_util.h"
-#include "image/cpio_reader.h"
+#include "format/cpio_reader.h"
 
 namespace initos {
 namespace {

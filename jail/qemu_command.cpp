@@ -1,6 +1,7 @@
 #include "jail/qemu_command.h"
 
 namespace initos {
+inline namespace jail {
 
 std::string BaseKernelArgs(const QemuVm& vm) {
   std::string args = "console=ttyS0 panic=-1";
@@ -62,4 +63,5 @@ Result<std::vector<std::string>> QemuArgv(const QemuVm& vm) {
   return a;
 }
 
+}  // namespace jail
 }  // namespace initos

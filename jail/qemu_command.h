@@ -11,6 +11,7 @@
 #include "base/result.h"
 
 namespace initos {
+inline namespace jail {
 
 struct QemuDisk {
   std::string path;
@@ -43,4 +44,5 @@ Result<std::vector<std::string>> QemuArgv(const QemuVm& vm);
 // gets tsc_early_khz: without it the kernel can hang calibrating the TSC.
 std::string BaseKernelArgs(const QemuVm& vm);
 
+}  // namespace jail
 }  // namespace initos

@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   # Seed from checked-in examples if any exist beside the target.
-  seeds="$src/image/testdata/$t"
+  seeds="$src/format/testdata/$t"
   echo "fuzz: $t for ${seconds}s"
   if ! "$build/$t" -max_total_time="$seconds" -max_len=70000 -print_final_stats=0 \
       -artifact_prefix="$build/crashes/$t-" "$corpus" $( [[ -d "$seeds" ]] && echo "$seeds" ) \

@@ -20,11 +20,12 @@
 #include "base/spawn.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
-#include "init/boot_status.h"
-#include "init/mounts.h"
+#include "format/boot_status.h"
+#include "os/mounts.h"
 #include "sidecar/sidecar_files.h"
 
 namespace initos {
+inline namespace sidecar {
 namespace {
 
 std::string Join(const std::string& root, const std::string& path) {
@@ -661,4 +662,5 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   }
 }
 
+}  // namespace sidecar
 }  // namespace initos

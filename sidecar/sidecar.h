@@ -21,10 +21,11 @@
 #include <vector>
 
 #include "base/result.h"
-#include "init/config.h"
+#include "format/config.h"
 #include "sidecar/sshd_config.h"
 
 namespace initos {
+inline namespace sidecar {
 
 struct SidecarSpec {
   std::string source_root = "/";   // where `files` are read from (the initramfs)
@@ -133,4 +134,5 @@ int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long);
 // (first boot); an existing key is kept, so the fingerprint is stable.
 Result<void> EnsureHostKey(const std::string& keygen, const std::string& key_path);
 
+}  // namespace sidecar
 }  // namespace initos

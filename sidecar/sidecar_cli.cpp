@@ -5,6 +5,7 @@
 #include "sidecar/sidecar.h"
 
 namespace initos {
+inline namespace sidecar {
 
 namespace {
 
@@ -72,4 +73,5 @@ int SidecarMain(const std::vector<std::string>& args) {
   return RunSidecarSupervisor(*options);
 }
 
+}  // namespace sidecar
 }  // namespace initos

@@ -6,8 +6,10 @@
 #include <vector>
 
 namespace initos {
+inline namespace sidecar {
 
 // args: the arguments after `initos sidecar`. Returns the exit code.
 int SidecarMain(const std::vector<std::string>& args);
 
+}  // namespace sidecar
 }  // namespace initos

@@ -12,6 +12,7 @@
 #include "base/spawn.h"
 
 namespace initos {
+inline namespace sidecar {
 namespace {
 
 std::string_view Trim(std::string_view s) {
@@ -134,4 +135,5 @@ Result<std::vector<std::string>> ParseSidecarManifest(std::string_view text) {
   return paths;
 }
 
+}  // namespace sidecar
 }  // namespace initos

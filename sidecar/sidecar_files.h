@@ -11,6 +11,7 @@
 #include "base/result.h"
 
 namespace initos {
+inline namespace sidecar {
 
 struct FileMapping {
   std::string source;  // host path (build time)
@@ -48,4 +49,5 @@ Result<std::vector<FileMapping>> SidecarFiles(const SidecarFilesSpec& spec = {})
 std::string SidecarManifestText(const std::vector<FileMapping>& files);
 Result<std::vector<std::string>> ParseSidecarManifest(std::string_view text);
 
+}  // namespace sidecar
 }  // namespace initos

@@ -23,8 +23,8 @@
 #include "base/file.h"
 #include "base/testing/net_util.h"
 #include "base/testing/test_util.h"
+#include "format/boot_status.h"
 #include "gtest/gtest.h"
-#include "init/boot_status.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/sidecar_files.h"
 

@@ -8,8 +8,8 @@
 
 #include "base/file.h"
 #include "base/testing/test_util.h"
+#include "format/boot_status.h"
 #include "gtest/gtest.h"
-#include "init/boot_status.h"
 #include "sidecar/sidecar_files.h"
 #include "sidecar/sshd_config.h"
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 namespace initos {
+inline namespace sidecar {
 
 // Paths inside the sidecar's root.
 inline constexpr char kSidecarEtc[] = "/etc/initos/sidecar";
@@ -43,4 +44,5 @@ std::string AuthorizedKeysText(const std::vector<std::string>& keys);
 std::string SidecarPasswd();
 std::string SidecarGroup();
 
+}  // namespace sidecar
 }  // namespace initos

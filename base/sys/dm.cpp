@@ -16,6 +16,7 @@
 #include "base/file.h"
 
 namespace initos {
+inline namespace base {
 namespace {
 
 // Specs and their params are 8-byte aligned inside the buffer.
@@ -253,4 +254,5 @@ Result<std::string> CreateDmDevice(DeviceMapper& dm, const std::string& name,
   return path;
 }
 
+}  // namespace base
 }  // namespace initos

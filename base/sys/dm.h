@@ -15,6 +15,7 @@
 #include "base/unique_fd.h"
 
 namespace initos {
+inline namespace base {
 
 // One line of a dm table, as `dmsetup table` prints it.
 struct DmTarget {
@@ -93,4 +94,5 @@ Result<std::string> CreateDmDevice(DeviceMapper& dm, const std::string& name,
 Result<std::string> EnsureBlockNode(dev_t dev, const std::string& dev_dir, const std::string& name,
                                     int timeout_ms);
 
+}  // namespace base
 }  // namespace initos

@@ -3,7 +3,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace initos::sys {
+namespace initos {
+inline namespace base {
+namespace sys {
 
 int FinitModule(int fd, const char* params, int flags) {
   return static_cast<int>(::syscall(SYS_finit_module, fd, params, flags));
@@ -49,4 +51,6 @@ int Openat2(int dfd, const char* path, void* how, size_t size) {
   return static_cast<int>(::syscall(SYS_openat2, dfd, path, how, size));
 }
 
-}  // namespace initos::sys
+}  // namespace sys
+}  // namespace base
+}  // namespace initos

@@ -8,7 +8,9 @@
 
 #include <cstdint>
 
-namespace initos::sys {
+namespace initos {
+inline namespace base {
+namespace sys {
 
 // Loads a kernel module from an fd: no need to read the .ko into memory.
 int FinitModule(int fd, const char* params, int flags);
@@ -30,4 +32,6 @@ long Clone3(void* args, size_t size);
 // OS image's absolute symlinks inside that image, not on the host.
 int Openat2(int dfd, const char* path, void* how, size_t size);
 
-}  // namespace initos::sys
+}  // namespace sys
+}  // namespace base
+}  // namespace initos

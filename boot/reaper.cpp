@@ -1,0 +1,220 @@
+// Reaper mode: PID 1 of a container (or a subreaper) that runs one program,
+// forwards signals to it and reaps every zombie, exiting with the program's
+// exit code. Behaves like tini: same options, messages and exit codes.
+#include "boot/reaper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "base/spawn.h"
+#include "boot/reaper_options.h"
+
+extern char** environ;
+
+namespace initos {
+inline namespace boot {
+namespace {
+
+// Like tini: FATAL always and WARN at verbosity >= 1 go to stderr; INFO and
+// DEBUG (verbosity >= 2 / 3) to stdout.
+class Reporter {
+ public:
+  explicit Reporter(int verbosity) : verbosity_(verbosity) {}
+  void Fatal(const std::string& m) const { Print(stderr, "FATAL", m); }
+  void Warn(const std::string& m) const {
+    if (verbosity_ > 0) Print(stderr, "WARN ", m);
+  }
+  void Info(const std::string& m) const {
+    if (verbosity_ > 1) Print(stdout, "INFO ", m);
+  }
+  void Debug(const std::string& m) const {
+    if (verbosity_ > 2) Print(stdout, "DEBUG", m);
+  }
+
+ private:
+  static void Print(FILE* f, const char* level, const std::string& m) {
+    std::fprintf(f, "[%s tini (%d)] %s\n", level, static_cast<int>(::getpid()), m.c_str());
+    std::fflush(f);
+  }
+  int verbosity_;
+};
+
+std::map<std::string, std::string> TiniEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    if (kv.rfind("TINI_", 0) != 0) continue;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string ProgramName() {
+  return std::string(program_invocation_short_name) == "tini" ? "tini" : "initos reap";
+}
+
+// Every signal the loop collects: all but the synchronous faults (which are
+// about the reaper itself, and must stay deadly) and job-control TTIN/TTOU.
+sigset_t CollectedSignals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int sig : {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS, SIGTTIN, SIGTTOU}) {
+    sigdelset(&set, sig);
+  }
+  return set;
+}
+
+// Handing the terminal to the child's group can leave the reaper in the
+// background; it must not be stopped for printing a message then.
+void IgnoreTtySignals() {
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  ::sigaction(SIGTTIN, &ign, nullptr);
+  ::sigaction(SIGTTOU, &ign, nullptr);
+}
+
+bool CanReap() {
+  if (::getpid() == 1) return true;
+  int bit = 0;
+  return ::prctl(PR_GET_CHILD_SUBREAPER, &bit) == 0 && bit == 1;
+}
+
+class Reaper {
+ public:
+  explicit Reaper(const ReaperOptions& o) : o_(o), log_(o.verbosity) {}
+
+  int Run() {
+    const sigset_t collected = CollectedSignals();
+    if (::sigprocmask(SIG_SETMASK, &collected, nullptr) < 0) {
+      log_.Fatal(std::string("sigprocmask failed: ") + std::strerror(errno));
+      return 1;
+    }
+    IgnoreTtySignals();
+    if (o_.parent_death_signal && ::prctl(PR_SET_PDEATHSIG, o_.parent_death_signal) < 0) {
+      log_.Fatal(std::string("failed to set the parent death signal: ") + std::strerror(errno));
+      return 1;
+    }
+    if (o_.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+      log_.Fatal(std::string("failed to register as child subreaper: ") + std::strerror(errno));
+      return 1;
+    }
+    if (!CanReap()) {
+      log_.Warn(
+          "not running as PID 1 and not registered as a child subreaper: orphans will not be "
+          "re-parented to this reaper, so their zombies will not be reaped. Fix: pass -s or "
+          "set TINI_SUBREAPER, or run as PID 1.");
+    }
+
+    SpawnOptions so;
+    so.argv = o_.command;
+    so.new_process_group = true;  // so -g and the terminal address the child's group
+    so.foreground = true;
+    auto pid = Spawn(so);
+    if (!pid.ok()) {
+      log_.Fatal("exec " + o_.command[0] + " failed: " + std::strerror(pid.error().code));
+      return ExecFailureExitCode(pid.error().code);
+    }
+    child_ = *pid;
+    log_.Info("spawned child process '" + o_.command[0] + "' with pid " + std::to_string(child_));
+    return Loop(collected);
+  }
+
+ private:
+  int Loop(const sigset_t& collected) {
+    // The timeout is only a safety net: SIGCHLD stays pending until taken.
+    const struct timespec timeout = {1, 0};
+    for (;;) {
+      siginfo_t info;
+      int sig = ::sigtimedwait(&collected, &info, &timeout);
+      if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+        log_.Fatal(std::string("sigtimedwait failed: ") + std::strerror(errno));
+        return 1;
+      }
+      if (sig > 0 && sig != SIGCHLD && !Forward(sig)) return 1;
+      if (!ReapAll()) return 1;
+      if (exit_code_ >= 0) return exit_code_;
+    }
+  }
+
+  bool Forward(int sig) {
+    log_.Debug(std::string("passing signal ") + ::strsignal(sig));
+    pid_t target = o_.kill_process_group ? -child_ : child_;
+    if (::kill(target, sig) == 0) return true;
+    if (errno == ESRCH) {
+      log_.Warn("child was dead when forwarding signal");
+      return true;
+    }
+    log_.Fatal(std::string("forwarding signal failed: ") + std::strerror(errno));
+    return false;
+  }
+
+  // SIGCHLDs merge while pending, so one signal may stand for thousands of
+  // exits: wait until nothing more is reapable, every time.
+  bool ReapAll() {
+    for (;;) {
+      int status = 0;
+      pid_t p = ::waitpid(-1, &status, WNOHANG);
+      if (p == 0 || (p < 0 && errno == ECHILD)) return true;
+      if (p < 0) {
+        if (errno == EINTR) continue;
+        log_.Fatal(std::string("waitpid failed: ") + std::strerror(errno));
+        return false;
+      }
+      if (p == child_) {
+        exit_code_ = ReaperExitCode(status, o_.remap_to_zero);
+        log_.Info("main child exited with status " + std::to_string(status) + ", exit code " +
+                  std::to_string(exit_code_));
+      } else if (o_.warn_on_reap) {
+        log_.Warn("reaped zombie process with pid=" + std::to_string(p));
+      } else {
+        log_.Debug("reaped child with pid " + std::to_string(p));
+      }
+    }
+  }
+
+  const ReaperOptions& o_;
+  Reporter log_;
+  pid_t child_ = -1;
+  int exit_code_ = -1;
+};
+
+}  // namespace
+
+int ReaperMain(const std::vector<std::string>& args) {
+  const std::string name = ProgramName();
+  auto opts = ParseReaperOptions(args, TiniEnvironment());
+  if (!opts.ok()) {
+    Reporter(1).Fatal(opts.error().str());
+    return 1;
+  }
+  switch (opts->action) {
+    case ReaperOptions::Action::kHelp:
+      std::fputs(ReaperUsage(name).c_str(), stdout);
+      return 0;
+    case ReaperOptions::Action::kVersion:
+      std::printf("tini version 0.19.0 - initos %s\n", INITOS_VERSION);
+      return 0;
+    case ReaperOptions::Action::kLicense:
+      std::puts(
+          "InitOS reaper mode: an independent implementation of tini's command line\n"
+          "interface; it contains no tini code. Licensed under the InitOS license, see\n"
+          "the LICENSE file shipped with InitOS.");
+      return 0;
+    case ReaperOptions::Action::kRun:
+      break;
+  }
+  return Reaper(*opts).Run();
+}
+
+}  // namespace boot
+}  // namespace initos

@@ -1,0 +1,66 @@
+// The PID-1 boot stage that finds, verifies and mounts the signed root
+// filesystem image named by rootfs.image (docs/boot-verification.md):
+//
+//   wait for the device (PARTLABEL=/LABEL=, or a bundle file inside a
+//   LABEL= filesystem, attached to a read-only loop device)
+//   -> read the bounded 64 KiB header area -> verify the manifest signature
+//   against rootfs.keys -> parse the manifest and check it against the device
+//   size -> mount the state partition (formatted first if it is all zeros
+//   and state.create = true) -> anti-rollback floor
+//   -> dm-linear + dm-verity (read-only) -> EROFS read-only at a lower dir
+//   -> overlayfs at the target, upper/work on the state partition or tmpfs.
+//
+// Every failure is one line starting "rootfs: " that names the device and
+// what to fix. Nothing unverified is ever mounted: the EROFS superblock is
+// first read through dm-verity.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "boot/rootfs/state_partition.h"
+#include "format/config.h"
+#include "format/version_floor.h"
+
+namespace initos {
+inline namespace boot {
+
+// Where the stage looks and mounts; tests point these into a temp dir.
+struct BootEnv {
+  std::string dev_dir = "/dev";
+  std::string class_block_dir = "/sys/class/block";
+  std::string sys_root = "/sys";
+  std::string run_dir = "/run/initos";  // image-fs, state, lower, overlay mounts
+  std::string target = "/sysroot";
+  int device_timeout_ms = 10000;  // for the image and the state device each
+  // Where mkfs.ext4 may be for [state] create = true (first existing wins).
+  std::vector<std::string> mkfs_paths = DefaultMkfsPaths();
+};
+
+struct MountedRoot {
+  std::string target;         // overlay mount point (the new root)
+  std::string source;         // rootfs.image as given
+  std::string verity_device;  // /dev/dm-N the EROFS is mounted from
+  std::string lower_dir;      // the read-only EROFS mount
+  std::string state_dir;      // state partition mount, "" when the upper layer is tmpfs
+  BootedRecord image;         // name, version, root hash (what gets recorded)
+  std::string key;            // path of the trusted key that verified the signature
+};
+
+Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env);
+
+// Pure: the signed manifest's name must equal rootfs.name (a key may sign
+// several products). One "rootfs: " line naming both when it does not.
+Result<void> CheckImageName(const std::string& source, const std::string& image_name,
+                            const std::string& configured);
+
+// Raises the booted-version record on the state partition to this image
+// (never lowers it). Called by PID 1 once the main program from the image
+// has started. Returns false when there is nothing to record (tmpfs state,
+// or the record is already at least this version).
+Result<bool> RecordSuccessfulBoot(const MountedRoot& root);
+
+}  // namespace boot
+}  // namespace initos

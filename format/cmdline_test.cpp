@@ -1,0 +1,289 @@
+#include "format/cmdline.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+
+namespace initos {
+namespace {
+
+constexpr char kEd25519[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOQdVOMJPUxg/PMeFUd6sZc+SCN3D0a4QphKYP0hwuQW test@initos";
+
+std::string Joined(const std::vector<ConfigProblem>& problems) {
+  std::string s;
+  for (const auto& p : problems) s += p.str() + "\n";
+  return s;
+}
+
+std::vector<ConfigProblem> Apply(Config& c, std::string_view cmdline) {
+  return ApplyKernelCmdline(c, ParseKernelCmdline(cmdline));
+}
+
+TEST(CmdlineTest, SplitsOnWhitespaceAndKeyValue) {
+  auto p = ParseKernelCmdline("  console=ttyS0\tquiet\n root=LABEL=r a=\n");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0].key, "console");
+  EXPECT_EQ(p[0].value, "ttyS0");
+  EXPECT_TRUE(p[0].has_value);
+  EXPECT_EQ(p[1].key, "quiet");
+  EXPECT_FALSE(p[1].has_value);
+  EXPECT_EQ(p[2].key, "root");
+  EXPECT_EQ(p[2].value, "LABEL=r");  // split at the first '=' only
+  EXPECT_EQ(p[3].key, "a");
+  EXPECT_TRUE(p[3].has_value);
+  EXPECT_EQ(p[3].value, "");
+  EXPECT_TRUE(ParseKernelCmdline("").empty());
+  EXPECT_TRUE(ParseKernelCmdline(" \n ").empty());
+}
+
+TEST(CmdlineTest, QuotesGroupAndAreRemoved) {
+  auto p = ParseKernelCmdline("a=\"x y  z\" \"b=1 2\" c=\"\" d=pre\"mid dle\"post");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0].key, "a");
+  EXPECT_EQ(p[0].value, "x y  z");
+  EXPECT_EQ(p[1].key, "b");
+  EXPECT_EQ(p[1].value, "1 2");
+  EXPECT_EQ(p[2].value, "");
+  EXPECT_TRUE(p[2].has_value);
+  EXPECT_EQ(p[3].value, "premid dlepost");
+  // An unterminated quote runs to the end, like the kernel.
+  p = ParseKernelCmdline("a=\"x y");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].value, "x y");
+}
+
+TEST(CmdlineTest, StopsAtBareDoubleDash) {
+  auto p = ParseKernelCmdline("quiet -- initos.init.on-exit=reboot single");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "quiet");
+  p = ParseKernelCmdline("a \"--\" b --x");  // quoted or longer: ordinary params
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[1].key, "--");
+  EXPECT_EQ(p[3].key, "--x");
+}
+
+// Development mode: every key but the signed-only ones, as before verified
+// mode existed; this checks how each kind of value is read.
+Config DevConfig() {
+  Config c;
+  c.rootfs.insecure_dev_mode = true;
+  return c;
+}
+
+TEST(CmdlineTest, OverridesEveryKindOfValue) {
+  Config c = DevConfig();
+  auto problems = Apply(c,
+                        "console=ttyS0 init=/bin/ignored initos.init.mode=jails "
+                        "initos.init.on-exit=respawn initos.init.respawn-limit=9 "
+                        "initos.state.create=yes initos.sidecar.enable=1 "
+                        "initos.init.modules=virtio_blk,virtio_net "
+                        "initos.sidecar.listen=127.0.0.1:22,[::1]:22 "
+                        "initos.rootfs.image=LABEL=imgs:/os/v2.bundle "
+                        "initos.init.env.DEBUG=\"a b\" initos.init.signals.sigterm=poweroff "
+                        "\"initos.sidecar.authorized-keys=" +
+                            std::string(kEd25519) + "\" initos.rootfs.min-version=0");
+  ASSERT_TRUE(problems.empty()) << Joined(problems);
+  EXPECT_EQ(c.init.mode, InitMode::kJails);
+  EXPECT_EQ(c.init.on_exit, OnExit::kRespawn);
+  EXPECT_EQ(c.init.respawn_limit, 9);
+  EXPECT_TRUE(c.state.create);
+  EXPECT_TRUE(c.sidecar.enable);
+  EXPECT_EQ(c.init.modules, (std::vector<std::string>{"virtio_blk", "virtio_net"}));
+  EXPECT_EQ(c.sidecar.listen, (std::vector<std::string>{"127.0.0.1:22", "[::1]:22"}));
+  EXPECT_EQ(c.rootfs.image, "LABEL=imgs:/os/v2.bundle");
+  EXPECT_EQ(c.init.env.at("DEBUG"), "a b");
+  EXPECT_EQ(c.init.signals.at(SIGTERM), SignalAction::kPoweroff);
+  EXPECT_EQ(c.sidecar.authorized_keys, (std::vector<std::string>{kEd25519}));
+  EXPECT_TRUE(c.init.main.empty());  // init= is not ours
+
+  ASSERT_TRUE(Apply(c, "initos.state.create=false initos.sidecar.enable=no").empty());
+  EXPECT_FALSE(c.state.create);
+  EXPECT_FALSE(c.sidecar.enable);
+  ASSERT_TRUE(Apply(c, "initos.init.modules=").empty());
+  EXPECT_TRUE(c.init.modules.empty());
+}
+
+TEST(CmdlineTest, MainIsAPathOrACommaList) {
+  Config c = DevConfig();
+  ASSERT_TRUE(Apply(c, "initos.init.main=/bin/app").empty());
+  EXPECT_EQ(c.init.main, (std::vector<std::string>{"/bin/app"}));
+  ASSERT_TRUE(Apply(c, "initos.init.main=\"/bin/sh,-c,echo hi\"").empty());
+  EXPECT_EQ(c.init.main, (std::vector<std::string>{"/bin/sh", "-c", "echo hi"}));
+  auto problems = Apply(c, "initos.init.main=app");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].message.find("absolute path"), std::string::npos);
+  EXPECT_EQ(c.init.main[0], "/bin/sh");  // unchanged
+}
+
+TEST(CmdlineTest, RefusesOverridesThatWeakenVerification) {
+  Config c;
+  c.rootfs.keys = {"/etc/initos/keys/release.pem"};
+  c.rootfs.min_version = 10;
+  c.init.cmdline_overrides = {"rootfs.min-version"};
+  auto problems = Apply(c,
+                        "initos.rootfs.keys=/tmp/evil.pem initos.rootfs.insecure-dev-mode=true "
+                        "initos.init.allow-shell=1 initos.rootfs.min-version=3 "
+                        "initos.rootfs.min-version=-1");
+  ASSERT_EQ(problems.size(), 5u) << Joined(problems);
+  for (const auto& p : problems) {
+    EXPECT_EQ(p.file, "kernel command line");
+    EXPECT_EQ(p.line, 0);
+    EXPECT_NE(p.message.find("signed config"), std::string::npos) << p.str();
+  }
+  EXPECT_EQ(problems[0].key, "initos.rootfs.keys");
+  EXPECT_EQ(c.rootfs.keys, (std::vector<std::string>{"/etc/initos/keys/release.pem"}));
+  EXPECT_FALSE(c.rootfs.insecure_dev_mode);
+  EXPECT_FALSE(c.init.allow_shell);
+  EXPECT_EQ(c.rootfs.min_version, 10u);
+
+  // Raising the rollback floor is stricter, so it is allowed.
+  ASSERT_TRUE(Apply(c, "initos.rootfs.min-version=12 initos.rootfs.min-version=12").empty());
+  EXPECT_EQ(c.rootfs.min_version, 12u);
+  // Even "harmless" values of refused keys are refused: the rule is per key.
+  EXPECT_EQ(Apply(c, "initos.init.allow-shell=false").size(), 1u);
+}
+
+TEST(CmdlineTest, BadParamsAreProblemsAndTheRestApply) {
+  Config c = DevConfig();
+  auto problems = Apply(c,
+                        "initos.init.on-exit=rebot initos.init.stop-timeout-ms=2000 "
+                        "initos.nope=1 initos.init.respawn-limit=lots initos.state.create=maybe "
+                        "initos.sidecar.enable initos.init.env=X initos.rootfs.image=/dev/vda "
+                        "initosfoo=1 root=/dev/sda");
+  ASSERT_EQ(problems.size(), 7u) << Joined(problems);
+  EXPECT_EQ(problems[0].str(),
+            "kernel command line: initos.init.on-exit: unknown value \"rebot\"; expected one of "
+            "poweroff, reboot, respawn, shell, halt");
+  EXPECT_EQ(problems[1].key, "initos.nope");
+  EXPECT_NE(problems[1].message.find("unknown key"), std::string::npos);
+  EXPECT_NE(problems[2].message.find("not an integer"), std::string::npos);
+  EXPECT_NE(problems[3].message.find("true/false, 1/0 or yes/no"), std::string::npos);
+  EXPECT_NE(problems[4].message.find("missing value"), std::string::npos);
+  EXPECT_NE(problems[5].message.find("init.env.NAME=value"), std::string::npos);
+  EXPECT_EQ(problems[6].key, "initos.rootfs.image");
+  EXPECT_EQ(c.init.stop_timeout_ms, 2000);
+  EXPECT_EQ(c.init.on_exit, OnExit::kPoweroff);
+}
+
+TEST(CmdlineTest, ApplyOverrideDirectly) {
+  Config c = DevConfig();
+  ASSERT_TRUE(ApplyOverride(c, "init.log-level", "debug").ok());
+  EXPECT_EQ(c.init.log_level, "debug");
+  auto r = ApplyOverride(c, "init.log_level", "debug");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("did you mean init.log-level?"), std::string::npos);
+  EXPECT_FALSE(ApplyOverride(c, "init.signals.KILL", "ignore").ok());
+  EXPECT_FALSE(ApplyOverride(c, "init.signals.15", "ignore").ok());
+}
+
+}  // namespace
+}  // namespace initos
+
+namespace initos {
+namespace {
+
+// The decision for every key of the config table. A new key fails this test
+// until someone decides who may set it besides the signed config.
+TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
+  const std::map<std::string_view, std::string_view> kDecided = {
+      {"init.mode", "never"},
+      {"init.main", "never"},
+      {"init.on-exit", "listable"},
+      {"init.modules", "never"},
+      {"init.shell", "never"},
+      {"init.allow-shell", "signed only"},
+      {"init.stop-timeout-ms", "listable"},
+      {"init.respawn-delay-ms", "listable"},
+      {"init.respawn-limit", "listable"},
+      {"init.respawn-window-s", "listable"},
+      {"init.failure-delay-s", "listable"},
+      {"init.os-init", "never"},
+      {"init.log-level", "listable"},
+      {"init.env", "never"},
+      {"init.signals", "listable"},
+      {"init.cmdline-overrides", "signed only"},
+      {"rootfs.image", "never"},
+      {"rootfs.name", "never"},
+      {"rootfs.keys", "signed only"},
+      {"rootfs.min-version", "raise only"},
+      {"rootfs.on-failure", "never"},
+      {"rootfs.on-corruption", "never"},
+      {"rootfs.insecure-dev-mode", "signed only"},
+      {"state.device", "never"},
+      {"state.create", "never"},
+      {"state.partition-type", "never"},
+      {"state.persistent", "never"},
+      {"state.allow-exec", "never"},
+      {"sidecar.enable", "never"},
+      {"sidecar.listen", "never"},
+      {"sidecar.authorized-keys", "never"},
+      {"sidecar.start", "never"},
+  };
+  auto keys = ConfigKeys();
+  EXPECT_EQ(keys.size(), kDecided.size());
+  for (const auto& k : keys) {
+    auto it = kDecided.find(k.name);
+    ASSERT_NE(it, kDecided.end()) << k.name << ": new key without a kernel command-line decision";
+    EXPECT_EQ(k.cmdline, it->second) << k.name;
+    // Whatever chooses what runs or what is trusted is never listable.
+    for (std::string_view prefix : {"rootfs.", "state.", "sidecar."}) {
+      if (k.name.starts_with(prefix) && k.name != "rootfs.min-version") {
+        EXPECT_TRUE(k.cmdline == "never" || k.cmdline == "signed only") << k.name;
+      }
+    }
+  }
+}
+
+// Outside development mode: an unlisted key, a never key (even listed:
+// the signed config itself is refused then) and a signed-only key are
+// refused, each with its own line; a listed key applies.
+TEST(CmdlineOverridePolicyTest, VerifiedModeAppliesOnlyListedKeys) {
+  Config c;
+  c.rootfs.image = "PARTLABEL=rootA";
+  c.init.main = {"/app"};
+  c.init.cmdline_overrides = {"init.log-level"};
+  auto problems = Apply(c,
+                        "initos.init.log-level=debug initos.init.on-exit=reboot "
+                        "initos.rootfs.image= initos.init.main=/bin/sh initos.init.os-init=/bin/sh "
+                        "initos.state.device= initos.sidecar.authorized-keys=x "
+                        "initos.init.env.LD_PRELOAD=/x.so initos.init.cmdline-overrides=init.main "
+                        "initos.rootfs.keys=/evil.pem");
+  ASSERT_EQ(problems.size(), 9u) << Joined(problems);
+  for (const auto& p : problems) EXPECT_NE(p.message.find("refused"), std::string::npos) << p.str();
+  EXPECT_EQ(c.init.log_level, "debug");
+  EXPECT_EQ(c.init.on_exit, OnExit::kPoweroff);
+  EXPECT_EQ(c.rootfs.image, "PARTLABEL=rootA");
+  EXPECT_EQ(c.init.main, (std::vector<std::string>{"/app"}));
+  EXPECT_TRUE(c.init.env.empty());
+  EXPECT_EQ(c.init.cmdline_overrides, (std::vector<std::string>{"init.log-level"}));
+
+  // Listing a key that chooses what runs is itself a (fatal) config problem.
+  ParsedConfig bad = ParseConfig("[init]\ncmdline-overrides = [\"init.main\"]\n", "f");
+  ASSERT_EQ(bad.problems.size(), 1u) << Joined(bad.problems);
+  EXPECT_TRUE(bad.problems[0].fatal);
+  EXPECT_NE(bad.problems[0].message.find("can never come from the kernel command line"),
+            std::string::npos);
+}
+
+// A config problem on a key that decides what runs or is trusted stops the
+// boot (fatal); elsewhere the key keeps its default.
+TEST(CmdlineOverridePolicyTest, FatalProblems) {
+  auto fatal_of = [](const std::string& toml) {
+    ParsedConfig p = ParseConfig(toml, "f");
+    EXPECT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+    return !p.problems.empty() && p.problems[0].fatal;
+  };
+  EXPECT_TRUE(fatal_of("[rootfs]\nimage = \"/dev/vda\"\n"));
+  EXPECT_TRUE(fatal_of("[rootfs]\nimgae = \"PARTLABEL=a\"\n"));  // typo: would boot unverified
+  EXPECT_TRUE(fatal_of("[init]\nmode = \"jail\"\n"));
+  EXPECT_TRUE(fatal_of("[init]\nmode = \"jails\"\n"));
+  EXPECT_TRUE(fatal_of("[rootfs]\nimage = \"PARTLABEL=a\"\n"));  // no rootfs.name
+  EXPECT_TRUE(fatal_of("[sidecar]\nauthorized-keys = [\"nonsense\"]\n"));
+  EXPECT_FALSE(fatal_of("[init]\nlog-level = \"loud\"\n"));
+  EXPECT_FALSE(fatal_of("[init]\nno-such-key = 1\n"));
+}
+
+}  // namespace
+}  // namespace initos

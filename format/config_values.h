@@ -1,0 +1,31 @@
+// Validators for the string values of the config that have a syntax of their
+// own (device specs, listen addresses, SSH keys). Pure: no syscalls. Each
+// error message says what is wrong and what a correct value looks like.
+#pragma once
+
+#include <string_view>
+
+#include "base/result.h"
+
+namespace initos {
+inline namespace format {
+
+// "PARTLABEL=name", "LABEL=name" or "LABEL=name:/abs/path/file.bundle"
+// (a bundle file inside the filesystem with that label). "" means no image.
+Result<void> ValidateImageSpec(std::string_view spec);
+
+// "LABEL=name", "PARTLABEL=name" or "PARTUUID=guid" (no path). "" means none.
+Result<void> ValidateDeviceSpec(std::string_view spec);
+
+// A GUID written 8-4-4-4-12 hex digits (GPT partition and type GUIDs).
+Result<void> ValidateGuid(std::string_view guid);
+
+// Numeric "IPv4:port" or "[IPv6]:port", port 1..65535.
+Result<void> ValidateListenAddress(std::string_view addr);
+
+// One OpenSSH authorized_keys line without options: "TYPE BASE64 [comment]";
+// the base64 blob must decode and name the same TYPE.
+Result<void> ValidateAuthorizedKey(std::string_view line);
+
+}  // namespace format
+}  // namespace initos
