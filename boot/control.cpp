@@ -10,6 +10,7 @@
 
 #include "base/options.h"
 #include "boot/supervisor.h"
+#include "format/shutdown_kind.h"
 
 namespace initos {
 inline namespace boot {
@@ -32,16 +33,17 @@ constexpr const char kHelpFormat[] =
     "\n"
     "Needs permission to signal PID 1 (root).\n";
 
-int RequestSignal(const std::string& action) {
-  if (action == "poweroff") return PoweroffRequestSignal();
-  if (action == "reboot") return RebootRequestSignal();
+int RequestSignal(ShutdownKind kind) {
+  if (kind == ShutdownKind::kPoweroff) return PoweroffRequestSignal();
+  if (kind == ShutdownKind::kReboot) return RebootRequestSignal();
   return HaltRequestSignal();
 }
 
 }  // namespace
 
 int ControlMain(const std::string& action, const std::vector<std::string>& args) {
-  if (action != "poweroff" && action != "reboot" && action != "halt") {
+  auto kind = ParseShutdownKind(action);
+  if (!kind.ok() || *kind == ShutdownKind::kKexec) {
     std::fprintf(stderr, "initos: unknown action '%s' (poweroff, reboot or halt)\n",
                  action.c_str());
     return 2;
@@ -67,7 +69,7 @@ int ControlMain(const std::string& action, const std::vector<std::string>& args)
       return 2;
     }
   }
-  if (::kill(pid, RequestSignal(action)) != 0) {
+  if (::kill(pid, RequestSignal(*kind)) != 0) {
     int e = errno;
     std::fprintf(stderr, "initos %s: cannot signal PID %d: %s%s\n", action.c_str(), pid,
                  std::strerror(e), e == EPERM ? " (run it as root)" : "");

@@ -18,48 +18,12 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/sys/dm.h"
+#include "boot/shutdown.h"
 #include "boot/terminate.h"
 #include "format/stage.h"
 
 namespace initos {
 inline namespace boot {
-
-Result<ShutdownVerb> ParseShutdownVerb(std::string_view verb) {
-  if (verb == "poweroff") return ShutdownVerb::kPoweroff;
-  if (verb == "reboot") return ShutdownVerb::kReboot;
-  if (verb == "halt") return ShutdownVerb::kHalt;
-  if (verb == "kexec") return ShutdownVerb::kKexec;
-  return Err() << "unknown shutdown verb '" << verb
-               << "': expected poweroff, reboot, halt or kexec as argv[1]";
-}
-
-std::string_view ShutdownVerbName(ShutdownVerb verb) {
-  switch (verb) {
-    case ShutdownVerb::kPoweroff:
-      return "poweroff";
-    case ShutdownVerb::kReboot:
-      return "reboot";
-    case ShutdownVerb::kHalt:
-      return "halt";
-    case ShutdownVerb::kKexec:
-      return "kexec";
-  }
-  return "reboot";
-}
-
-int RebootCommandFor(ShutdownVerb verb) {
-  switch (verb) {
-    case ShutdownVerb::kPoweroff:
-      return RB_POWER_OFF;
-    case ShutdownVerb::kReboot:
-      return RB_AUTOBOOT;
-    case ShutdownVerb::kHalt:
-      return RB_HALT_SYSTEM;
-    case ShutdownVerb::kKexec:
-      return RB_KEXEC;
-  }
-  return RB_AUTOBOOT;
-}
 
 std::vector<std::string> TeardownMounts(const std::vector<MountInfoEntry>& mounts,
                                         const std::vector<std::string>& keep) {
@@ -72,7 +36,7 @@ std::vector<std::string> TeardownMounts(const std::vector<MountInfoEntry>& mount
 }
 
 Result<void> PrepareShutdownRoot(const std::string& root, const std::string& initos_binary) {
-  std::string dir = (root == "/" ? "" : root) + kShutdownRootDir;
+  std::string dir = PathUnderRoot(root, kShutdownRootDir);
   INITOS_TRY(MakeDirs(dir, 0755));
   std::error_code ec;
   std::filesystem::copy_file(initos_binary, dir + "/shutdown",
@@ -215,13 +179,13 @@ int InitramfsShutdownMain(const std::vector<std::string>& args) {
   (void)::chdir("/");
 
   std::string word = args.empty() ? "" : args[0];
-  auto verb = ParseShutdownVerb(word);
+  auto verb = ParseShutdownKind(word);
   if (!verb.ok()) LOG(Error) << "initramfs-shutdown: " << verb.error().str() << "; rebooting";
-  ShutdownVerb v = verb.ok() ? *verb : ShutdownVerb::kReboot;
+  ShutdownKind v = verb.ok() ? *verb : ShutdownKind::kReboot;
   // An escaping exception must still end in the verb systemd asked for
   // (not a kernel panic, and not a reboot instead of a poweroff).
-  InstallPid1TerminateHandler(RebootCommandFor(v));
-  LOG(Notice) << "initramfs-shutdown: " << ShutdownVerbName(v)
+  InstallPid1TerminateHandler(RebootCommand(v));
+  LOG(Notice) << "initramfs-shutdown: " << ShutdownKindName(v)
               << " t=" << FormatSeconds(MonotonicSeconds());
 
   InitramfsShutdownOptions o;
@@ -231,9 +195,9 @@ int InitramfsShutdownMain(const std::vector<std::string>& args) {
   ::sync();
   LOG(Notice) << "initramfs-shutdown: unmounted " << t.unmounted << ", removed " << t.dm_removed
               << " device-mapper device(s), left " << JoinList(t.left);
-  LOG(Notice) << "initramfs-shutdown: " << ShutdownVerbName(v) << " now";
+  LOG(Notice) << "initramfs-shutdown: " << ShutdownKindName(v) << " now";
   if (!o.call_reboot) return 0;
-  ::reboot(RebootCommandFor(v));
+  ::reboot(RebootCommand(v));
   LOG(Emerg) << "initramfs-shutdown: reboot(2) failed: " << std::strerror(errno) << "; halting";
   ::reboot(RB_HALT_SYSTEM);
   for (;;) ::pause();

@@ -21,14 +21,8 @@
 namespace initos {
 inline namespace boot {
 
-// The verbs systemd passes as argv[1] (systemd-shutdown's "poweroff",
-// "reboot", "halt", "kexec").
-enum class ShutdownVerb { kPoweroff, kReboot, kHalt, kKexec };
-
-// Unknown verbs are an error naming the accepted ones.
-Result<ShutdownVerb> ParseShutdownVerb(std::string_view verb);
-std::string_view ShutdownVerbName(ShutdownVerb verb);
-int RebootCommandFor(ShutdownVerb verb);  // RB_* for reboot(2)
+// systemd passes the verb as argv[1] ("poweroff", "reboot", "halt",
+// "kexec"): format/shutdown_kind.h parses it.
 
 // Mount points to unmount, children before parents, leaving "/" and the API
 // filesystems in `keep` (exact matches) mounted.

@@ -9,28 +9,29 @@
 #include <string>
 
 #include "base/file.h"
+#include "boot/shutdown.h"
 
 namespace initos {
 namespace {
 
-TEST(ParseShutdownVerb, AcceptsSystemdVerbs) {
-  EXPECT_EQ(*ParseShutdownVerb("poweroff"), ShutdownVerb::kPoweroff);
-  EXPECT_EQ(*ParseShutdownVerb("reboot"), ShutdownVerb::kReboot);
-  EXPECT_EQ(*ParseShutdownVerb("halt"), ShutdownVerb::kHalt);
-  EXPECT_EQ(*ParseShutdownVerb("kexec"), ShutdownVerb::kKexec);
-  EXPECT_EQ(RebootCommandFor(ShutdownVerb::kPoweroff), RB_POWER_OFF);
-  EXPECT_EQ(RebootCommandFor(ShutdownVerb::kReboot), RB_AUTOBOOT);
-  EXPECT_EQ(RebootCommandFor(ShutdownVerb::kHalt), RB_HALT_SYSTEM);
-  EXPECT_EQ(RebootCommandFor(ShutdownVerb::kKexec), RB_KEXEC);
-  EXPECT_EQ(ShutdownVerbName(ShutdownVerb::kKexec), "kexec");
+TEST(ParseShutdownKind, AcceptsSystemdVerbs) {
+  EXPECT_EQ(*ParseShutdownKind("poweroff"), ShutdownKind::kPoweroff);
+  EXPECT_EQ(*ParseShutdownKind("reboot"), ShutdownKind::kReboot);
+  EXPECT_EQ(*ParseShutdownKind("halt"), ShutdownKind::kHalt);
+  EXPECT_EQ(*ParseShutdownKind("kexec"), ShutdownKind::kKexec);
+  EXPECT_EQ(RebootCommand(ShutdownKind::kPoweroff), RB_POWER_OFF);
+  EXPECT_EQ(RebootCommand(ShutdownKind::kReboot), RB_AUTOBOOT);
+  EXPECT_EQ(RebootCommand(ShutdownKind::kHalt), RB_HALT_SYSTEM);
+  EXPECT_EQ(RebootCommand(ShutdownKind::kKexec), RB_KEXEC);
+  EXPECT_EQ(ShutdownKindName(ShutdownKind::kKexec), "kexec");
 }
 
-TEST(ParseShutdownVerb, RefusesOthersNamingTheChoices) {
-  auto r = ParseShutdownVerb("--log-level");
+TEST(ParseShutdownKind, RefusesOthersNamingTheChoices) {
+  auto r = ParseShutdownKind("--log-level");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("'--log-level'"), std::string::npos) << r.error().str();
   EXPECT_NE(r.error().str().find("poweroff, reboot, halt or kexec"), std::string::npos);
-  EXPECT_FALSE(ParseShutdownVerb("").ok());
+  EXPECT_FALSE(ParseShutdownKind("").ok());
 }
 
 // What /proc/self/mountinfo looks like in /run/initramfs after systemd's

@@ -52,6 +52,8 @@ void UnmountAll(const ShutdownOptions& o) {
             << ", left " << failed;
 }
 
+}  // namespace
+
 int RebootCommand(ShutdownKind kind) {
   switch (kind) {
     case ShutdownKind::kPoweroff:
@@ -60,26 +62,14 @@ int RebootCommand(ShutdownKind kind) {
       return RB_AUTOBOOT;
     case ShutdownKind::kHalt:
       return RB_HALT_SYSTEM;
+    case ShutdownKind::kKexec:
+      return RB_KEXEC;
   }
   return RB_POWER_OFF;
 }
 
-}  // namespace
-
-std::string_view ShutdownName(ShutdownKind kind) {
-  switch (kind) {
-    case ShutdownKind::kPoweroff:
-      return "poweroff";
-    case ShutdownKind::kReboot:
-      return "reboot";
-    case ShutdownKind::kHalt:
-      return "halt";
-  }
-  return "poweroff";
-}
-
 void Shutdown(ShutdownKind kind, std::string_view reason, const ShutdownOptions& o) {
-  LOG(Notice) << "shutdown: " << ShutdownName(kind) << " (" << reason
+  LOG(Notice) << "shutdown: " << ShutdownKindName(kind) << " (" << reason
               << ") t=" << FormatSeconds(MonotonicSeconds());
   SignalAll(SIGTERM, o);
   SignalAll(SIGCONT, o);  // stopped processes must run to handle SIGTERM
@@ -94,12 +84,12 @@ void Shutdown(ShutdownKind kind, std::string_view reason, const ShutdownOptions&
   if (o.unmount) UnmountAll(o);
   ::sync();
   if (!o.call_reboot) {
-    LOG(Info) << "shutdown: " << ShutdownName(kind) << " now (reboot(2) skipped: not PID 1)";
+    LOG(Info) << "shutdown: " << ShutdownKindName(kind) << " now (reboot(2) skipped: not PID 1)";
     return;
   }
-  LOG(Notice) << "shutdown: " << ShutdownName(kind) << " now";
+  LOG(Notice) << "shutdown: " << ShutdownKindName(kind) << " now";
   ::reboot(RebootCommand(kind));
-  LOG(Emerg) << "shutdown: reboot(2) for " << ShutdownName(kind)
+  LOG(Emerg) << "shutdown: reboot(2) for " << ShutdownKindName(kind)
              << " failed: " << std::strerror(errno);
   if (kind != ShutdownKind::kHalt) ::reboot(RB_HALT_SYSTEM);
 }

@@ -5,13 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "format/shutdown_kind.h"
+
 namespace initos {
 inline namespace boot {
 
-enum class ShutdownKind { kPoweroff, kReboot, kHalt };
-
-// "poweroff", "reboot", "halt": the word in the "shutdown: WORD" log line.
-std::string_view ShutdownName(ShutdownKind kind);
+// RB_* for reboot(2).
+int RebootCommand(ShutdownKind kind);
 
 struct ShutdownOptions {
   int stop_timeout_ms = 5000;  // SIGTERM -> SIGKILL grace

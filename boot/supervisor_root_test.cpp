@@ -137,8 +137,8 @@ TEST_F(SupervisorRoot, ControlCommandRequestsShutdown) {
               Sh(std::string(INITOS_BINARY) + " " + action + " --pid $PPID; exec sleep 60");
           c.signals.clear();  // the real-time requests need no config
           SupervisorResult r = RunSupervisor(c);
-          if (ShutdownName(r.shutdown) != action) {
-            return "got " + std::string(ShutdownName(r.shutdown)) + " (" + r.reason + ")";
+          if (ShutdownKindName(r.shutdown) != action) {
+            return "got " + std::string(ShutdownKindName(r.shutdown)) + " (" + r.reason + ")";
           }
           // The still running main program is stopped by SIGTERM quickly.
           double t0 = MonotonicSeconds();

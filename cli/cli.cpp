@@ -15,6 +15,7 @@
 #include "boot/reaper.h"
 #include "boot/terminate.h"
 #include "cli/status_cli.h"
+#include "format/shutdown_kind.h"
 #include "image/image_cli.h"
 #include "sidecar/sidecar_cli.h"
 
@@ -94,7 +95,8 @@ int RunCli(int argc, char** argv) {
   }
   if (cmd == "init") return Pid1Main(rest);
   if (cmd == "reap") return ReaperMain(rest);
-  if (cmd == "poweroff" || cmd == "reboot" || cmd == "halt") return ControlMain(cmd, rest);
+  if (auto kind = ParseShutdownKind(cmd); kind.ok() && *kind != ShutdownKind::kKexec)
+    return ControlMain(cmd, rest);
   if (cmd == "image") return ImageMain(rest);
   if (cmd == "sidecar") return SidecarMain(rest);
   if (cmd == "status") return StatusMain(rest);

@@ -1,5 +1,7 @@
 #include "boot/rootfs/rootfs_policy.h"
 
+#include "format/shutdown_kind.h"
+
 namespace initos {
 inline namespace boot {
 
@@ -54,11 +56,11 @@ std::optional<std::string> InsecureModeWarning(const RootfsConfig& rootfs) {
 const char* RootfsFailureKindName(RootfsFailureAction::Kind kind) {
   switch (kind) {
     case RootfsFailureAction::Kind::kReboot:
-      return "reboot";
+      return ShutdownKindName(ShutdownKind::kReboot).data();
     case RootfsFailureAction::Kind::kHalt:
-      return "halt";
+      return ShutdownKindName(ShutdownKind::kHalt).data();
     case RootfsFailureAction::Kind::kPoweroff:
-      return "poweroff";
+      return ShutdownKindName(ShutdownKind::kPoweroff).data();
     case RootfsFailureAction::Kind::kShell:
       return "shell";
   }
