@@ -80,7 +80,10 @@ Result<void> MakeDirs(const std::string& path, mode_t mode) {
 }
 
 std::string PathUnderRoot(const std::string& root, const std::string& path) {
-  return root.empty() || root == "/" ? path : root + path;
+  if (root.empty() || root == "/") return path;
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return path == "/" ? r : r + path;
 }
 
 }  // namespace base

@@ -25,8 +25,9 @@ Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 
 // `path` (absolute) inside the directory tree `root`: tests and PID 1 run
 // the same code against a temp dir or "/". Root "" or "/" gives `path`
-// itself. A plain string join: it does not resolve symlinks, so it is for
-// trees we built ourselves, never for paths inside an untrusted filesystem.
+// itself, path "/" gives the root (without a trailing slash). A plain string join: it does not
+// resolve symlinks, so it is for trees we built ourselves, never for paths inside an untrusted
+// filesystem.
 std::string PathUnderRoot(const std::string& root, const std::string& path);
 
 }  // namespace base

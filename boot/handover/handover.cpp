@@ -8,11 +8,6 @@ namespace initos {
 inline namespace boot {
 namespace {
 
-std::string Join(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return root + path;
-}
-
 // The sidecar's files must be copied before the initramfs is deleted, and
 // it must see the OS root, so it starts (or is prepared) here and nowhere
 // else.
@@ -29,8 +24,8 @@ void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
     std::string state = o.state_dir;
     if (o.root != "/" && !o.root.empty() && state.rfind(o.root + "/", 0) == 0)
       state = state.substr(o.root.size());
-    auto r = PrepareSidecarForOs(*spec, Join(o.root, kSidecarStagingDir), Join(o.root, "/run"),
-                                 kSidecarStagingDir, state);
+    auto r = PrepareSidecarForOs(*spec, PathUnderRoot(o.root, kSidecarStagingDir),
+                                 PathUnderRoot(o.root, "/run"), kSidecarStagingDir, state);
     if (!r.ok()) {
       LOG(Error) << r.error().str() << "; continuing without the SSH sidecar";
       return;
@@ -39,8 +34,8 @@ void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
               << kSidecarUnitName << " (sidecar.start = after-os-init)";
     return;
   }
-  spec->work_dir = Join(o.root, "/run/initos/sidecar");
-  spec->os_root = Join(o.root, o.new_root);
+  spec->work_dir = PathUnderRoot(o.root, "/run/initos/sidecar");
+  spec->os_root = PathUnderRoot(o.root, o.new_root);
   auto pid = StartSidecar(*spec);
   if (!pid.ok()) {
     LOG(Error) << pid.error().str() << "; continuing without the SSH sidecar";
@@ -54,9 +49,9 @@ void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
 
 Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
                             const SwitchRootHooks& hooks) {
-  auto init = FindOsInit(Join(o.root, o.new_root), config.init.os_init);
+  auto init = FindOsInit(PathUnderRoot(o.root, o.new_root), config.init.os_init);
   if (!init.ok()) return init.error();
-  auto mountinfo = ReadFileToString(Join(o.root, "/proc/self/mountinfo"));
+  auto mountinfo = ReadFileToString(PathUnderRoot(o.root, "/proc/self/mountinfo"));
   if (!mountinfo.ok()) return Wrap(mountinfo.error(), "switch-root");
   SwitchRootInput in;
   in.new_root = o.new_root;

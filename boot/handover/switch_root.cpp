@@ -39,13 +39,6 @@ std::string StripTrailingSlash(std::string p) {
   return p;
 }
 
-// A planned absolute path below the executor's root directory.
-std::string Under(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  if (path == "/") return root;
-  return StripTrailingSlash(root) + path;
-}
-
 }  // namespace
 
 std::string SwitchRootStep::str() const {
@@ -259,7 +252,7 @@ Result<void> RunStep(const std::string& root, const SwitchRootStep& s,
   using K = SwitchRootStep::Kind;
   switch (s.kind) {
     case K::kMoveMount: {
-      std::string to = Under(root, s.to);
+      std::string to = PathUnderRoot(root, s.to);
       struct stat st {};
       if (::stat(to.c_str(), &st) != 0) {
         if (::mkdir(to.c_str(), 0755) != 0) {
@@ -267,18 +260,19 @@ Result<void> RunStep(const std::string& root, const SwitchRootStep& s,
                               << " onto (create it in the image)";
         }
       }
-      if (::mount(Under(root, s.from).c_str(), to.c_str(), nullptr, MS_MOVE, nullptr) != 0) {
+      if (::mount(PathUnderRoot(root, s.from).c_str(), to.c_str(), nullptr, MS_MOVE, nullptr) !=
+          0) {
         return ErrnoError() << "move mount " << s.from << " -> " << s.to;
       }
       return {};
     }
     case K::kDetach:
-      if (::umount2(Under(root, s.from).c_str(), MNT_DETACH) != 0) {
+      if (::umount2(PathUnderRoot(root, s.from).c_str(), MNT_DETACH) != 0) {
         return ErrnoError() << "detach " << s.from;
       }
       return {};
     case K::kDeleteTree: {
-      auto fd = OpenFile(Under(root, s.from), O_RDONLY | O_DIRECTORY);
+      auto fd = OpenFile(PathUnderRoot(root, s.from), O_RDONLY | O_DIRECTORY);
       if (!fd.ok()) return fd.error();
       struct statfs sfs {};
       if (::fstatfs(fd->get(), &sfs) != 0) return ErrnoError() << "statfs " << s.from;
@@ -293,10 +287,11 @@ Result<void> RunStep(const std::string& root, const SwitchRootStep& s,
       return {};
     }
     case K::kChdir:
-      if (::chdir(Under(root, s.from).c_str()) != 0) return ErrnoError() << "chdir " << s.from;
+      if (::chdir(PathUnderRoot(root, s.from).c_str()) != 0)
+        return ErrnoError() << "chdir " << s.from;
       return {};
     case K::kMoveRoot:
-      if (::mount(".", Under(root, s.to).c_str(), nullptr, MS_MOVE, nullptr) != 0) {
+      if (::mount(".", PathUnderRoot(root, s.to).c_str(), nullptr, MS_MOVE, nullptr) != 0) {
         return ErrnoError() << "move " << s.from << " onto /";
       }
       return {};
