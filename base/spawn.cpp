@@ -1,6 +1,7 @@
 #include "base/spawn.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -9,8 +10,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "base/file.h"
@@ -23,12 +26,29 @@ inline namespace base {
 namespace {
 
 // Which step failed in the child; sent with errno so the parent can name it.
-enum class Stage : int { kSetsid = 1, kSetpgid, kDup, kCtty, kTcsetpgrp, kChdir, kExec, kChroot };
+// Which step failed in the child; sent with errno so the parent can name it.
+// Values from kFirstStep on are SpawnOptions::steps[value - kFirstStep].
+enum class Stage : int {
+  kSetsid = 1,
+  kSetpgid,
+  kDup,
+  kCtty,
+  kTcsetpgrp,
+  kChdir,
+  kExec,
+  kChroot,
+  kCloseRange,
+  kFirstStep = 100,
+};
 
+// The report a failed child writes: this header, then `message_size` bytes
+// of the failed step's own message (child steps only).
 struct ChildFailure {
   int stage;
   int err;
+  uint32_t message_size;
 };
+constexpr uint32_t kMaxStepMessage = 4096;
 
 const char* StageName(Stage s) {
   switch (s) {
@@ -48,6 +68,10 @@ const char* StageName(Stage s) {
       return "exec";
     case Stage::kChroot:
       return "chroot for";
+    case Stage::kCloseRange:
+      return "close_range for";
+    case Stage::kFirstStep:
+      break;
   }
   return "spawn";
 }
@@ -56,6 +80,7 @@ const char* StageName(Stage s) {
 // multi-threaded parent) the child may only make async-signal-safe calls, so
 // it must not allocate.
 struct ChildPlan {
+  const char* file = nullptr;  // what is executed (argv[0] of the options)
   std::vector<char*> argv;
   std::vector<char*> envp;
   char** env = nullptr;
@@ -64,9 +89,20 @@ struct ChildPlan {
 
 // Reports the failed step and errno through the close-on-exec pipe, then exits.
 [[noreturn]] void ChildFail(int pipe_fd, Stage stage) {
-  ChildFailure f{static_cast<int>(stage), errno};
+  ChildFailure f{static_cast<int>(stage), errno, 0};
   ssize_t unused = ::write(pipe_fd, &f, sizeof(f));
   (void)unused;
+  ::_exit(127);
+}
+
+// A child step failed: its errno and its own message.
+[[noreturn]] void StepFail(int pipe_fd, size_t index, const Error& e) {
+  std::string msg = e.message.substr(0, kMaxStepMessage);  // the parent adds strerror(code)
+  ChildFailure f{static_cast<int>(Stage::kFirstStep) + static_cast<int>(index), e.code,
+                 static_cast<uint32_t>(msg.size())};
+  std::string report(reinterpret_cast<const char*>(&f), sizeof(f));
+  report += msg;
+  (void)WriteFully(pipe_fd, report.data(), report.size());
   ::_exit(127);
 }
 
@@ -108,6 +144,12 @@ struct ChildPlan {
     if (::chdir("/") < 0) ChildFail(pipe_fd, Stage::kChdir);
   }
   if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) < 0) ChildFail(pipe_fd, Stage::kChdir);
+  for (size_t i = 0; i < o.steps.size(); ++i) {
+    Result<void> r = o.steps[i].run();
+    if (!r.ok()) StepFail(pipe_fd, i, r.error());
+  }
+  if (o.close_other_fds && ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    ChildFail(pipe_fd, Stage::kCloseRange);
 
   ResetSignals();
   // execvp searches the PATH of `environ`: point it at the child's
@@ -116,26 +158,49 @@ struct ChildPlan {
   if (o.exec_fd >= 0) {
     ::syscall(SYS_execveat, o.exec_fd, "", plan.argv.data(), plan.env, AT_EMPTY_PATH);
   } else {
-    ::execvp(plan.argv[0], plan.argv.data());
+    ::execvp(plan.file, plan.argv.data());
   }
   ChildFail(pipe_fd, Stage::kExec);
 }
 
+struct FailureReport {
+  ChildFailure failure{};
+  std::string message;  // a child step's own message, "" otherwise
+};
+
 // Reads the child's failure report: nullopt when the pipe closed empty
-// (exec succeeded and closed it).
-Result<std::optional<ChildFailure>> ReadFailure(int fd) {
-  ChildFailure f{};
-  size_t got = 0;
-  while (got < sizeof(f)) {
-    ssize_t n = ::read(fd, reinterpret_cast<char*>(&f) + got, sizeof(f) - got);
+// (exec succeeded and closed it). timeout_ms < 0 waits as long as it takes;
+// on expiry the error code is ETIMEDOUT.
+Result<std::optional<FailureReport>> ReadFailure(int fd, int timeout_ms) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string got;
+  char buf[512];
+  for (;;) {
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return ErrnoErrorCode(ETIMEDOUT) << "child did not reach exec";
+      struct pollfd p = {fd, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+      if (r < 0 && errno != EINTR) return ErrnoError() << "poll spawn status pipe";
+      if (r <= 0) continue;
+    }
+    ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoError() << "read spawn status pipe";
     if (n == 0) break;
-    got += static_cast<size_t>(n);
+    got.append(buf, static_cast<size_t>(n));
+    if (got.size() > sizeof(ChildFailure) + kMaxStepMessage)
+      return Err() << "spawn status pipe: report too long";
   }
-  if (got == 0) return std::optional<ChildFailure>();
-  if (got != sizeof(f)) return Err() << "short read from spawn status pipe";
-  return std::optional<ChildFailure>(f);
+  if (got.empty()) return std::optional<FailureReport>();
+  FailureReport r;
+  if (got.size() < sizeof(ChildFailure)) return Err() << "short read from spawn status pipe";
+  std::memcpy(&r.failure, got.data(), sizeof(ChildFailure));
+  if (got.size() != sizeof(ChildFailure) + r.failure.message_size)
+    return Err() << "spawn status pipe: malformed report";
+  r.message = got.substr(sizeof(ChildFailure));
+  return std::optional<FailureReport>(std::move(r));
 }
 
 }  // namespace
@@ -156,7 +221,9 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   if (options.argv.empty() || options.argv[0].empty()) return Err() << "spawn: empty argv";
 
   ChildPlan plan;
+  plan.file = options.argv[0].c_str();
   for (const std::string& a : options.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  if (!options.argv0.empty()) plan.argv[0] = const_cast<char*>(options.argv0.c_str());
   plan.argv.push_back(nullptr);
   if (options.env) {
     for (const std::string& e : *options.env) plan.envp.push_back(const_cast<char*>(e.c_str()));
@@ -174,29 +241,58 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   unique_fd read_end(fds[0]);
   unique_fd write_end(fds[1]);
 
+  // A start timeout kills the child's group: make it its own.
+  SpawnOptions limited_options;
+  const SpawnOptions* o = &options;
+  if (options.start_timeout.count() > 0 && !options.new_session && !options.new_process_group) {
+    limited_options = options;
+    limited_options.new_process_group = true;
+    o = &limited_options;
+  }
   // Block everything across fork so the child never runs one of the parent's
   // handlers before ResetSignals().
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = ::fork();
-  if (pid == 0) RunChild(options, plan, write_end.get());
+  if (pid == 0) RunChild(*o, plan, write_end.get());
   int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ErrnoErrorCode(fork_errno) << "fork for " << options.argv[0];
 
   write_end.reset();
-  auto failure = ReadFailure(read_end.get());
+  const bool limited = options.start_timeout.count() > 0;
+  auto failure = ReadFailure(
+      read_end.get(),
+      limited ? static_cast<int>(std::min<long long>(options.start_timeout.count(), 1 << 30)) : -1);
   if (failure.ok() && !failure->has_value()) return pid;
 
-  // The child failed before or at exec (or we cannot tell, and then it must
-  // not run on unsupervised): collect it so no zombie is left.
-  if (!failure.ok()) ::kill(pid, SIGKILL);
+  // The child failed before or at exec (or we cannot tell, or it hangs, and
+  // then it must not run on unsupervised): collect it so no zombie is left.
+  if (!failure.ok()) {
+    ::kill(-pid, SIGKILL);  // its own group when new_session/new_process_group
+    ::kill(pid, SIGKILL);
+  }
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (!failure.ok()) return failure.error();
-  const ChildFailure& f = **failure;
-  return ErrnoErrorCode(f.err) << StageName(static_cast<Stage>(f.stage)) << " " << options.argv[0];
+  if (!failure.ok()) {
+    if (failure.error().code == ETIMEDOUT)
+      return Err() << options.argv[0] << " did not start within "
+                   << FormatTimeout(options.start_timeout) << " (killed it)";
+    return failure.error();
+  }
+  const FailureReport& f = **failure;
+  int stage = f.failure.stage;
+  if (stage >= static_cast<int>(Stage::kFirstStep)) {
+    size_t index = static_cast<size_t>(stage - static_cast<int>(Stage::kFirstStep));
+    std::string name = index < options.steps.size() ? options.steps[index].name : "child step";
+    if (!f.message.empty())
+      return ErrnoErrorCode(f.failure.err)
+             << name << " for " << options.argv[0] << ": " << f.message;
+    return ErrnoErrorCode(f.failure.err) << name << " for " << options.argv[0];
+  }
+  return ErrnoErrorCode(f.failure.err)
+         << StageName(static_cast<Stage>(stage)) << " " << options.argv[0];
 }
 
 namespace {

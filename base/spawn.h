@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,20 @@
 
 namespace initos {
 inline namespace base {
+
+// One child-side step of Spawn: runs in the forked child, after the
+// built-in steps (session, fds, controlling tty, chroot, cwd) and before
+// close_range and exec, in list order. This is where a jail adds its own
+// (namespaces, uid maps, cgroup, capabilities, seccomp, one file each)
+// instead of forking its own way. A failed step stops the child before
+// exec; Spawn's error is "NAME for ARGV0: MESSAGE" (or strerror of its
+// errno). The parent is single-threaded wherever Spawn runs a step, so a
+// step may allocate; it must not touch the parent's state, which it only
+// has a copy of.
+struct ChildStep {
+  std::string name;  // "set up the sidecar root", "write uid_map", ...
+  std::function<Result<void>()> run;
+};
 
 struct SpawnOptions {
   std::vector<std::string> argv;                // argv[0] is searched in PATH if it has no '/'
@@ -37,6 +52,19 @@ struct SpawnOptions {
   // initramfs deleted (the open fd keeps the file). Must be an ELF binary:
   // a close-on-exec fd cannot run a script.
   int exec_fd = -1;
+  // The argv[0] the program sees, when it differs from the file run
+  // (argv[0]): "@sshd", so systemd's final killing spree leaves it alone.
+  std::string argv0;
+  std::vector<ChildStep> steps;  // see ChildStep
+  // Mark every descriptor above 2 close-on-exec just before exec
+  // (close_range): whatever leaked into the parent without O_CLOEXEC never
+  // reaches the program (runc's CVE-2024-21626 was one such fd).
+  bool close_other_fds = false;
+  // > 0: give up when the child has not reached exec within this time (a
+  // step that hangs on a stuck device): its process group (it gets its own
+  // unless new_session) and it are SIGKILLed and reaped, and the error is
+  // "ARGV0 did not start within N s".
+  std::chrono::milliseconds start_timeout{0};
 };
 
 // Forks and execs. On success returns the child's pid once exec has happened.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "base/unique_fd.h"
 
 namespace initos {
@@ -220,6 +221,88 @@ TEST(SpawnTest, DupsOntoStandardFdsEvenWhenSwapped) {
               return n == 5 && std::string(buf, 5) == "Linux" ? 0 : 5;
             }),
             0);
+}
+
+// Child steps run in order, in the child (the parent's state is untouched),
+// before exec; the first failure stops the child and names the step.
+TEST(SpawnTest, ChildStepsRunInOrderBeforeExec) {
+  testutil::TempDir tmp;
+  std::string log = tmp.path() + "/steps";
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "cat " + log};
+  for (const char* n : {"first", "second"}) {
+    o.steps.push_back({n, [log, n]() -> Result<void> {
+                         auto old = ReadFileToString(log);
+                         return WriteStringToFile(log, (old.ok() ? *old : "") + n + "\n");
+                       }});
+  }
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "first\nsecond\n");
+}
+
+TEST(SpawnTest, FailedChildStepIsNamedWithItsMessageAndReaped) {
+  bool ran_after = false;
+  SpawnOptions o;
+  o.argv = {"/bin/true"};
+  o.steps.push_back({"write uid_map", []() -> Result<void> {
+                       return ErrnoErrorCode(EPERM) << "uid_map of pid 42";
+                     }});
+  o.steps.push_back({"never", [&ran_after]() -> Result<void> {
+                       ran_after = true;  // in the child: the parent's copy stays false
+                       return {};
+                     }});
+  auto pid = Spawn(o);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().code, EPERM);
+  EXPECT_EQ(pid.error().str(),
+            "write uid_map for /bin/true: uid_map of pid 42: Operation not permitted");
+  EXPECT_FALSE(ran_after);
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// A step that hangs does not hang the parent: start_timeout kills it.
+TEST(SpawnTest, StartTimeoutKillsAHangingStep) {
+  SpawnOptions o;
+  o.argv = {"/bin/true"};
+  o.start_timeout = std::chrono::milliseconds(300);
+  o.steps.push_back({"wait for a stuck device", []() -> Result<void> {
+                       for (;;) ::pause();
+                     }});
+  auto start = std::chrono::steady_clock::now();
+  auto pid = Spawn(o);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().str(), "/bin/true did not start within 0.3 s (killed it)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// argv0 is what the program sees; the file run is still argv[0].
+TEST(SpawnTest, Argv0IsWhatTheProgramSees) {
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "echo $0"};
+  o.argv0 = "@sidecar-sh";
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "@sidecar-sh\n");
+}
+
+// close_other_fds: a descriptor the parent leaked without O_CLOEXEC does not
+// reach the program; without it, it does.
+TEST(SpawnTest, CloseOtherFdsKeepsLeakedDescriptorsOut) {
+  int leaked = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  ASSERT_GE(leaked, 3);
+  unique_fd guard(leaked);
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c",
+            "[ -e /proc/self/fd/" + std::to_string(leaked) + " ] && echo open || echo closed"};
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "open\n");
+  o.close_other_fds = true;
+  r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "closed\n");
 }
 
 TEST(SpawnTest, RejectsEmptyArgv) {

@@ -28,11 +28,6 @@ namespace initos {
 inline namespace sidecar {
 namespace {
 
-std::string Join(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return root + path;
-}
-
 double Now() {
   struct timespec ts {};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -145,7 +140,7 @@ Result<void> MountSidecarTmpfs(const std::string& dir, const std::string& size) 
 Result<void> BindAndEnterSidecarRoot(const std::string& dir, const std::string& api_root,
                                      const std::string& os_root, const std::string& state_dir) {
   for (const char* api : {"/dev", "/proc", "/sys"}) {
-    INITOS_TRY(BindMount(Join(api_root, api), dir + api, true));
+    INITOS_TRY(BindMount(PathUnderRoot(api_root, api), dir + api, true));
   }
   INITOS_TRY(BindMount(os_root, dir + "/sysroot", true));
   if (!state_dir.empty()) INITOS_TRY(BindMount(state_dir, dir + kSidecarStateDir, true));
@@ -177,25 +172,22 @@ Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
   return options;
 }
 
-[[noreturn]] void ExecSupervisor(const SidecarSupervisorOptions& options, int report_fd) {
-  std::vector<std::string> args = {kSidecarArgv0, "sidecar"};
-  for (auto& a : SupervisorArgs(options)) args.push_back(a);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::execv(kSidecarBinary, argv.data());  // a close-on-exec report_fd closes on success
-  std::string msg = std::string("sidecar: exec ") + kSidecarBinary + ": " + std::strerror(errno);
-  if (report_fd >= 0) (void)WriteFully(report_fd, msg.data(), msg.size());
-  ::_exit(127);
-}
-
 }  // namespace
+
+SidecarSupervisorOptions SupervisorOptionsFor(const SidecarSpec& spec) {
+  SidecarSupervisorOptions o;
+  o.host_key = spec.state_dir.empty() ? kSidecarEphemeralHostKey : kSidecarStateHostKey;
+  o.log_path = spec.log_path;
+  o.min_backoff_ms = spec.min_backoff_ms;
+  o.max_backoff_ms = spec.max_backoff_ms;
+  return o;
+}
 
 Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
                                                      const std::string& dir) {
   for (const auto& f : spec.files) {
     if (f.empty() || f[0] != '/') return Err() << "sidecar: file '" << f << "' must be absolute";
-    INITOS_TRY(CopyPath(Join(spec.source_root, f), dir + f, true));
+    INITOS_TRY(CopyPath(PathUnderRoot(spec.source_root, f), dir + f, true));
   }
   if (!spec.initos_binary.empty()) {
     INITOS_TRY(CopyPath(spec.initos_binary, dir + kSidecarBinary, true));
@@ -243,11 +235,7 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
   INITOS_TRY(WriteStringToFile(dir + "/etc/passwd", SidecarPasswd(), 0644));
   INITOS_TRY(WriteStringToFile(dir + "/etc/group", SidecarGroup(), 0644));
 
-  SidecarSupervisorOptions o;
-  o.host_key = spec.state_dir.empty() ? kSidecarEphemeralHostKey : kSidecarStateHostKey;
-  o.log_path = spec.log_path;
-  o.min_backoff_ms = spec.min_backoff_ms;
-  o.max_backoff_ms = spec.max_backoff_ms;
+  SidecarSupervisorOptions o = SupervisorOptionsFor(spec);
   SshdConfigSpec cfg;
   cfg.listen = spec.listen;
   cfg.host_keys = {o.host_key};
@@ -262,7 +250,7 @@ Result<SidecarSupervisorOptions> PopulateSidecarRoot(const SidecarSpec& spec,
 
 Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::string& root,
                                        const std::string& state_dir) {
-  const std::string manifest = Join(root, kSidecarManifest);
+  const std::string manifest = PathUnderRoot(root, kSidecarManifest);
   auto text = ReadFileToString(manifest);
   if (!text.ok()) {
     return Err() << "sidecar: " << manifest << " missing: build the initramfs with "
@@ -274,76 +262,41 @@ Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::s
   spec.source_root = root;
   spec.files = std::move(*files);
   spec.files.push_back("/etc/initos");
-  spec.initos_binary = Join(root, "/init");
+  spec.initos_binary = PathUnderRoot(root, "/init");
   spec.listen = config.listen;
   spec.authorized_keys = config.authorized_keys;
-  spec.boot_status = Join(root, kBootStatusPath);
+  spec.boot_status = PathUnderRoot(root, kBootStatusPath);
   spec.state_dir = state_dir;
   return spec;
 }
 
 namespace {
 
+// How long the sidecar's setup (namespace, tmpfs, copies, pivot_root) may
+// take before PID 1 gives up on it.
 constexpr int kSetupTimeoutMs = 120000;
-
-// The child's setup report: "" when it exec'd (the pipe closed empty), its
-// error text otherwise; an error when nothing came within timeout_ms.
-Result<std::string> ReadSetupReport(int fd, int timeout_ms) {
-  const double deadline = Now() + timeout_ms / 1000.0;
-  std::string out;
-  char buf[1024];
-  for (;;) {
-    int left = static_cast<int>((deadline - Now()) * 1000);
-    if (left <= 0)
-      return Err() << "sidecar: setup did not finish within " << timeout_ms / 1000
-                   << " s (killed it); see the lines above";
-    struct pollfd p = {fd, POLLIN, 0};
-    int r = ::poll(&p, 1, left);
-    if (r < 0 && errno != EINTR) return ErrnoError() << "sidecar: poll the setup pipe";
-    if (r <= 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError() << "sidecar: read the setup pipe";
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
-}
 
 }  // namespace
 
 Result<pid_t> StartSidecar(const SidecarSpec& spec) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError() << "sidecar: pipe";
-  unique_fd rd(fds[0]), wr(fds[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError() << "sidecar: fork";
-  if (pid == 0) {
-    rd.reset();
-    ::setsid();  // no controlling terminal, own process group
-    auto options = SetUpSidecarRoot(spec);
-    if (!options.ok()) {
-      std::string msg = options.error().str();
-      (void)WriteFully(wr.get(), msg.data(), msg.size());
-      ::_exit(1);
-    }
-    if (spec.initos_binary.empty()) {
-      wr.reset();  // EOF tells the parent the setup worked
-      ::_exit(RunSidecarSupervisor(*options));
-    }
-    ExecSupervisor(*options, wr.get());
-  }
-  wr.reset();
-  auto msg = ReadSetupReport(rd.get(), kSetupTimeoutMs);
-  if (msg.ok() && msg->empty()) return pid;
+  if (spec.initos_binary.empty())
+    return Err() << "sidecar: no initos binary to run the supervisor from; set "
+                    "SidecarSpec::initos_binary";
+  SpawnOptions so;
+  so.argv = {kSidecarBinary, "sidecar"};
+  for (auto& a : SupervisorArgs(SupervisorOptionsFor(spec))) so.argv.push_back(a);
+  so.argv0 = kSidecarArgv0;
+  so.new_session = true;  // no controlling terminal, own process group
   // Failed, or hung (copying from a stuck device, say): PID 1 must not wait
-  // forever. The child is a session leader, so its group is its own.
-  if (!msg.ok()) {
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-  }
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  return Err() << (msg.ok() ? *msg : msg.error().str());
+  // forever for the setup.
+  so.start_timeout = std::chrono::milliseconds(kSetupTimeoutMs);
+  so.close_other_fds = true;  // nothing of PID 1's reaches the sidecar
+  so.steps.push_back({"set up the sidecar root", [&spec]() -> Result<void> {
+                        auto options = SetUpSidecarRoot(spec);
+                        if (!options.ok()) return options.error();
+                        return {};
+                      }});
+  return Spawn(so);
 }
 
 std::string SidecarUnitText(const std::string& staging, const std::string& state_dir) {
@@ -573,6 +526,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   // "@sshd" keeps sshd out of systemd's killing spree too; sshd re-execs
   // itself by argv[0] unless -r, so -r goes with it.
   const std::vector<std::string> sshd_argv = {o.sshd, "-D", "-e", "-r", "-f", o.config};
+  unique_fd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
   pid_t sshd = -1;
   double started = 0;
   int backoff = o.min_backoff_ms;
@@ -583,35 +537,21 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
 
   for (;;) {
     if (sshd < 0 && !stopping && Now() >= restart_at) {
-      pid_t pid = ::fork();
-      if (pid == 0) {
-        sigset_t none;
-        ::sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) ::dup2(null, 0);
-        if (log.fd() >= 0) {
-          ::dup2(log.fd(), 1);
-          ::dup2(log.fd(), 2);
-        }
-        std::vector<char*> argv;
-        std::string argv0 = "@sshd";
-        argv.push_back(argv0.data());
-        for (size_t i = 1; i < sshd_argv.size(); ++i) {
-          argv.push_back(const_cast<char*>(sshd_argv[i].c_str()));
-        }
-        argv.push_back(nullptr);
-        ::execv(o.sshd.c_str(), argv.data());
-        ::_exit(127);
-      }
-      if (pid < 0) {
-        log.Line(3, std::string("fork sshd: ") + std::strerror(errno));
+      SpawnOptions so;
+      so.argv = sshd_argv;
+      so.argv0 = "@sshd";
+      so.stdin_fd = dev_null.get();
+      so.stdout_fd = so.stderr_fd = log.fd();  // -1: inherit
+      so.close_other_fds = true;
+      auto pid = Spawn(so);
+      if (!pid.ok()) {
+        log.Line(3, "start sshd: " + pid.error().str());
         restart_at = Now() + backoff / 1000.0;
         backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
       } else {
-        sshd = pid;
+        sshd = *pid;
         started = Now();
-        log.Line(6, "sshd started (pid " + std::to_string(pid) + ")");
+        log.Line(6, "sshd started (pid " + std::to_string(sshd) + ")");
       }
     }
     if (stopping && sshd < 0) {

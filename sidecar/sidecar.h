@@ -79,6 +79,10 @@ Result<SidecarSpec> SidecarSpecForBoot(const SidecarConfig& config, const std::s
 // errors in the child come back as the Error). The caller reaps it.
 Result<pid_t> StartSidecar(const SidecarSpec& spec);
 
+// The supervisor's options for a spec (host key, log, backoff): the
+// arguments the sidecar is started with.
+SidecarSupervisorOptions SupervisorOptionsFor(const SidecarSpec& spec);
+
 // Fills dir (the sidecar's tmpfs, already mounted) with copies of the files,
 // mount point directories, passwd/group, sshd_config and authorized_keys.
 // Returns the supervisor options matching what it wrote.
