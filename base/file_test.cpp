@@ -9,6 +9,9 @@ TEST(FileTest, PathUnderRoot) {
   EXPECT_EQ(PathUnderRoot("/", "/proc/cmdline"), "/proc/cmdline");
   EXPECT_EQ(PathUnderRoot("", "/proc/cmdline"), "/proc/cmdline");
   EXPECT_EQ(PathUnderRoot("/tmp/t", "/proc/cmdline"), "/tmp/t/proc/cmdline");
+  EXPECT_EQ(PathUnderRoot("/tmp/t/", "/proc"), "/tmp/t/proc");
+  EXPECT_EQ(PathUnderRoot("/tmp/t", "/"), "/tmp/t");
+  EXPECT_EQ(PathUnderRoot("/", "/"), "/");
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ namespace initos {
 inline namespace base {
 
 struct OptionSpec {
-  std::string name;          // "--output"
-  std::string alias;         // "-o", or ""
+  std::string name = {};     // "--output"
+  std::string alias = {};    // "-o", or ""
   bool takes_value = false;  // false: a flag
 };
 

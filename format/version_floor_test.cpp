@@ -84,9 +84,9 @@ TEST(VersionFloor, RecordOfAnotherNameIsIgnored) {
 }
 
 TEST(VersionFloor, Check) {
-  EXPECT_TRUE(CheckVersionFloor(5, {5, "x"}).ok());
-  EXPECT_TRUE(CheckVersionFloor(6, {5, "x"}).ok());
-  auto r = CheckVersionFloor(3, {5, "highest booted"});
+  EXPECT_TRUE(CheckVersionFloor(5, {5, "x", ""}).ok());
+  EXPECT_TRUE(CheckVersionFloor(6, {5, "x", ""}).ok());
+  auto r = CheckVersionFloor(3, {5, "highest booted", ""});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().str(),
             "image version 3 is below the minimum 5 (highest booted); refusing rollback");
