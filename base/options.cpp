@@ -34,7 +34,7 @@ Result<Options> Options::Parse(const std::vector<std::string>& args,
       inline_value = true;
     }
     const OptionSpec* spec = find(key);
-    if (!spec) return Err() << "unknown option " << key;
+    if (!spec) return Err() << "unknown option '" << key << "'";
     std::vector<std::string>& slot = o.values_[spec->name];
     if (!spec->takes_value) {
       if (inline_value) return Err() << key << " takes no value";

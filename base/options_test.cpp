@@ -32,7 +32,7 @@ TEST(OptionsTest, HelpAndDoubleDash) {
 TEST(OptionsTest, ErrorsNameTheOption) {
   auto unknown = Options::Parse({"--bogus"}, kSpecs);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().str(), "unknown option --bogus");
+  EXPECT_EQ(unknown.error().str(), "unknown option '--bogus'");
   auto missing = Options::Parse({"--key"}, kSpecs);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().str(), "--key needs a value");

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/options.h"
 #include "base/unique_fd.h"
 #include "cli/kmsg_record.h"
 #include "format/stage.h"
@@ -171,22 +172,18 @@ std::string FormatStatusJson(const FoundStatus& f, std::optional<double> sidecar
 }
 
 int StatusMain(const std::vector<std::string>& args) {
-  bool json = false;
-  std::string root = "/";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kStatusHelp, stdout);
-      return 0;
-    } else if (args[i] == "--json") {
-      json = true;
-    } else if (args[i] == "--root" && i + 1 < args.size()) {
-      root = args[++i];  // tests: a directory standing in for "/"
-    } else {
-      std::fprintf(stderr, "initos status: unknown argument '%s'; see `initos status --help`\n",
-                   args[i].c_str());
-      return 2;
-    }
+  auto a = Options::Parse(args, {{"--json"}, {"--root", "", true}});
+  if (!a.ok() || !a->positional().empty()) {
+    std::string what = a.ok() ? "unknown argument '" + a->positional()[0] + "'" : a.error().str();
+    std::fprintf(stderr, "initos status: %s; see `initos status --help`\n", what.c_str());
+    return 2;
   }
+  if (a->help()) {
+    std::fputs(kStatusHelp, stdout);
+    return 0;
+  }
+  bool json = a->Has("--json");
+  std::string root = a->One("--root").value_or("/");  // tests: a directory standing in for "/"
   auto found = FindBootStatus(root);
   if (!found.ok()) {
     std::fprintf(stderr, "initos status: %s\n", found.error().str().c_str());
@@ -223,22 +220,18 @@ Result<std::string> ReadKmsg(const std::string& path) {
 }  // namespace
 
 int LogsMain(const std::vector<std::string>& args) {
-  bool all = false;
-  std::string path = "/dev/kmsg";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kLogsHelp, stdout);
-      return 0;
-    } else if (args[i] == "--all") {
-      all = true;
-    } else if (args[i] == "--kmsg" && i + 1 < args.size()) {
-      path = args[++i];  // tests: a file of saved records
-    } else {
-      std::fprintf(stderr, "initos logs: unknown argument '%s'; see `initos logs --help`\n",
-                   args[i].c_str());
-      return 2;
-    }
+  auto a = Options::Parse(args, {{"--all"}, {"--kmsg", "", true}});
+  if (!a.ok() || !a->positional().empty()) {
+    std::string what = a.ok() ? "unknown argument '" + a->positional()[0] + "'" : a.error().str();
+    std::fprintf(stderr, "initos logs: %s; see `initos logs --help`\n", what.c_str());
+    return 2;
   }
+  if (a->help()) {
+    std::fputs(kLogsHelp, stdout);
+    return 0;
+  }
+  bool all = a->Has("--all");
+  std::string path = a->One("--kmsg").value_or("/dev/kmsg");  // tests: a file of saved records
   auto text = ReadKmsg(path);
   if (!text.ok()) {
     std::fprintf(stderr, "initos logs: cannot read the kernel log: %s%s\n",

@@ -166,7 +166,7 @@ TEST_F(StatusRoot, NoImageAndNoSidecar) {
 TEST(StatusCli, UnknownArgument) {
   auto r = testutil::RunProgram({INITOS_BINARY, "status", "--bogus"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("unknown argument '--bogus'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown option '--bogus'"), std::string::npos) << r.err;
 }
 
 TEST(LogsCli, FiltersInitosLinesFromSavedRecords) {

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/options.h"
 #include "base/spawn.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
@@ -414,40 +415,36 @@ std::vector<std::string> SupervisorArgs(const SidecarSupervisorOptions& o) {
 }
 
 Result<SidecarSupervisorOptions> ParseSupervisorArgs(const std::vector<std::string>& args) {
+  auto a = Options::Parse(args, {{"--sshd", "", true},
+                                 {"--keygen", "", true},
+                                 {"--config", "", true},
+                                 {"--host-key", "", true},
+                                 {"--log", "", true},
+                                 {"--min-backoff-ms", "", true},
+                                 {"--max-backoff-ms", "", true},
+                                 {"--stop-timeout-ms", "", true}});
+  if (!a.ok()) return Err() << "sidecar: " << a.error().str() << " (see --help)";
+  if (!a->positional().empty())
+    return Err() << "sidecar: unexpected argument '" << a->positional()[0] << "' (see --help)";
   SidecarSupervisorOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) return Err() << "sidecar: " << a << " needs a value (see --help)";
-    const std::string& v = args[++i];
-    auto number = [&](int* out) -> Result<void> {
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 0 || n > 3600000) {
-        return Err() << "sidecar: " << a << " '" << v << "' must be 0..3600000";
-      }
-      *out = static_cast<int>(n);
-      return {};
-    };
-    if (a == "--sshd") {
-      o.sshd = v;
-    } else if (a == "--keygen") {
-      o.keygen = v;
-    } else if (a == "--config") {
-      o.config = v;
-    } else if (a == "--host-key") {
-      o.host_key = v;
-    } else if (a == "--log") {
-      o.log_path = v;
-    } else if (a == "--min-backoff-ms") {
-      INITOS_TRY(number(&o.min_backoff_ms));
-    } else if (a == "--max-backoff-ms") {
-      INITOS_TRY(number(&o.max_backoff_ms));
-    } else if (a == "--stop-timeout-ms") {
-      INITOS_TRY(number(&o.stop_timeout_ms));
-    } else {
-      return Err() << "sidecar: unknown option '" << a << "' (see --help)";
-    }
-  }
+  o.sshd = a->One("--sshd").value_or(o.sshd);
+  o.keygen = a->One("--keygen").value_or(o.keygen);
+  o.config = a->One("--config").value_or(o.config);
+  o.host_key = a->One("--host-key").value_or(o.host_key);
+  o.log_path = a->One("--log").value_or(o.log_path);
+  auto number = [&a](const char* name, int* out) -> Result<void> {
+    auto v = a->One(name);
+    if (!v) return {};
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < 0 || n > 3600000)
+      return Err() << "sidecar: " << name << " '" << *v << "' must be 0..3600000";
+    *out = static_cast<int>(n);
+    return {};
+  };
+  INITOS_TRY(number("--min-backoff-ms", &o.min_backoff_ms));
+  INITOS_TRY(number("--max-backoff-ms", &o.max_backoff_ms));
+  INITOS_TRY(number("--stop-timeout-ms", &o.stop_timeout_ms));
   if (o.min_backoff_ms > o.max_backoff_ms) o.max_backoff_ms = o.min_backoff_ms;
   return o;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "base/options.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
@@ -12,28 +13,26 @@ namespace {
 // `initos sidecar launch --staging DIR [--state DIR]`: run by the runtime
 // unit PID 1 leaves for sidecar.start = "after-os-init".
 int LaunchMain(const std::vector<std::string>& args) {
-  std::string staging = kSidecarStagingDir, state;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::printf(
-          "usage: initos sidecar launch [--staging DIR] [--state DIR]\n"
-          "\n"
-          "Starts the SSH sidecar PID 1 prepared in DIR (default %s) for\n"
-          "sidecar.start = \"after-os-init\": own mount namespace, a fresh tmpfs\n"
-          "copy of DIR, the OS root at /sysroot, the state partition at\n"
-          "/run/initos/state, then the supervisor. Run by %s.\n",
-          kSidecarStagingDir, kSidecarUnitName);
-      return 0;
-    }
-    if ((args[i] == "--staging" || args[i] == "--state") && i + 1 < args.size()) {
-      (args[i] == "--staging" ? staging : state) = args[i + 1];
-      ++i;
-      continue;
-    }
-    std::fprintf(stderr, "initos sidecar launch: unknown argument '%s' (see --help)\n",
-                 args[i].c_str());
+  auto a = Options::Parse(args, {{"--staging", "", true}, {"--state", "", true}});
+  if (!a.ok() || !a->positional().empty()) {
+    std::string what =
+        a.ok() ? "unexpected argument '" + a->positional()[0] + "'" : a.error().str();
+    std::fprintf(stderr, "initos sidecar launch: %s (see --help)\n", what.c_str());
     return 2;
   }
+  if (a->help()) {
+    std::printf(
+        "usage: initos sidecar launch [--staging DIR] [--state DIR]\n"
+        "\n"
+        "Starts the SSH sidecar PID 1 prepared in DIR (default %s) for\n"
+        "sidecar.start = \"after-os-init\": own mount namespace, a fresh tmpfs\n"
+        "copy of DIR, the OS root at /sysroot, the state partition at\n"
+        "/run/initos/state, then the supervisor. Run by %s.\n",
+        kSidecarStagingDir, kSidecarUnitName);
+    return 0;
+  }
+  std::string staging = a->One("--staging").value_or(kSidecarStagingDir);
+  std::string state = a->One("--state").value_or("");
   auto r = LaunchPreparedSidecar(staging, state);
   std::fprintf(stderr, "initos sidecar launch: %s\n", r.error().str().c_str());
   return 1;
