@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,7 +129,10 @@ unique_fd ReopenTty(int tty_fd) {
 }  // namespace
 
 Supervisor::Supervisor(InitConfig config, SupervisorOptions options, unique_fd signal_fd)
-    : config_(std::move(config)), options_(std::move(options)), signal_fd_(std::move(signal_fd)) {}
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      signal_fd_(std::move(signal_fd)),
+      loop_(signal_fd_.get(), /*reap_orphans=*/true) {}
 
 Result<pid_t> Supervisor::SpawnOnConsole(const std::vector<std::string>& argv,
                                          const std::string& root, int exec_fd) {
@@ -179,6 +181,7 @@ bool Supervisor::StartMain() {
   }
   main_pid_ = *pid;
   main_is_shell_ = false;
+  if (auto w = loop_.Watch(kMain, main_pid_); !w.ok()) LOG(Warning) << w.error().str();
   if (options_.on_main_started) {
     auto once = std::move(options_.on_main_started);
     options_.on_main_started = nullptr;
@@ -197,6 +200,7 @@ bool Supervisor::StartShell() {
   }
   main_pid_ = *pid;
   main_is_shell_ = true;
+  if (auto w = loop_.Watch(kMain, main_pid_); !w.ok()) LOG(Warning) << w.error().str();
   return false;
 }
 
@@ -207,22 +211,10 @@ bool Supervisor::Apply(const NextAction& next) {
     case NextAction::Kind::kShell:
       LOG(Warning) << next.reason;
       return StartShell();
-    case NextAction::Kind::kRespawn: {
+    case NextAction::Kind::kRespawn:
       LOG(Info) << next.reason << ": restarting in " << next.delay_ms << " ms";
-      if (!timer_fd_.ok())
-        timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-      if (!timer_fd_.ok()) {
-        LOG(Error) << "timerfd_create: " << std::strerror(errno) << "; restarting now";
-        return OnTimer();
-      }
-      itimerspec its{};
-      // A zero it_value would disarm the timer: wait at least 1 ns.
-      long ms = next.delay_ms;
-      its.it_value.tv_sec = ms / 1000;
-      its.it_value.tv_nsec = (ms % 1000) * 1000000L + (ms == 0 ? 1 : 0);
-      ::timerfd_settime(timer_fd_.get(), 0, &its, nullptr);
+      loop_.SetDeadline(kMain, MonotonicSeconds() + next.delay_ms / 1000.0);
       return false;
-    }
   }
   return false;
 }
@@ -276,35 +268,18 @@ bool Supervisor::OnSignal(int sig) {
 
 SupervisorResult Supervisor::Run() {
   if (StartMain()) return result_;
-  for (;;) {
-    pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {timer_fd_.get(), POLLIN, 0}};
-    int n = ::poll(fds, timer_fd_.ok() ? 2 : 1, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LOG(Crit) << "supervisor poll: " << std::strerror(errno);
-      Decide(ShutdownKind::kPoweroff, "supervisor loop failed");
-      return result_;
-    }
-    if (timer_fd_.ok() && (fds[1].revents & POLLIN)) {
-      uint64_t expirations = 0;
-      if (::read(timer_fd_.get(), &expirations, sizeof(expirations)) > 0 && OnTimer()) {
-        return result_;
-      }
-    }
-    signalfd_siginfo si{};
-    while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
-      bool done = false;
-      if (static_cast<int>(si.ssi_signo) == SIGCHLD) {
-        // One SIGCHLD may stand for many exits: reap until nothing is left.
-        for (const Reaped& r : ReapExited()) {
-          if (r.pid == main_pid_ && OnMainExit(r.status)) done = true;
-        }
-      } else {
-        done = OnSignal(static_cast<int>(si.ssi_signo));
-      }
-      if (done) return result_;
-    }
+  Supervision::Events events;
+  events.exited = [this](Supervision::ChildId, int status) { return OnMainExit(status); };
+  events.signal = [this](const signalfd_siginfo& si) {
+    return OnSignal(static_cast<int>(si.ssi_signo));
+  };
+  events.deadline = [this](Supervision::ChildId) { return OnTimer(); };
+  auto r = loop_.Run(events);
+  if (!r.ok()) {
+    LOG(Crit) << r.error().str();
+    Decide(ShutdownKind::kPoweroff, "supervisor loop failed");
   }
+  return result_;
 }
 
 }  // namespace boot

@@ -1,6 +1,7 @@
-// The PID-1 supervisor: one signalfd-driven loop that reaps every zombie,
-// watches the main program, applies init.signals and init.on-exit, and
-// returns once the machine should shut down. The decisions are pure
+// The PID-1 supervisor: PID 1's policy over the one supervision core
+// (base/supervision.h), which reaps every zombie and watches the main
+// program; this applies init.signals and init.on-exit, and returns once the
+// machine should shut down. The decisions are pure
 // functions below so they are unit-tested without processes.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/supervision.h"
 #include "base/unique_fd.h"
 #include "boot/shutdown.h"
 #include "format/config.h"
@@ -98,10 +100,13 @@ class Supervisor {
   Result<pid_t> SpawnOnConsole(const std::vector<std::string>& argv, const std::string& root = "",
                                int exec_fd = -1);
 
+  // The one slot PID 1 supervises: the main program, or the shell.
+  static constexpr Supervision::ChildId kMain = 0;
+
   InitConfig config_;
   SupervisorOptions options_;
   unique_fd signal_fd_;
-  unique_fd timer_fd_;
+  Supervision loop_;  // reaps orphans too: this is PID 1 (or a subreaper)
   pid_t main_pid_ = 0;
   bool main_is_shell_ = false;
   std::vector<double> respawn_times_;
