@@ -1,5 +1,6 @@
 #include "base/supervision.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -37,7 +38,11 @@ int WaitStatusOf(const siginfo_t& info) {
 }  // namespace
 
 Supervision::Supervision(int signal_fd, bool reap_orphans)
-    : signal_fd_(signal_fd), reap_orphans_(reap_orphans) {}
+    : signal_fd_(signal_fd), reap_orphans_(reap_orphans) {
+  // Run() drains the signalfd until EAGAIN: it must not block.
+  int flags = ::fcntl(signal_fd_, F_GETFL);
+  if (flags >= 0) ::fcntl(signal_fd_, F_SETFL, flags | O_NONBLOCK);
+}
 
 Result<void> Supervision::Watch(ChildId id, pid_t pid) {
   Child& c = children_[id];
@@ -124,7 +129,7 @@ Result<void> Supervision::Run(const Events& events) {
       if (Dispatch(events, it->second.pid, WaitStatusOf(info))) return {};
     }
     signalfd_siginfo si{};
-    while (::read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+    while ((fds[0].revents & POLLIN) && ::read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
       if (static_cast<int>(si.ssi_signo) == SIGCHLD) {
         if (!reap_orphans_) continue;
         // One SIGCHLD may stand for many exits: reap until nothing is left.

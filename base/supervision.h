@@ -32,7 +32,7 @@ class Supervision {
     std::function<bool(ChildId)> deadline;
   };
 
-  // signal_fd: the caller's non-blocking signalfd (its mask decides what
+  // signal_fd: the caller's signalfd, made non-blocking here (its mask decides what
   // arrives; SIGCHLD should be in it when reap_orphans). reap_orphans: PID 1
   // and subreapers reap every zombie on SIGCHLD, not only their own
   // children; otherwise children are reaped through their pidfds alone.

@@ -29,7 +29,8 @@ unique_fd SignalFd(std::initializer_list<int> signals) {
   ::sigemptyset(&set);
   for (int s : signals) ::sigaddset(&set, s);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  return unique_fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  // Blocking on purpose: Supervision must make it non-blocking itself.
+  return unique_fd(::signalfd(-1, &set, SFD_CLOEXEC));
 }
 
 pid_t Start(const std::string& script) {

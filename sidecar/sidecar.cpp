@@ -19,6 +19,7 @@
 #include "base/file.h"
 #include "base/options.h"
 #include "base/spawn.h"
+#include "base/supervision.h"
 #include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
 #include "format/boot_status.h"
@@ -524,79 +525,79 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   // itself by argv[0] unless -r, so -r goes with it.
   const std::vector<std::string> sshd_argv = {o.sshd, "-D", "-e", "-r", "-f", o.config};
   unique_fd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  pid_t sshd = -1;
+  constexpr Supervision::ChildId kSshd = 0;
+  Supervision loop(sfd.get(), /*reap_orphans=*/true);
   double started = 0;
   int backoff = o.min_backoff_ms;
-  double restart_at = Now();  // start right away
   bool stopping = false;
-  double stop_deadline = 0;
   log.Line(6, "started, supervising " + o.sshd);
 
-  for (;;) {
-    if (sshd < 0 && !stopping && Now() >= restart_at) {
-      SpawnOptions so;
-      so.argv = sshd_argv;
-      so.argv0 = "@sshd";
-      so.stdin_fd = dev_null.get();
-      so.stdout_fd = so.stderr_fd = log.fd();  // -1: inherit
-      so.close_other_fds = true;
-      auto pid = Spawn(so);
-      if (!pid.ok()) {
-        log.Line(3, "start sshd: " + pid.error().str());
-        restart_at = Now() + backoff / 1000.0;
-        backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
-      } else {
-        sshd = *pid;
-        started = Now();
-        log.Line(6, "sshd started (pid " + std::to_string(sshd) + ")");
-      }
+  // The policy: sshd runs; when it ends it comes back after a backoff that
+  // grows in a crash loop; SIGTERM/SIGINT stop it (SIGKILL after the stop
+  // timeout) and then the supervisor.
+  auto restart_later = [&] {
+    loop.SetDeadline(kSshd, Now() + backoff / 1000.0);
+    backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
+  };
+  auto start_sshd = [&] {
+    SpawnOptions so;
+    so.argv = sshd_argv;
+    so.argv0 = "@sshd";
+    so.stdin_fd = dev_null.get();
+    so.stdout_fd = so.stderr_fd = log.fd();  // -1: inherit
+    so.close_other_fds = true;
+    auto pid = Spawn(so);
+    if (!pid.ok()) {
+      log.Line(3, "start sshd: " + pid.error().str());
+      return restart_later();
     }
-    if (stopping && sshd < 0) {
+    if (auto w = loop.Watch(kSshd, *pid); !w.ok()) log.Line(4, w.error().str());
+    started = Now();
+    log.Line(6, "sshd started (pid " + std::to_string(*pid) + ")");
+  };
+  Supervision::Events events;
+  events.exited = [&](Supervision::ChildId, int status) {
+    if (stopping) {
       log.Line(6, "stopped");
-      return 0;
+      return true;
     }
-
-    int timeout_ms = -1;
-    if (sshd < 0 && !stopping) timeout_ms = std::max(0, int((restart_at - Now()) * 1000) + 1);
-    if (stopping) timeout_ms = std::max(0, int((stop_deadline - Now()) * 1000) + 1);
-    struct pollfd pfd = {sfd.get(), POLLIN, 0};
-    int r = ::poll(&pfd, 1, timeout_ms);
-    if (r < 0 && errno != EINTR) {
-      log.Line(3, std::string("poll: ") + std::strerror(errno));
-      return 1;
-    }
-    if (stopping && sshd > 0 && Now() >= stop_deadline) {
+    // A crash loop backs off; a long healthy run starts over at min.
+    if (Now() - started >= 10) backoff = o.min_backoff_ms;
+    log.Line(
+        4, "sshd " + DescribeStatus(status) + "; restarting in " + std::to_string(backoff) + " ms");
+    restart_later();
+    return false;
+  };
+  events.deadline = [&](Supervision::ChildId) {
+    if (!stopping) {
+      start_sshd();
+    } else {
       log.Line(4, "sshd did not stop in time; killing it");
-      ::kill(sshd, SIGKILL);
-      stop_deadline = Now() + 10;
+      loop.Signal(kSshd, SIGKILL);
+      loop.SetDeadline(kSshd, Now() + 10);
     }
-    if (r <= 0) continue;
-    struct signalfd_siginfo si {};
-    if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
-    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-      if (!stopping) {
-        log.Line(6, std::string("received ") + ::strsignal(si.ssi_signo) + ", stopping sshd");
-        stopping = true;
-        stop_deadline = Now() + o.stop_timeout_ms / 1000.0;
-        if (sshd > 0) ::kill(sshd, SIGTERM);
-      }
-      continue;
+    return false;
+  };
+  events.signal = [&](const signalfd_siginfo& si) {
+    if ((si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) || stopping) return false;
+    log.Line(6, std::string("received ") + ::strsignal(si.ssi_signo) + ", stopping sshd");
+    stopping = true;
+    loop.ClearDeadline(kSshd);  // no restart pending any more
+    if (loop.Pid(kSshd) == 0) {
+      log.Line(6, "stopped");
+      return true;
     }
-    if (si.ssi_signo != SIGCHLD) continue;
-    int status = 0;
-    pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      if (pid != sshd) continue;
-      sshd = -1;
-      if (stopping) continue;
-      // A crash loop backs off; a long healthy run starts over at min.
-      if (Now() - started >= 10) backoff = o.min_backoff_ms;
-      restart_at = Now() + backoff / 1000.0;
-      log.Line(4, "sshd " + DescribeStatus(status) + "; restarting in " + std::to_string(backoff) +
-                      " ms");
-      backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
-    }
+    loop.Signal(kSshd, SIGTERM);
+    loop.SetDeadline(kSshd, Now() + o.stop_timeout_ms / 1000.0);
+    return false;
+  };
+  start_sshd();
+  auto r = loop.Run(events);
+  if (!r.ok()) {
+    log.Line(3, r.error().str());
+    return 1;
   }
+  return 0;
 }
 
 }  // namespace sidecar
