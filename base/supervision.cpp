@@ -81,7 +81,12 @@ bool Supervision::Dispatch(const Events& events, pid_t pid, int status) {
     children_.erase(it);
     return events.exited && events.exited(id, status);
   }
-  return false;  // an orphan: reaped, nothing to report
+  if (events.orphan) events.orphan(pid, status);
+  return false;
+}
+
+void Supervision::ReapNow(const Events& events) {
+  for (const Reaped& r : ReapExited()) Dispatch(events, r.pid, r.status);
 }
 
 Result<void> Supervision::Run(const Events& events) {

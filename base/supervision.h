@@ -30,6 +30,8 @@ class Supervision {
     std::function<bool(const signalfd_siginfo&)> signal;
     // The slot's deadline passed (it is cleared before the call).
     std::function<bool(ChildId)> deadline;
+    // A zombie that was no supervised child was reaped (reap_orphans).
+    std::function<void(pid_t, int wait_status)> orphan;
   };
 
   // signal_fd: the caller's signalfd, made non-blocking here (its mask decides what
@@ -54,6 +56,10 @@ class Supervision {
 
   // Until a handler returns true (ok) or poll fails (error).
   Result<void> Run(const Events& events);
+
+  // Reaps what has exited right now, without waiting (reap_orphans): a
+  // caller about to exit collects the zombies it was left.
+  void ReapNow(const Events& events);
 
  private:
   struct Child {

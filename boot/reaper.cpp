@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "base/spawn.h"
+#include "base/supervision.h"
 #include "boot/reaper_options.h"
 
 extern char** environ;
@@ -131,19 +133,43 @@ class Reaper {
 
  private:
   int Loop(const sigset_t& collected) {
-    // The timeout is only a safety net: SIGCHLD stays pending until taken.
-    const struct timespec timeout = {1, 0};
-    for (;;) {
-      siginfo_t info;
-      int sig = ::sigtimedwait(&collected, &info, &timeout);
-      if (sig < 0 && errno != EAGAIN && errno != EINTR) {
-        log_.Fatal(std::string("sigtimedwait failed: ") + std::strerror(errno));
-        return 1;
-      }
-      if (sig > 0 && sig != SIGCHLD && !Forward(sig)) return 1;
-      if (!ReapAll()) return 1;
-      if (exit_code_ >= 0) return exit_code_;
+    unique_fd sfd(::signalfd(-1, &collected, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sfd.ok()) {
+      log_.Fatal(std::string("signalfd failed: ") + std::strerror(errno));
+      return 1;
     }
+    // The reaper's policy on the one supervision core: forward every signal,
+    // reap every zombie (it is PID 1 or a subreaper), exit with the child.
+    constexpr Supervision::ChildId kChild = 0;
+    Supervision loop(sfd.get(), /*reap_orphans=*/true);
+    if (auto w = loop.Watch(kChild, child_); !w.ok()) log_.Debug(w.error().str());
+    bool failed = false;
+    Supervision::Events events;
+    events.exited = [this](Supervision::ChildId, int status) {
+      exit_code_ = ReaperExitCode(status, o_.remap_to_zero);
+      log_.Info("main child exited with status " + std::to_string(status) + ", exit code " +
+                std::to_string(exit_code_));
+      return true;
+    };
+    events.signal = [this, &failed](const signalfd_siginfo& si) {
+      failed = !Forward(static_cast<int>(si.ssi_signo));
+      return failed;
+    };
+    events.orphan = [this](pid_t p, int) {
+      if (o_.warn_on_reap) {
+        log_.Warn("reaped zombie process with pid=" + std::to_string(p));
+      } else {
+        log_.Debug("reaped child with pid " + std::to_string(p));
+      }
+    };
+    auto r = loop.Run(events);
+    if (!r.ok()) {
+      log_.Fatal(r.error().str());
+      return 1;
+    }
+    if (failed) return 1;
+    loop.ReapNow(events);  // zombies that exited with the child, as tini does
+    return exit_code_;
   }
 
   bool Forward(int sig) {
@@ -156,30 +182,6 @@ class Reaper {
     }
     log_.Fatal(std::string("forwarding signal failed: ") + std::strerror(errno));
     return false;
-  }
-
-  // SIGCHLDs merge while pending, so one signal may stand for thousands of
-  // exits: wait until nothing more is reapable, every time.
-  bool ReapAll() {
-    for (;;) {
-      int status = 0;
-      pid_t p = ::waitpid(-1, &status, WNOHANG);
-      if (p == 0 || (p < 0 && errno == ECHILD)) return true;
-      if (p < 0) {
-        if (errno == EINTR) continue;
-        log_.Fatal(std::string("waitpid failed: ") + std::strerror(errno));
-        return false;
-      }
-      if (p == child_) {
-        exit_code_ = ReaperExitCode(status, o_.remap_to_zero);
-        log_.Info("main child exited with status " + std::to_string(status) + ", exit code " +
-                  std::to_string(exit_code_));
-      } else if (o_.warn_on_reap) {
-        log_.Warn("reaped zombie process with pid=" + std::to_string(p));
-      } else {
-        log_.Debug("reaped child with pid " + std::to_string(p));
-      }
-    }
   }
 
   const ReaperOptions& o_;
