@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "base/file.h"
@@ -54,7 +55,9 @@ Result<void> RunMkfs(const std::string& mkfs, const std::string& device) {
              device};
   so.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   so.stdin_fd = null.ok() ? null->get() : -1;
-  auto f = SpawnAndWait(std::move(so), /*merge_stderr=*/true);
+  // PID 1 never waits forever: lazy_itable_init keeps mkfs short even on a
+  // large partition, so five minutes only ends a hung device.
+  auto f = SpawnAndWait(std::move(so), /*merge_stderr=*/true, std::chrono::minutes(5));
   if (!f.ok()) return Wrap(f.error(), "run " + mkfs);
   if (!f->succeeded())
     return Err() << mkfs << " " << device << " failed (status " << f->wait_status
