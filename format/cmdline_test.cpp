@@ -267,6 +267,25 @@ TEST(CmdlineOverridePolicyTest, VerifiedModeAppliesOnlyListedKeys) {
             std::string::npos);
 }
 
+// An empty image, name or state device never comes from the command line,
+// not even in development mode.
+TEST(CmdlineOverridePolicyTest, EmptyImageOrStateRefusedEvenInDevelopmentMode) {
+  Config c = DevConfig();
+  c.rootfs.image = "PARTLABEL=rootA";
+  c.rootfs.name = "testos";
+  c.state.device = "PARTLABEL=state";
+  auto problems = Apply(c, "initos.rootfs.image= initos.rootfs.name= initos.state.device=");
+  ASSERT_EQ(problems.size(), 3u) << Joined(problems);
+  for (const auto& p : problems)
+    EXPECT_NE(p.message.find("would disable verification"), std::string::npos) << p.str();
+  EXPECT_EQ(c.rootfs.image, "PARTLABEL=rootA");
+  EXPECT_EQ(c.rootfs.name, "testos");
+  EXPECT_EQ(c.state.device, "PARTLABEL=state");
+  // A non-empty value still applies in development mode.
+  EXPECT_TRUE(Apply(c, "initos.rootfs.image=PARTLABEL=rootB").empty());
+  EXPECT_EQ(c.rootfs.image, "PARTLABEL=rootB");
+}
+
 // A config problem on a key that decides what runs or is trusted stops the
 // boot (fatal); elsewhere the key keeps its default.
 TEST(CmdlineOverridePolicyTest, FatalProblems) {

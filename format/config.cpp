@@ -784,6 +784,13 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
   if (spec->cmdline == CmdlineRule::kSignedOnly)
     return Err() << "refused: can only be set in the signed config, never on the kernel command "
                     "line (it would weaken verification)";
+  // Not even in development mode: an empty image or state device on the
+  // command line would turn verification or the rollback record off.
+  if (value.empty() &&
+      (spec->name == "rootfs.image" || spec->name == "rootfs.name" || spec->name == "state.device"))
+    return Err() << "refused: an empty value would disable verification or the rollback record; "
+                    "only the signed config can leave "
+                 << spec->name << " unset";
   if (!DevelopmentMode(config)) {
     if (spec->cmdline == CmdlineRule::kNever)
       return Err() << "refused: it chooses what runs or what is trusted, which only the signed "
