@@ -4,8 +4,7 @@
 #   read: sequential read MB/s of a random image through dm-verity (mapped by
 #         `veritysetup open` and by our own ioctls, bench/dm_verity_open) vs
 #         the raw virtio disk, inside QEMU (TCG) on the Debian test kernel.
-#   boot: time the verified-root stage adds to boot (needs the rootfs stage
-#         of PID 1; prints SKIP when this tree does not have it).
+#   boot: time the verified-root stage adds to boot.
 # Usage: bench/rootfs.sh [all|read|boot] [REPS=5] [SIZE_MIB=256]
 # Env: BUILD_DIR (default <repo>/build), BENCH_KEEP=1 (keep the work dir). Not part of the test suite.
 set -euo pipefail
@@ -149,10 +148,6 @@ INIT
 # /main.sh in the image first writes "bench: main.sh start" to /dev/kmsg, then
 # prints the kmsg lines we time; all timestamps come from the kmsg clock.
 bench_boot() {
-  if ! grep -q '"rootfs", StageRootfs' "$repo/init/pid1.cpp" 2>/dev/null; then
-    echo "== boot: SKIP: this tree's PID 1 has no verified-root (rootfs) stage yet (branch rootfs); rerun after it is merged"
-    return 0
-  fi
   command -v sgdisk >/dev/null || { echo "rootfs.sh: sgdisk not installed (gdisk)" >&2; exit 1; }
   build_targets initos
   local initos=$build/initos w=$work/boot
