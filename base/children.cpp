@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/signals.h"
 
 namespace initos {
 inline namespace base {
@@ -79,9 +80,9 @@ std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    const char* name = ::sigabbrev_np(sig);
+    std::string name = SignalName(sig);
     return "killed by signal " + std::to_string(sig) +
-           (name ? std::string(" (SIG") + name + ")" : "");
+           (name.starts_with("SIG") ? " (" + name + ")" : "");
   }
   return "status " + std::to_string(status);
 }

@@ -45,6 +45,8 @@ std::optional<int> SignalFromName(std::string_view name, SignalNameCase letter_c
 std::string SignalName(int signo) {
   for (const auto& s : kSignals)
     if (s.signo == signo) return "SIG" + std::string(s.name);
+  // SIGRTMIN is a libc value (it reserves the first few real-time signals).
+  if (signo >= SIGRTMIN && signo <= SIGRTMAX) return "SIGRTMIN+" + std::to_string(signo - SIGRTMIN);
   return "signal " + std::to_string(signo);
 }
 

@@ -20,7 +20,8 @@ enum class SignalNameCase {
 std::optional<int> SignalFromName(std::string_view name,
                                   SignalNameCase letter_case = SignalNameCase::kAny);
 
-// SIGTERM -> "SIGTERM"; unknown numbers -> "signal N".
+// SIGTERM -> "SIGTERM", SIGRTMIN+4 -> "SIGRTMIN+4"; unknown numbers ->
+// "signal N".
 std::string SignalName(int signo);
 
 }  // namespace base

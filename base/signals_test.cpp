@@ -16,6 +16,7 @@ TEST(SignalsTest, NamesInAnyCase) {
   EXPECT_EQ(SignalFromName(""), std::nullopt);
   EXPECT_EQ(SignalName(SIGUSR2), "SIGUSR2");
   EXPECT_EQ(SignalName(1000), "signal 1000");
+  EXPECT_EQ(SignalName(SIGRTMIN + 4), "SIGRTMIN+4");
 }
 
 // tini's -p takes upper-case names only.

@@ -13,6 +13,7 @@
 #include "base/children.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "base/spawn.h"
 #include "format/stage.h"
 
@@ -237,9 +238,7 @@ bool Supervisor::OnMainExit(int status) {
 
 bool Supervisor::OnSignal(int sig) {
   SignalAction action = ActionForSignal(config_, sig);
-  const char* name = ::sigabbrev_np(sig);
-  std::string sname = name ? std::string("SIG") + name : "signal " + std::to_string(sig);
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX) sname = "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
+  std::string sname = SignalName(sig);
   switch (action) {
     case SignalAction::kForward:
       if (main_pid_ <= 0) {
