@@ -152,6 +152,13 @@ struct ChildPlan {
     ChildFail(pipe_fd, Stage::kCloseRange);
 
   ResetSignals();
+  if (o.signals) {
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    for (int sig : o.signals->ignored) ::sigaction(sig, &ign, nullptr);
+    ::sigprocmask(SIG_SETMASK, &o.signals->mask, nullptr);
+  }
   // execvp searches the PATH of `environ`: point it at the child's
   // environment first, so a PATH given in options.env is the one searched.
   environ = plan.env;
@@ -204,6 +211,16 @@ Result<std::optional<FailureReport>> ReadFailure(int fd, int timeout_ms) {
 }
 
 }  // namespace
+
+ChildSignals CurrentSignalState() {
+  ChildSignals s;
+  ::sigprocmask(SIG_SETMASK, nullptr, &s.mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) s.ignored.push_back(sig);
+  }
+  return s;
+}
 
 void ResetSignals() {
   struct sigaction dfl {};

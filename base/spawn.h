@@ -4,6 +4,7 @@
 // to the parent (through a close-on-exec pipe) instead of a silent exit.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -31,6 +32,17 @@ struct ChildStep {
   std::string name;  // "set up the sidecar root", "write uid_map", ...
   std::function<Result<void>()> run;
 };
+
+// A signal state for the child instead of a fresh one: the reaper hands its
+// child the mask and the ignored signals it inherited itself, as tini does
+// (a drop-in must not un-ignore SIGPIPE behind the caller's back).
+struct ChildSignals {
+  sigset_t mask;
+  std::vector<int> ignored;  // set to SIG_IGN; every other signal is SIG_DFL
+};
+
+// The calling process's mask and ignored signals now.
+ChildSignals CurrentSignalState();
 
 struct SpawnOptions {
   std::vector<std::string> argv;                // argv[0] is searched in PATH if it has no '/'
@@ -65,6 +77,8 @@ struct SpawnOptions {
   // unless new_session) and it are SIGKILLed and reaped, and the error is
   // "ARGV0 did not start within N s".
   std::chrono::milliseconds start_timeout{0};
+  // nullopt: the child starts with no blocked and no ignored signals.
+  std::optional<ChildSignals> signals;
 };
 
 // Forks and execs. On success returns the child's pid once exec has happened.

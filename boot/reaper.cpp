@@ -96,38 +96,45 @@ class Reaper {
   explicit Reaper(const ReaperOptions& o) : o_(o), log_(o.verbosity) {}
 
   int Run() {
+    // What the child gets back (tini restores the mask and the TTIN/TTOU
+    // dispositions it found; ignored signals stay ignored across exec).
+    const ChildSignals inherited = CurrentSignalState();
     const sigset_t collected = CollectedSignals();
     if (::sigprocmask(SIG_SETMASK, &collected, nullptr) < 0) {
-      log_.Fatal(std::string("sigprocmask failed: ") + std::strerror(errno));
+      log_.Fatal(std::string("sigprocmask failed: '") + std::strerror(errno) + "'");
       return 1;
     }
     IgnoreTtySignals();
     if (o_.parent_death_signal && ::prctl(PR_SET_PDEATHSIG, o_.parent_death_signal) < 0) {
-      log_.Fatal(std::string("failed to set the parent death signal: ") + std::strerror(errno));
+      log_.Fatal("Failed to set up parent death signal");
       return 1;
     }
     if (o_.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-      log_.Fatal(std::string("failed to register as child subreaper: ") + std::strerror(errno));
+      log_.Fatal(std::string("Failed to register as child subreaper: ") + std::strerror(errno));
       return 1;
     }
     if (!CanReap()) {
+      // tini's own words: scripts look for them.
       log_.Warn(
-          "not running as PID 1 and not registered as a child subreaper: orphans will not be "
-          "re-parented to this reaper, so their zombies will not be reaped. Fix: pass -s or "
-          "set TINI_SUBREAPER, or run as PID 1.");
+          "Tini is not running as PID 1 and isn't registered as a child subreaper.\n"
+          "Zombie processes will not be re-parented to Tini, so zombie reaping won't work.\n"
+          "To fix the problem, use the -s option or set the environment variable TINI_SUBREAPER "
+          "to register Tini as a child subreaper, or run Tini as PID 1.");
     }
 
     SpawnOptions so;
     so.argv = o_.command;
     so.new_process_group = true;  // so -g and the terminal address the child's group
     so.foreground = true;
+    so.signals = inherited;
     auto pid = Spawn(so);
     if (!pid.ok()) {
       log_.Fatal("exec " + o_.command[0] + " failed: " + std::strerror(pid.error().code));
       return ExecFailureExitCode(pid.error().code);
     }
     child_ = *pid;
-    log_.Info("spawned child process '" + o_.command[0] + "' with pid " + std::to_string(child_));
+    log_.Info("Spawned child process '" + o_.command[0] + "' with pid '" + std::to_string(child_) +
+              "'");
     return Loop(collected);
   }
 
@@ -147,8 +154,13 @@ class Reaper {
     Supervision::Events events;
     events.exited = [this](Supervision::ChildId, int status) {
       exit_code_ = ReaperExitCode(status, o_.remap_to_zero);
-      log_.Info("main child exited with status " + std::to_string(status) + ", exit code " +
-                std::to_string(exit_code_));
+      if (WIFSIGNALED(status)) {
+        log_.Info(std::string("Main child exited with signal (with signal '") +
+                  ::strsignal(WTERMSIG(status)) + "')");
+      } else {
+        log_.Info("Main child exited normally (with status '" +
+                  std::to_string(WEXITSTATUS(status)) + "')");
+      }
       return true;
     };
     events.signal = [this, &failed](const signalfd_siginfo& si) {
@@ -157,9 +169,9 @@ class Reaper {
     };
     events.orphan = [this](pid_t p, int) {
       if (o_.warn_on_reap) {
-        log_.Warn("reaped zombie process with pid=" + std::to_string(p));
+        log_.Warn("Reaped zombie process with pid=" + std::to_string(p));
       } else {
-        log_.Debug("reaped child with pid " + std::to_string(p));
+        log_.Debug("Reaped child with pid: '" + std::to_string(p) + "'");
       }
     };
     auto r = loop.Run(events);
@@ -173,14 +185,15 @@ class Reaper {
   }
 
   bool Forward(int sig) {
-    log_.Debug(std::string("passing signal ") + ::strsignal(sig));
+    log_.Debug(std::string("Passing signal: '") + ::strsignal(sig) + "'");
     pid_t target = o_.kill_process_group ? -child_ : child_;
     if (::kill(target, sig) == 0) return true;
     if (errno == ESRCH) {
-      log_.Warn("child was dead when forwarding signal");
+      log_.Warn("Child was dead when forwarding signal");
       return true;
     }
-    log_.Fatal(std::string("forwarding signal failed: ") + std::strerror(errno));
+    log_.Fatal(std::string("Unexpected error when forwarding signal: '") + std::strerror(errno) +
+               "'");
     return false;
   }
 

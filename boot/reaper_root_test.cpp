@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -52,7 +53,8 @@ class ReaperRootTest : public ::testing::Test {
   }
 
   // Starts `argv` with stdout/stderr in files and D=<temp dir> plus `env`.
-  void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
+  void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+             std::optional<ChildSignals> signals = std::nullopt) {
     auto out = OpenFile(dir_ + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     auto err = OpenFile(dir_ + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ASSERT_TRUE(out.ok() && err.ok());
@@ -67,6 +69,7 @@ class ReaperRootTest : public ::testing::Test {
     o.env = e;
     o.stdout_fd = out->get();
     o.stderr_fd = err->get();
+    o.signals = std::move(signals);
     auto pid = Spawn(o);
     ASSERT_TRUE(pid.ok()) << pid.error().str();
     pid_ = *pid;
@@ -187,7 +190,7 @@ TEST_F(ReaperRootTest, Pid1ReapsTenThousandOrphans) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.code, 0) << r.out << r.err.substr(0, 2000);
   EXPECT_EQ(r.out, "all orphans reaped\n");
-  EXPECT_EQ(Count(r.err, "reaped zombie process with pid="), 10000u);
+  EXPECT_EQ(Count(r.err, "Reaped zombie process with pid="), 10000u);
   EXPECT_EQ(Count(r.err, "[WARN  tini (1)]"), 10000u) << "reaper must run as PID 1, no warning";
   std::printf("10000 orphans reaped in %.2f s\n", secs);
 }
@@ -304,9 +307,10 @@ TEST_F(ReaperRootTest, SubreaperAdoptsAndReapsOrphansWhenNotPid1) {
   std::string orphan = Read("orphan");
   while (!orphan.empty() && orphan.back() == '\n') orphan.pop_back();
   EXPECT_EQ(Read("orphan_ppid"), Read("reaper_pid"));
-  EXPECT_NE(r.err.find("reaped zombie process with pid=" + orphan + "\n"), std::string::npos)
+  EXPECT_NE(r.err.find("Reaped zombie process with pid=" + orphan + "\n"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("not running as PID 1"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("isn't registered as a child subreaper"), std::string::npos) << r.err;
 
   // TINI_SUBREAPER does the same.
   EXPECT_EQ(RunReaper({"--", kBusybox, "sh", "-c", kSubreaperScript}, {"TINI_SUBREAPER="}).code, 0);
@@ -315,9 +319,38 @@ TEST_F(ReaperRootTest, SubreaperAdoptsAndReapsOrphansWhenNotPid1) {
 TEST_F(ReaperRootTest, WithoutSubreaperOrphansEscapeAndItWarns) {
   Outcome r = RunReaper({"--", kBusybox, "sh", "-c", kSubreaperScript});
   EXPECT_EQ(r.code, 9) << r.err;  // the orphan was re-parented elsewhere
-  EXPECT_NE(r.err.find("not running as PID 1 and not registered as a child subreaper"),
+  // tini's own wording, each line ending in a newline.
+  EXPECT_NE(r.err.find("] Tini is not running as PID 1 and isn't registered as a child "
+                       "subreaper.\nZombie processes will not be re-parented to Tini, so zombie "
+                       "reaping won't work.\nTo fix the problem, use the -s option or set the "
+                       "environment variable TINI_SUBREAPER to register Tini as a child "
+                       "subreaper, or run Tini as PID 1.\n"),
             std::string::npos)
       << r.err;
+}
+
+// As with tini, the child gets the signal mask and the ignored signals the
+// reaper inherited (a caller ignoring SIGPIPE keeps it ignored), not a fresh
+// state.
+TEST_F(ReaperRootTest, ChildInheritsTheCallersMaskAndIgnoredSignals) {
+  ChildSignals given;
+  sigemptyset(&given.mask);
+  sigaddset(&given.mask, SIGUSR2);
+  given.ignored = {SIGPIPE};
+  Start({INITOS_BINARY, "reap", "--", kBusybox, "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"},
+        {}, given);
+  Outcome r = Wait(10s);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto mask_of = [&r](const std::string& field) -> unsigned long long {
+    size_t at = r.out.find(field + ":\t");
+    return at == std::string::npos ? 0
+                                   : std::stoull(r.out.substr(at + field.size() + 2), nullptr, 16);
+  };
+  EXPECT_TRUE(mask_of("SigBlk") & (1ull << (SIGUSR2 - 1))) << r.out;
+  EXPECT_TRUE(mask_of("SigIgn") & (1ull << (SIGPIPE - 1))) << r.out;
+  // Nothing more than what the caller had: the reaper's own collected set
+  // is not leaked into the child.
+  EXPECT_FALSE(mask_of("SigBlk") & (1ull << (SIGTERM - 1))) << r.out;
 }
 
 TEST_F(ReaperRootTest, ParentDeathSignalIsForwarded) {
