@@ -485,7 +485,16 @@ std::string DescribeStatus(int status) {
 }  // namespace
 
 Result<void> EnsureHostKey(const std::string& keygen, const std::string& key_path) {
-  if (::access(key_path.c_str(), F_OK) == 0) return {};
+  // The key may live on the state partition, which a disk attacker writes:
+  // anything but a regular file there (a symlink to another file, a FIFO
+  // that would hang sshd) is replaced by a fresh key, never followed.
+  struct stat st {};
+  for (const std::string& f : {key_path, key_path + ".pub"}) {
+    if (::lstat(f.c_str(), &st) != 0 || S_ISREG(st.st_mode)) continue;
+    if (::unlink(f.c_str()) != 0 && errno != ENOENT)
+      return ErrnoError() << "sidecar: " << f << " is not a regular file and cannot be removed";
+  }
+  if (::lstat(key_path.c_str(), &st) == 0) return {};
   INITOS_TRY(MakeDirs(Dirname(key_path), 0700));
   SpawnOptions so;
   so.argv = {keygen, "-q", "-t", "ed25519", "-N", "", "-C", "initos-sidecar", "-f", key_path};

@@ -1,5 +1,6 @@
 #include "sidecar/sidecar.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -158,6 +159,38 @@ TEST(SidecarUnit, StartsThePreparedSidecarEarlyAndStopsBeforeShutdown) {
   EXPECT_NE(unit.find("\nRestart=always\n"), std::string::npos) << unit;
   EXPECT_NE(unit.find("\nKillMode=mixed\n"), std::string::npos) << unit;
   EXPECT_EQ(SidecarUnitText("/s", "").find("--state"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace initos
+
+namespace initos {
+namespace {
+
+// A symlink or a FIFO planted where the host key lives (the state
+// partition) is replaced by a fresh key, never followed or read.
+TEST(EnsureHostKey, PlantedSymlinkOrFifoIsReplacedNotFollowed) {
+  ASSERT_EQ(::access("/usr/bin/ssh-keygen", X_OK), 0) << "ssh-keygen missing (scripts/setup.sh)";
+  testutil::TempDir tmp;
+  const std::string target = tmp / "elsewhere";
+  ASSERT_TRUE(WriteStringToFile(target, "not a key\n").ok());
+  const std::string key = tmp / "ssh_host_ed25519_key";
+  ASSERT_EQ(::symlink(target.c_str(), key.c_str()), 0);
+  ASSERT_EQ(::mkfifo((key + ".pub").c_str(), 0644), 0);
+  auto r = EnsureHostKey("/usr/bin/ssh-keygen", key);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  struct stat st {};
+  ASSERT_EQ(::lstat(key.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  ASSERT_EQ(::lstat((key + ".pub").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  auto untouched = ReadFileToString(target);
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_EQ(*untouched, "not a key\n");
+  // A regular key that is already there is kept.
+  auto first = ReadFileToString(key);
+  ASSERT_TRUE(EnsureHostKey("/usr/bin/ssh-keygen", key).ok());
+  EXPECT_EQ(*ReadFileToString(key), *first);
 }
 
 }  // namespace
