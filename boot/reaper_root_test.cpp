@@ -333,10 +333,12 @@ TEST_F(ReaperRootTest, WithoutSubreaperOrphansEscapeAndItWarns) {
 // reaper inherited (a caller ignoring SIGPIPE keeps it ignored), not a fresh
 // state.
 TEST_F(ReaperRootTest, ChildInheritsTheCallersMaskAndIgnoredSignals) {
+  // The reaper itself unblocks the faults, collects everything else and
+  // ignores SIGTTIN/SIGTTOU: none of that may reach the child.
   ChildSignals given;
   sigemptyset(&given.mask);
-  sigaddset(&given.mask, SIGUSR2);
-  given.ignored = {SIGPIPE};
+  for (int sig : {SIGTTIN, SIGILL, SIGTERM}) sigaddset(&given.mask, sig);
+  given.ignored = {SIGTTOU, SIGSEGV, SIGINT};
   Start({INITOS_BINARY, "reap", "--", kBusybox, "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"},
         {}, given);
   Outcome r = Wait(10s);
@@ -346,11 +348,10 @@ TEST_F(ReaperRootTest, ChildInheritsTheCallersMaskAndIgnoredSignals) {
     return at == std::string::npos ? 0
                                    : std::stoull(r.out.substr(at + field.size() + 2), nullptr, 16);
   };
-  EXPECT_TRUE(mask_of("SigBlk") & (1ull << (SIGUSR2 - 1))) << r.out;
-  EXPECT_TRUE(mask_of("SigIgn") & (1ull << (SIGPIPE - 1))) << r.out;
-  // Nothing more than what the caller had: the reaper's own collected set
-  // is not leaked into the child.
-  EXPECT_FALSE(mask_of("SigBlk") & (1ull << (SIGTERM - 1))) << r.out;
+  auto bit = [](int sig) { return 1ull << (sig - 1); };
+  const unsigned long long blocked = mask_of("SigBlk"), ignored = mask_of("SigIgn");
+  EXPECT_EQ(blocked, bit(SIGTTIN) | bit(SIGILL) | bit(SIGTERM)) << r.out;
+  EXPECT_EQ(ignored, bit(SIGTTOU) | bit(SIGSEGV) | bit(SIGINT)) << r.out;
 }
 
 TEST_F(ReaperRootTest, ParentDeathSignalIsForwarded) {
