@@ -38,6 +38,7 @@ constexpr const char kUsage[] =
     "                            verify, info); `initos image --help`\n"
     "  status [--json]           the booted image, the mode and the sidecar's uptime\n"
     "  logs [--all]              InitOS' lines from the kernel log\n"
+    "  analyze [LOG] [--svg F]   boot timeline: kernel, each stage, OS init; SVG picture\n"
     "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
@@ -101,6 +102,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "sidecar") return SidecarMain(rest);
   if (cmd == "status") return StatusMain(rest);
   if (cmd == "logs") return LogsMain(rest);
+  if (cmd == "analyze") return AnalyzeMain(rest);
   std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
                cmd.c_str());
   return 2;

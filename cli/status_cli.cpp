@@ -13,6 +13,7 @@
 #include "base/options.h"
 #include "base/unique_fd.h"
 #include "cli/kmsg_record.h"
+#include "format/boot_timeline.h"
 #include "format/stage.h"
 #include "image/bundle_cli.h"
 #include "sidecar/sidecar.h"
@@ -245,6 +246,64 @@ int LogsMain(const std::vector<std::string>& args) {
     out += FormatKmsgLine(*r) + "\n";
   }
   std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+namespace {
+
+constexpr const char kAnalyzeHelp[] =
+    "usage: initos analyze [LOG] [--svg FILE]\n"
+    "\n"
+    "Prints the boot timeline: the kernel until it runs /init, each PID-1 stage\n"
+    "(from its \"stage NAME done t=\" line) and when the main program, the OS\n"
+    "init and the sidecar started. LOG is a serial console capture or a saved\n"
+    "/dev/kmsg; without it, this machine's /dev/kmsg (needs root).\n"
+    "  --svg FILE   also write the timeline as an SVG picture (open it in a browser)\n";
+
+// Console text from either form of log: /dev/kmsg records are turned into
+// the "[   1.234567] message" lines a console shows.
+std::string AsConsoleText(const std::string& text) {
+  size_t first_end = text.find('\n');
+  if (!ParseKmsgRecord(text.substr(0, first_end))) return text;
+  std::string out;
+  for (const std::string& rec : SplitKmsgRecords(text))
+    if (auto r = ParseKmsgRecord(rec)) out += FormatKmsgLine(*r) + "\n";
+  return out;
+}
+
+}  // namespace
+
+int AnalyzeMain(const std::vector<std::string>& args) {
+  auto a = Options::Parse(args, {{"--svg", "", true}});
+  if (!a.ok() || a->positional().size() > 1) {
+    std::string what = a.ok() ? "one LOG at most" : a.error().str();
+    std::fprintf(stderr, "initos analyze: %s; see `initos analyze --help`\n", what.c_str());
+    return 2;
+  }
+  if (a->help()) {
+    std::fputs(kAnalyzeHelp, stdout);
+    return 0;
+  }
+  std::string path = a->positional().empty() ? "/dev/kmsg" : a->positional()[0];
+  auto text = path == "/dev/kmsg" ? ReadKmsg(path) : ReadFileToString(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "initos analyze: cannot read %s: %s\n", path.c_str(),
+                 text.error().str().c_str());
+    return 1;
+  }
+  auto timeline = ParseBootLog(AsConsoleText(*text));
+  if (!timeline.ok()) {
+    std::fprintf(stderr, "initos analyze: %s: %s\n", path.c_str(), timeline.error().str().c_str());
+    return 1;
+  }
+  std::fputs(FormatTimeline(*timeline).c_str(), stdout);
+  if (auto svg = a->One("--svg")) {
+    auto w = WriteStringToFile(*svg, TimelineSvg(*timeline), 0644);
+    if (!w.ok()) {
+      std::fprintf(stderr, "initos analyze: %s\n", w.error().str().c_str());
+      return 1;
+    }
+  }
   return 0;
 }
 

@@ -19,6 +19,9 @@ inline namespace cli {
 
 int StatusMain(const std::vector<std::string>& args);
 int LogsMain(const std::vector<std::string>& args);
+// `initos analyze [LOG] [--svg FILE]`: the boot timeline of a console
+// capture or of /dev/kmsg (format/boot_timeline.h).
+int AnalyzeMain(const std::vector<std::string>& args);
 
 // Field 22 (starttime, clock ticks after boot) of /proc/PID/stat. The comm
 // field may hold spaces and ')', so fields are counted after the last ')'.

@@ -206,3 +206,40 @@ TEST(LogsCli, RealKmsgTerminates) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// `initos analyze` on a real console capture, and on the same boot's lines
+// as saved /dev/kmsg records, gives the timeline and the SVG.
+TEST(AnalyzeCli, ConsoleCaptureAndKmsgRecordsGiveTheTimeline) {
+  testutil::TempDir dir;
+  const std::string log =
+      std::string(INITOS_SOURCE_DIR) + "/format/testdata/boot_logs/run-main.log";
+  auto r = testutil::RunProgram({INITOS_BINARY, "analyze", log, "--svg", dir / "boot.svg"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("kernel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage rootfs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("main program started"), std::string::npos) << r.out;
+  auto svg = ReadFileToString(dir / "boot.svg");
+  ASSERT_TRUE(svg.ok());
+  EXPECT_TRUE(svg->ends_with("</svg>\n"));
+
+  ASSERT_TRUE(WriteStringToFile(dir / "kmsg",
+                                "6,1,1644502,-;Run /init as init process\n"
+                                "14,2,1709570,-;initos: initos 0.1.0 init starting t=1.675803\n"
+                                "14,3,1709808,-;initos: stage early done t=1.682106\n"
+                                "14,4,1729311,-;initos: starting main: /bin/sh t=1.712854\n")
+                  .ok());
+  auto k = testutil::RunProgram({INITOS_BINARY, "analyze", dir / "kmsg"});
+  ASSERT_EQ(k.status, 0) << k.err;
+  EXPECT_NE(k.out.find("stage early"), std::string::npos) << k.out;
+  EXPECT_NE(k.out.find("main program started        1.713"), std::string::npos) << k.out;
+
+  auto bad = testutil::RunProgram({INITOS_BINARY, "analyze", dir / "boot.svg"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("no 'Run /init as init process' line"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace initos
