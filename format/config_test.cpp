@@ -539,3 +539,43 @@ TEST(ConfigRobustnessTest, MutatedInputsNeverCrash) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// state.persistent and state.allow-exec: plain absolute directories below
+// "/", each once, none inside another, allow-exec only from persistent.
+TEST(ConfigTest, PersistentDirectoriesAreValidated) {
+  auto problem = [](const std::string& toml) {
+    ParsedConfig p = ParseConfig("[state]\n" + toml, "f");
+    EXPECT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+    EXPECT_TRUE(p.problems.empty() || p.problems[0].fatal);
+    return p.problems.empty() ? std::string() : p.problems[0].message;
+  };
+  EXPECT_NE(problem("persistent = [\"/\"]").find("cannot persist"), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"var\"]").find("is not absolute"), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"/var/\"]").find("empty component"), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"/var//lib\"]").find("empty component"), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"/var/../etc\"]").find("contains \"..\""), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"/my var\"]").find("space, comma"), std::string::npos);
+  EXPECT_NE(problem("persistent = [\"/var\", \"/var/lib\"]").find("overlap"), std::string::npos);
+  EXPECT_NE(problem("allow-exec = [\"/srv\"]").find("not in state.persistent"), std::string::npos);
+  EXPECT_TRUE(ParseConfig("[state]\npersistent = [\"/var\", \"/srv/data\"]\nallow-exec = "
+                          "[\"/srv/data\"]\n",
+                          "f")
+                  .problems.empty());
+}
+
+TEST(ConfigTest, BundlePathsArePlain) {
+  for (const char* bad : {"LABEL=imgs:os.bundle", "LABEL=imgs:/a/../os.bundle",
+                          "LABEL=imgs://os.bundle", "LABEL=imgs:/my os.bundle"}) {
+    ParsedConfig p =
+        ParseConfig(std::string("[rootfs]\nimage = \"") + bad + "\"\nname = \"x\"\n", "f");
+    EXPECT_EQ(p.problems.size(), 1u) << bad << "\n" << Joined(p.problems);
+  }
+  EXPECT_TRUE(ParseConfig("[rootfs]\nimage = \"LABEL=imgs:/os/v1.bundle\"\nname = \"x\"\n", "f")
+                  .problems.empty());
+}
+
+}  // namespace
+}  // namespace initos

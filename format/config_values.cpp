@@ -41,20 +41,8 @@ Result<void> ValidateBundlePath(std::string_view path) {
     return Err() << "bundle path \"" << path << "\" is not absolute" << kHint;
   if (!path.ends_with(".bundle"))
     return Err() << "bundle path \"" << path << "\" does not end in .bundle" << kHint;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    std::string_view part = path.substr(start, end - start);
-    if (part == ".." || part == ".")
-      return Err() << "bundle path \"" << path << "\" contains \"" << part
-                   << "\"; use a plain absolute path";
-    start = end + 1;
-  }
-  for (char c : path) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ',' || c == ' ')
-      return Err() << "bundle path \"" << path << "\" contains a space, comma or control character";
-  }
+  if (std::string problem = PlainAbsolutePathProblem(path); !problem.empty())
+    return Err() << "bundle path \"" << path << "\" " << problem << "; use a plain absolute path";
   return {};
 }
 
@@ -107,6 +95,23 @@ std::string KeyTypeList() {
 }
 
 }  // namespace
+
+std::string PlainAbsolutePathProblem(std::string_view path) {
+  if (path.empty() || path[0] != '/') return "is not absolute";
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty()) return "has an empty component (\"//\" or a trailing \"/\")";
+    if (part == ".." || part == ".") return "contains \"" + std::string(part) + "\"";
+    start = end + 1;
+  }
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ',' || c == ' ')
+      return "contains a space, comma or control character";
+  return "";
+}
 
 Result<void> ValidateImageSpec(std::string_view spec) {
   if (spec.empty()) return {};

@@ -14,6 +14,11 @@ inline namespace format {
 // (a bundle file inside the filesystem with that label). "" means no image.
 Result<void> ValidateImageSpec(std::string_view spec);
 
+// Why `path` is not a plain absolute path, "" when it is: not absolute, an
+// empty, "." or ".." component, or a space, comma or control character
+// (list separators on the kernel command line; a way to smuggle a path).
+std::string PlainAbsolutePathProblem(std::string_view path);
+
 // "LABEL=name", "PARTLABEL=name" or "PARTUUID=guid" (no path). "" means none.
 Result<void> ValidateDeviceSpec(std::string_view spec);
 
