@@ -9,7 +9,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/log.h"
 #include "base/options.h"
 #include "base/spawn.h"
 #include "base/supervision.h"
@@ -29,12 +29,6 @@
 namespace initos {
 inline namespace sidecar {
 namespace {
-
-double Now() {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 std::string Dirname(const std::string& p) {
   size_t s = p.rfind('/');
@@ -545,7 +539,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   // grows in a crash loop; SIGTERM/SIGINT stop it (SIGKILL after the stop
   // timeout) and then the supervisor.
   auto restart_later = [&] {
-    loop.SetDeadline(kSshd, Now() + backoff / 1000.0);
+    loop.SetDeadline(kSshd, MonotonicSeconds() + backoff / 1000.0);
     backoff = NextBackoffMs(backoff, o.min_backoff_ms, o.max_backoff_ms, false);
   };
   auto start_sshd = [&] {
@@ -561,7 +555,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
       return restart_later();
     }
     if (auto w = loop.Watch(kSshd, *pid); !w.ok()) log.Line(4, w.error().str());
-    started = Now();
+    started = MonotonicSeconds();
     log.Line(6, "sshd started (pid " + std::to_string(*pid) + ")");
   };
   Supervision::Events events;
@@ -571,7 +565,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
       return true;
     }
     // A crash loop backs off; a long healthy run starts over at min.
-    if (Now() - started >= 10) backoff = o.min_backoff_ms;
+    if (MonotonicSeconds() - started >= 10) backoff = o.min_backoff_ms;
     log.Line(
         4, "sshd " + DescribeStatus(status) + "; restarting in " + std::to_string(backoff) + " ms");
     restart_later();
@@ -583,7 +577,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
     } else {
       log.Line(4, "sshd did not stop in time; killing it");
       loop.Signal(kSshd, SIGKILL);
-      loop.SetDeadline(kSshd, Now() + 10);
+      loop.SetDeadline(kSshd, MonotonicSeconds() + 10);
     }
     return false;
   };
@@ -597,7 +591,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
       return true;
     }
     loop.Signal(kSshd, SIGTERM);
-    loop.SetDeadline(kSshd, Now() + o.stop_timeout_ms / 1000.0);
+    loop.SetDeadline(kSshd, MonotonicSeconds() + o.stop_timeout_ms / 1000.0);
     return false;
   };
   start_sshd();
