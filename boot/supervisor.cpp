@@ -180,9 +180,8 @@ bool Supervisor::StartMain() {
     result_.main_status = 127 << 8;  // what a shell reports for "command not found"
     return Apply(DecideOnMainExit(config_, respawn_times_, MonotonicSeconds()));
   }
-  main_pid_ = *pid;
   main_is_shell_ = false;
-  if (auto w = loop_.Watch(kMain, main_pid_); !w.ok()) LOG(Warning) << w.error().str();
+  if (auto w = loop_.Watch(kMain, *pid); !w.ok()) LOG(Warning) << w.error().str();
   if (options_.on_main_started) {
     auto once = std::move(options_.on_main_started);
     options_.on_main_started = nullptr;
@@ -199,9 +198,8 @@ bool Supervisor::StartShell() {
                << pid.error().str();
     return Decide(ShutdownKind::kPoweroff, "emergency shell could not start");
   }
-  main_pid_ = *pid;
   main_is_shell_ = true;
-  if (auto w = loop_.Watch(kMain, main_pid_); !w.ok()) LOG(Warning) << w.error().str();
+  if (auto w = loop_.Watch(kMain, *pid); !w.ok()) LOG(Warning) << w.error().str();
   return false;
 }
 
@@ -226,7 +224,6 @@ bool Supervisor::OnTimer() {
 }
 
 bool Supervisor::OnMainExit(int status) {
-  main_pid_ = 0;
   result_.main_status = status;
   if (main_is_shell_) {
     LOG(Notice) << "emergency shell " << DescribeStatus(status);
@@ -240,18 +237,20 @@ bool Supervisor::OnSignal(int sig) {
   SignalAction action = ActionForSignal(config_, sig);
   std::string sname = SignalName(sig);
   switch (action) {
-    case SignalAction::kForward:
-      if (main_pid_ <= 0) {
+    case SignalAction::kForward: {
+      const pid_t main_pid = loop_.Pid(kMain);  // 0 once it ended
+      if (main_pid <= 0) {
         LOG(Info) << sname << ": no main program to forward to";
         return false;
       }
       // The main program leads its own session and process group: signal the
       // whole group like a terminal would, the process alone if that fails.
-      if (::kill(-main_pid_, sig) != 0 && ::kill(main_pid_, sig) != 0) {
-        LOG(Warning) << "forwarding " << sname << " to " << main_pid_ << ": "
+      if (::kill(-main_pid, sig) != 0 && ::kill(main_pid, sig) != 0) {
+        LOG(Warning) << "forwarding " << sname << " to " << main_pid << ": "
                      << std::strerror(errno);
       }
       return false;
+    }
     case SignalAction::kPoweroff:
       return Decide(ShutdownKind::kPoweroff, sname + " received");
     case SignalAction::kReboot:

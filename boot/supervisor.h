@@ -107,7 +107,6 @@ class Supervisor {
   SupervisorOptions options_;
   unique_fd signal_fd_;
   Supervision loop_;  // reaps orphans too: this is PID 1 (or a subreaper)
-  pid_t main_pid_ = 0;
   bool main_is_shell_ = false;
   std::vector<double> respawn_times_;
   SupervisorResult result_;
