@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "base/signals.h"  // [init.signals] names: KILL, STOP and CHLD are refused there
+#include "format/jail_config.h"
 
 namespace initos {
 inline namespace format {
@@ -111,6 +112,7 @@ struct Config {
   RootfsConfig rootfs;
   StateConfig state;
   SidecarConfig sidecar;
+  JailsConfig jails;  // [jails] and [[jail]] (format/jail_config.h)
 
   bool operator==(const Config&) const = default;
 };
