@@ -74,6 +74,14 @@ void Supervision::ClearDeadline(ChildId id) {
   deadlines_.erase(id);
 }
 
+void Supervision::WatchFd(int fd, short events, FdHandler ready) {
+  fds_[fd] = Watched{events, std::make_shared<FdHandler>(std::move(ready))};
+}
+
+void Supervision::UnwatchFd(int fd) {
+  fds_.erase(fd);
+}
+
 bool Supervision::Dispatch(const Events& events, pid_t pid, int status) {
   for (auto it = children_.begin(); it != children_.end(); ++it) {
     if (it->second.pid != pid) continue;
@@ -116,13 +124,24 @@ Result<void> Supervision::Run(const Events& events) {
       fds.push_back(pollfd{child.pidfd.get(), POLLIN, 0});
       ids.push_back(id);
     }
+    size_t first_extra = fds.size();
+    for (const auto& [fd, w] : fds_) fds.push_back(pollfd{fd, w.events, 0});
     int n = ::poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError() << "supervision poll";
     }
+    // Extra descriptors: a handler may watch or unwatch others, so each is
+    // looked up again before it is called.
+    for (size_t i = first_extra; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      auto it = fds_.find(fds[i].fd);
+      if (it == fds_.end()) continue;
+      std::shared_ptr<FdHandler> ready = it->second.ready;
+      if ((*ready)(fds[i].revents)) return {};
+    }
     // A readable pidfd: that child ended; reap exactly it.
-    for (size_t i = 1; i < fds.size(); ++i) {
+    for (size_t i = 1; i < first_extra; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
       auto it = children_.find(ids[i - 1]);
       if (it == children_.end()) continue;  // dispatched meanwhile

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -54,6 +55,13 @@ class Supervision {
   void SetDeadline(ChildId id, double at);
   void ClearDeadline(ChildId id);
 
+  // An extra descriptor polled in the same loop (a control socket, a
+  // client connection, a jail's console): `ready` gets the poll revents and
+  // returns true to end Run(). The caller keeps the fd open until Unwatch.
+  using FdHandler = std::function<bool(short revents)>;
+  void WatchFd(int fd, short events, FdHandler ready);
+  void UnwatchFd(int fd);
+
   // Until a handler returns true (ok) or poll fails (error).
   Result<void> Run(const Events& events);
 
@@ -72,6 +80,11 @@ class Supervision {
   bool reap_orphans_;
   std::map<ChildId, Child> children_;
   std::map<ChildId, double> deadlines_;
+  struct Watched {
+    short events;
+    std::shared_ptr<FdHandler> ready;  // shared: a handler may unwatch itself
+  };
+  std::map<int, Watched> fds_;
 };
 
 }  // namespace base

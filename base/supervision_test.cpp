@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -56,6 +58,35 @@ TEST(SupervisionTest, ReportsEachChildsExitInItsSlot) {
               if (seen[1] != 7 || seen[2] != 3) return 4;
               if (s.Pid(1) != 0) return 5;
               return 0;
+            }),
+            0);
+}
+
+TEST(SupervisionTest, ExtraFdsAreServedInTheSameLoopAndCanUnwatchThemselves) {
+  EXPECT_EQ(InChild([] {
+              unique_fd sfd = SignalFd({SIGCHLD});
+              Supervision s(sfd.get(), /*reap_orphans=*/false);
+              int p[2];
+              if (::pipe2(p, O_CLOEXEC) != 0) return 1;
+              unique_fd r(p[0]), w(p[1]);
+              std::string got;
+              s.WatchFd(r.get(), POLLIN, [&](short revents) {
+                char buf[16];
+                ssize_t n = (revents & POLLIN) ? ::read(r.get(), buf, sizeof(buf)) : 0;
+                if (n <= 0) {
+                  s.UnwatchFd(r.get());  // the writer closed: stop polling it
+                  return false;
+                }
+                got.append(buf, n);
+                return false;
+              });
+              if (!s.Watch(1, Start("sleep 0.3")).ok()) return 2;
+              if (::write(w.get(), "hi", 2) != 2) return 3;
+              w.reset();
+              Supervision::Events ev;
+              ev.exited = [](int, int) { return true; };
+              if (!s.Run(ev).ok()) return 4;
+              return got == "hi" ? 0 : 5;
             }),
             0);
 }
