@@ -1,0 +1,434 @@
+#include "jail/supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/signals.h"
+#include "jail/restart_policy.h"
+#include "jail/uid_pool.h"
+
+namespace initos {
+inline namespace jail {
+
+struct JailSupervisor::Jail {
+  JailConfig config;
+  Supervision::ChildId id = 0;
+  JailState state = JailState::kStopped;
+  IdRange uid_map, gid_map;
+  unique_fd console_master, console_slave;
+  std::optional<std::string> rootfs;  // prepared once, kept across restarts
+  std::unique_ptr<ContainerSpec> spec;
+  StartedContainer started;
+  bool stop_requested = false;
+  bool kill_sent = false;
+  bool restart_now = false;  // `initos jail restart`: start again once it ended
+  std::vector<double> restarts;
+  double started_at = 0;
+  std::string last_exit;  // "exited with status 3; restarting in 200 ms"
+  LogRing ring;
+  LogFiles files;
+  Jail(const JailConfig& c, const JailsConfig& all, const std::string& log_dir)
+      : config(c),
+        ring(all.log_ring_bytes),
+        files(log_dir, c.name, all.log_file_bytes, all.log_files) {}
+};
+
+std::string_view JailStateName(JailState s) {
+  switch (s) {
+    case JailState::kStopped: return "stopped";
+    case JailState::kWaiting: return "waiting";
+    case JailState::kRunning: return "running";
+    case JailState::kStopping: return "stopping";
+    case JailState::kBackoff: return "restarting";
+    case JailState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+// A pty pair: the jail's console. The supervisor keeps both ends for the
+// life of the jail, so a jail that closes its console (or a restart) never
+// leaves the master reading EIO in a loop.
+Result<std::pair<unique_fd, unique_fd>> OpenConsolePty(const IdRange& owner) {
+  unique_fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!master.ok()) return ErrnoError() << "posix_openpt";
+  if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
+    return ErrnoError() << "unlockpt";
+  char name[64];
+  if (::ptsname_r(master.get(), name, sizeof(name)) != 0) return ErrnoError() << "ptsname";
+  unique_fd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave.ok()) return ErrnoError() << "open " << name;
+  // The jail's root (the mapped uid) owns its console, as on a real tty.
+  if (owner.count > 0 && ::fchown(slave.get(), owner.host, owner.host) != 0)
+    return ErrnoError() << "chown " << name;
+  return std::make_pair(std::move(master), std::move(slave));
+}
+
+}  // namespace
+
+JailSupervisor::JailSupervisor(JailsConfig config, Supervision& loop, JailHooks hooks)
+    : config_(std::move(config)), loop_(loop), hooks_(std::move(hooks)) {
+  for (size_t i = 0; i < config_.jails.size(); ++i) {
+    jails_.push_back(std::make_unique<Jail>(config_.jails[i], config_, hooks_.log_dir));
+    jails_.back()->id = kFirstJailId + static_cast<int>(i);
+  }
+}
+
+JailSupervisor::~JailSupervisor() {
+  for (auto& j : jails_)
+    if (j->console_master.ok()) loop_.UnwatchFd(j->console_master.get());
+}
+
+Result<void> JailSupervisor::Prepare() {
+  auto ranges = AllocateUidRanges(config_);
+  if (!ranges.ok()) return Err() << "jails: " << ranges.error().str();
+  for (size_t i = 0; i < jails_.size(); ++i) {
+    Jail& j = *jails_[i];
+    j.uid_map = (*ranges)[i];
+    j.gid_map = j.config.gid_map.value_or(j.uid_map);
+    auto pty = OpenConsolePty(j.uid_map);
+    if (!pty.ok()) return Err() << "jail " << j.config.name << ": console: " << pty.error().str();
+    j.console_master = std::move(pty->first);
+    j.console_slave = std::move(pty->second);
+    loop_.WatchFd(j.console_master.get(), POLLIN, [this, &j](short revents) {
+      OnConsole(j, revents);
+      return false;
+    });
+  }
+  bool any_reaper = std::any_of(jails_.begin(), jails_.end(),
+                                [](const auto& j) { return j->config.reaper; });
+  if (any_reaper) {
+    auto self = SealedSelf();
+    if (!self.ok()) return Err() << "jails: sealed copy of initos for reapers: " << self.error().str();
+    sealed_self_ = std::move(*self);
+  }
+  return {};
+}
+
+void JailSupervisor::OnConsole(Jail& j, short revents) {
+  if (!(revents & (POLLIN | POLLHUP | POLLERR))) return;
+  char buf[4096];
+  for (int rounds = 0; rounds < 16; ++rounds) {  // bounded: other jails get their turn
+    ssize_t n = ::read(j.console_master.get(), buf, sizeof(buf));
+    if (n <= 0) return;
+    std::string_view data(buf, static_cast<size_t>(n));
+    j.ring.Append(data);
+    j.files.Append(data);
+    if (listener_) listener_(j.config.name, data);
+  }
+}
+
+JailSupervisor::Jail* JailSupervisor::Find(const std::string& name) {
+  for (auto& j : jails_)
+    if (j->config.name == name) return j.get();
+  return nullptr;
+}
+
+const JailSupervisor::Jail* JailSupervisor::Find(const std::string& name) const {
+  for (const auto& j : jails_)
+    if (j->config.name == name) return j.get();
+  return nullptr;
+}
+
+JailSupervisor::Jail* JailSupervisor::ById(Supervision::ChildId id) {
+  for (auto& j : jails_)
+    if (j->id == id) return j.get();
+  return nullptr;
+}
+
+bool JailSupervisor::Exists(const std::string& name) const {
+  return Find(name) != nullptr;
+}
+
+JailState JailSupervisor::State(const std::string& name) const {
+  const Jail* j = Find(name);
+  return j ? j->state : JailState::kStopped;
+}
+
+void JailSupervisor::StartAll() {
+  for (auto& j : jails_) j->state = JailState::kWaiting;
+  StartWaiting();
+}
+
+// Starts every waiting jail whose start-after jail runs; repeats until no
+// more can start (a chain a → b → c starts in one call).
+void JailSupervisor::StartWaiting() {
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto& j : jails_) {
+      if (j->state != JailState::kWaiting) continue;
+      if (!j->config.start_after.empty()) {
+        const Jail* dep = Find(j->config.start_after);
+        if (dep && dep->state != JailState::kRunning) continue;
+      }
+      StartJail(*j);
+      progress = progress || j->state == JailState::kRunning;
+    }
+  }
+}
+
+void JailSupervisor::StartJail(Jail& j) {
+  const std::string& name = j.config.name;
+  j.stop_requested = false;
+  j.kill_sent = false;
+  if (!j.rootfs) {
+    auto root = hooks_.prepare_rootfs ? hooks_.prepare_rootfs(j.config)
+                                      : Result<std::string>(j.config.rootfs);
+    if (!root.ok()) {
+      // A rootfs that fails verification stays refused: restarting cannot fix it.
+      LOG(Error) << "jail " << name << ": " << root.error().str() << "; not started";
+      j.state = JailState::kFailed;
+      j.last_exit = root.error().str();
+      return;
+    }
+    j.rootfs = *root;
+  }
+  j.spec = std::make_unique<ContainerSpec>();
+  j.spec->config = j.config;
+  j.spec->rootfs = *j.rootfs;
+  j.spec->uid_map = j.uid_map;
+  j.spec->gid_map = j.gid_map;
+  j.spec->cgroup_parent = hooks_.cgroup_parent;
+  j.spec->console_fd = j.console_slave.get();
+  j.spec->reaper_exec_fd = sealed_self_.get();
+  auto started = StartContainer(*j.spec);
+  if (!started.ok()) {
+    LOG(Error) << "jail " << name << ": " << started.error().str();
+    AfterEnd(j, 127 << 8);
+    return;
+  }
+  j.started = std::move(*started);
+  auto w = loop_.Watch(j.id, j.started.pid);
+  if (!w.ok()) LOG(Warning) << "jail " << name << ": " << w.error().str();
+  j.state = JailState::kRunning;
+  j.started_at = MonotonicSeconds();
+  LOG(Info) << "jail " << name << " started (" << JailKindName(j.config.kind) << ", pid "
+            << j.started.pid << ")";
+}
+
+bool JailSupervisor::Owns(Supervision::ChildId id) const {
+  return id >= kFirstJailId;
+}
+
+void JailSupervisor::OnExit(Supervision::ChildId id, int status) {
+  auto e = execs_.find(id);
+  if (e != execs_.end()) {
+    auto done = std::move(e->second);
+    execs_.erase(e);
+    if (done) done(status);
+    return;
+  }
+  Jail* j = ById(id);
+  if (!j) return;
+  loop_.ClearDeadline(id);
+  CleanUpContainer(*j->spec, j->started);
+  j->started = StartedContainer{};
+  AfterEnd(*j, status);
+}
+
+void JailSupervisor::AfterEnd(Jail& j, int status) {
+  if (j.restart_now) {
+    j.restart_now = false;
+    j.restarts.clear();
+    LOG(Info) << "jail " << j.config.name << " " << DescribeWaitStatus(status) << "; restarting";
+    j.state = JailState::kWaiting;
+    StartWaiting();
+    return;
+  }
+  double now = MonotonicSeconds();
+  RestartDecision d = DecideJailRestart(j.config, status, j.restarts, now, j.stop_requested);
+  j.last_exit = d.reason;
+  if (d.restart || j.stop_requested)
+    LOG(Info) << "jail " << j.config.name << " " << d.reason;
+  else
+    LOG(Warning) << "jail " << j.config.name << " " << d.reason;
+  if (!d.restart) {
+    j.state = j.stop_requested || (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                  ? JailState::kStopped
+                  : JailState::kFailed;
+    return;
+  }
+  j.restarts.push_back(now);
+  j.state = JailState::kBackoff;
+  loop_.SetDeadline(j.id, now + d.delay_ms / 1000.0);
+}
+
+void JailSupervisor::OnDeadline(Supervision::ChildId id) {
+  Jail* j = ById(id);
+  if (!j) return;
+  if (j->state == JailState::kBackoff) {
+    j->state = JailState::kWaiting;
+    StartWaiting();
+  } else if (j->state == JailState::kStopping && !j->kill_sent) {
+    LOG(Warning) << "jail " << j->config.name << " did not stop within "
+                 << j->config.stop_timeout_ms << " ms of " << SignalName(j->config.stop_signal)
+                 << "; killing it";
+    j->kill_sent = true;
+    loop_.Signal(id, SIGKILL);  // PID 1 of its pid namespace: the kernel kills the rest
+  }
+}
+
+Result<void> JailSupervisor::Stop(const std::string& name) {
+  Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (j->state == JailState::kBackoff || j->state == JailState::kWaiting) {
+    loop_.ClearDeadline(j->id);
+    j->state = JailState::kStopped;
+    return {};
+  }
+  if (j->state != JailState::kRunning) return {};
+  j->stop_requested = true;
+  j->state = JailState::kStopping;
+  LOG(Info) << "jail " << name << ": stopping with " << SignalName(j->config.stop_signal);
+  if (!loop_.Signal(j->id, j->config.stop_signal)) loop_.Signal(j->id, SIGKILL);
+  loop_.SetDeadline(j->id, MonotonicSeconds() + j->config.stop_timeout_ms / 1000.0);
+  return {};
+}
+
+Result<void> JailSupervisor::Start(const std::string& name) {
+  Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (j->state == JailState::kRunning || j->state == JailState::kStopping)
+    return Err() << "jail " << name << " is " << JailStateName(j->state)
+                 << "; use `initos jail restart " << name << "`";
+  loop_.ClearDeadline(j->id);
+  j->restarts.clear();  // an admin's start resets the restart limit
+  j->state = JailState::kWaiting;
+  StartWaiting();
+  if (j->state == JailState::kWaiting)
+    return Err() << "jail " << name << " waits for " << j->config.start_after
+                 << " (start-after) to run";
+  if (j->state != JailState::kRunning)
+    return Err() << "jail " << name << " did not start: " << j->last_exit;
+  return {};
+}
+
+Result<void> JailSupervisor::Restart(const std::string& name) {
+  Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (j->state != JailState::kRunning) return Start(name);
+  // Stop, and once it ended start it again: AfterEnd sees a stop request,
+  // so the restart comes from here, not from the policy.
+  INITOS_TRY(Stop(name));
+  j->restart_now = true;
+  return {};
+}
+
+void JailSupervisor::StopAll() {
+  // Last started first (reverse config order), one at a time.
+  for (auto it = jails_.rbegin(); it != jails_.rend(); ++it) {
+    Jail& j = **it;
+    if (j.state == JailState::kBackoff || j.state == JailState::kWaiting) {
+      loop_.ClearDeadline(j.id);
+      j.state = JailState::kStopped;
+    }
+    if (j.state != JailState::kRunning && j.state != JailState::kStopping) continue;
+    if (j.state == JailState::kRunning) (void)Stop(j.config.name);
+    j.stop_requested = true;
+    j.restart_now = false;
+    Supervision::Events ev;
+    ev.exited = [&](Supervision::ChildId id, int status) {
+      OnExit(id, status);
+      return id == j.id;
+    };
+    ev.deadline = [&](Supervision::ChildId id) {
+      if (id != j.id) return false;
+      if (j.kill_sent) return true;  // not even SIGKILL helped (D state): give up on it
+      OnDeadline(id);
+      loop_.SetDeadline(j.id, MonotonicSeconds() + 5);
+      return false;
+    };
+    ev.signal = [](const signalfd_siginfo&) { return false; };
+    ev.orphan = [](pid_t, int) {};
+    (void)loop_.Run(ev);
+  }
+}
+
+std::string JailSupervisor::ListText() const {
+  std::ostringstream out;
+  out << "NAME             KIND          STATE       PID     RESTARTS\n";
+  for (const auto& j : jails_) {
+    char line[160];
+    std::snprintf(line, sizeof(line), "%-16s %-13s %-11s %-7d %zu\n", j->config.name.c_str(),
+                  std::string(JailKindName(j->config.kind)).c_str(),
+                  std::string(JailStateName(j->state)).c_str(),
+                  j->state == JailState::kRunning || j->state == JailState::kStopping
+                      ? static_cast<int>(j->started.pid)
+                      : 0,
+                  j->restarts.size());
+    out << line;
+  }
+  return out.str();
+}
+
+Result<std::string> JailSupervisor::StatusText(const std::string& name) const {
+  const Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  std::ostringstream out;
+  out << "name: " << name << "\n"
+      << "kind: " << JailKindName(j->config.kind) << "\n"
+      << "state: " << JailStateName(j->state) << "\n";
+  if (j->state == JailState::kRunning || j->state == JailState::kStopping) {
+    out << "pid: " << j->started.pid << "\n"
+        << "cgroup: " << j->started.cgroup << "\n"
+        << "uptime: " << static_cast<long>(MonotonicSeconds() - j->started_at) << " s\n";
+  }
+  if (j->config.kind == JailKind::kUnprivileged)
+    out << "uid-map: 0 " << j->uid_map.host << " " << j->uid_map.count << "\n";
+  out << "rootfs: " << j->config.rootfs << "\n"
+      << "restarts: " << j->restarts.size() << "\n";
+  if (!j->last_exit.empty()) out << "last: " << j->last_exit << "\n";
+  return out.str();
+}
+
+Result<std::string> JailSupervisor::LogText(const std::string& name) const {
+  const Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  return j->ring.Contents();
+}
+
+Result<void> JailSupervisor::WriteConsole(const std::string& name, std::string_view data) {
+  Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (::write(j->console_master.get(), data.data(), data.size()) < 0 && errno != EAGAIN)
+    return ErrnoError() << "jail " << name << " console";
+  return {};
+}
+
+Result<pid_t> JailSupervisor::Exec(const std::string& name, const std::vector<std::string>& argv,
+                                   int in, int out, int err, std::function<void(int)> on_exit) {
+  Jail* j = Find(name);
+  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (j->state != JailState::kRunning)
+    return Err() << "jail " << name << " is " << JailStateName(j->state)
+                 << "; start it first (initos jail start " << name << ")";
+  ExecSpec spec;
+  spec.container = j->spec.get();
+  spec.jail_pidfd = j->started.pidfd.get();
+  spec.argv = argv;
+  spec.stdin_fd = in;
+  spec.stdout_fd = out;
+  spec.stderr_fd = err;
+  auto pid = ExecInContainer(spec);
+  if (!pid.ok()) return Err() << "jail " << name << ": exec: " << pid.error().str();
+  Supervision::ChildId id = next_exec_++;
+  execs_[id] = std::move(on_exit);
+  auto w = loop_.Watch(id, *pid);
+  if (!w.ok()) LOG(Warning) << "jail " << name << ": exec: " << w.error().str();
+  return *pid;
+}
+
+}  // namespace jail
+}  // namespace initos

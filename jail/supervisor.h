@@ -1,0 +1,102 @@
+// The jail supervisor: the policy for [[jail]] entries over the one
+// supervision core (base/supervision.h) of whoever runs it (PID 1 in jail
+// mode, `initos jail run` on a development host). It starts the jails in
+// config order (a jail with start-after waits until that one runs), keeps
+// each one's console pty and log, restarts them by their restart policy,
+// stops them on request or in reverse order at shutdown, and runs `exec`
+// sessions inside them. The loop's owner forwards the events of the slots
+// Owns() says are the supervisor's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/supervision.h"
+#include "base/unique_fd.h"
+#include "format/jail_config.h"
+#include "jail/container.h"
+#include "jail/log_ring.h"
+
+namespace initos {
+inline namespace jail {
+
+struct JailHooks {
+  // The jail's root as a host directory: a verified bundle mounted with its
+  // own dm-verity device and overlay (PID 1), or the directory itself.
+  std::function<Result<std::string>(const JailConfig&)> prepare_rootfs;
+  std::function<void(const JailConfig&)> release_rootfs;
+  std::string log_dir;  // rotated log files (the state partition); "" = memory only
+  std::string cgroup_parent = "/sys/fs/cgroup/initos";
+};
+
+enum class JailState { kStopped, kWaiting, kRunning, kStopping, kBackoff, kFailed };
+std::string_view JailStateName(JailState s);
+
+class JailSupervisor {
+ public:
+  JailSupervisor(JailsConfig config, Supervision& loop, JailHooks hooks);
+  ~JailSupervisor();
+
+  // uid ranges, console ptys, the sealed reaper binary; before StartAll.
+  Result<void> Prepare();
+  void StartAll();
+  // Stops every jail, last started first, each with its stop signal and
+  // killed after its stop timeout; runs the loop itself until they ended.
+  void StopAll();
+
+  // Event forwarding from the loop's owner.
+  bool Owns(Supervision::ChildId id) const;
+  void OnExit(Supervision::ChildId id, int wait_status);
+  void OnDeadline(Supervision::ChildId id);
+
+  // Control (jail/control_server.h).
+  std::string ListText() const;
+  Result<std::string> StatusText(const std::string& name) const;
+  Result<void> Start(const std::string& name);
+  Result<void> Stop(const std::string& name);
+  Result<void> Restart(const std::string& name);
+  Result<std::string> LogText(const std::string& name) const;
+  Result<void> WriteConsole(const std::string& name, std::string_view data);
+  // Runs argv inside the jail with the given stdio; on_exit gets its wait status.
+  Result<pid_t> Exec(const std::string& name, const std::vector<std::string>& argv, int in,
+                     int out, int err, std::function<void(int)> on_exit);
+  // Called with every chunk of every jail's console output (logs -f, console).
+  using OutputListener = std::function<void(const std::string& name, std::string_view data)>;
+  void SetOutputListener(OutputListener listener) { listener_ = std::move(listener); }
+
+  const JailsConfig& config() const { return config_; }
+  bool Exists(const std::string& name) const;
+  JailState State(const std::string& name) const;
+
+  static constexpr Supervision::ChildId kFirstJailId = 1000;
+  static constexpr Supervision::ChildId kFirstExecId = 100000;
+
+ private:
+  struct Jail;
+  Jail* Find(const std::string& name);
+  const Jail* Find(const std::string& name) const;
+  Jail* ById(Supervision::ChildId id);
+  void StartJail(Jail& j);
+  void StartWaiting();
+  void AfterEnd(Jail& j, int wait_status);
+  void OnConsole(Jail& j, short revents);
+
+  JailsConfig config_;
+  Supervision& loop_;
+  JailHooks hooks_;
+  std::vector<std::unique_ptr<Jail>> jails_;
+  unique_fd sealed_self_;
+  OutputListener listener_;
+  std::map<Supervision::ChildId, std::function<void(int)>> execs_;
+  Supervision::ChildId next_exec_ = kFirstExecId;
+};
+
+}  // namespace jail
+}  // namespace initos
