@@ -26,6 +26,7 @@
 #include "base/spawn.h"
 #include "boot/handover/handover.h"
 #include "boot/initramfs_shutdown.h"
+#include "boot/jails/jail_mode.h"
 #include "boot/rootfs/rootfs_boot.h"
 #include "boot/rootfs/rootfs_policy.h"
 #include "boot/shutdown.h"
@@ -36,6 +37,8 @@
 #include "format/stage.h"
 #include "os/modules.h"
 #include "os/mounts.h"
+#include "jail/control_server.h"
+#include "sidecar/sidecar.h"
 
 namespace initos {
 inline namespace boot {
@@ -536,6 +539,62 @@ int FailBoot(Pid1State& s, const char* stage) {
   return Finish(s, kind, reason);
 }
 
+// init.mode = "jails": PID 1 keeps the machine. The SSH sidecar starts as
+// in switch-root mode (the admin path, with the jail control socket bound
+// in), then every [[jail]] under this loop; at shutdown the jails stop in
+// reverse order, each with its stop signal, before the machine goes down.
+void StartJailModeSidecar(const Pid1State& s) {
+  if (!s.config.sidecar.enable) return;
+  RunNetworkHook(s.opts.root);
+  std::string state = s.root ? s.root->state_dir : "";
+  auto spec = SidecarSpecForBoot(s.config.sidecar, s.opts.root, state);
+  if (!spec.ok()) {
+    LOG(Error) << spec.error().str() << "; continuing without the SSH sidecar";
+    return;
+  }
+  spec->work_dir = PathUnderRoot(s.opts.root, "/run/initos/sidecar");
+  spec->os_root = s.root ? s.root->target : PathUnderRoot(s.opts.root, "/");
+  const std::string& sock = s.config.jails.socket;
+  std::string control_dir = PathUnderRoot(s.opts.root, sock.substr(0, sock.rfind('/')));
+  if (auto d = MakeDirs(control_dir, 0755); d.ok())
+    spec->extra_binds.push_back(control_dir);
+  auto pid = StartSidecar(*spec);
+  if (!pid.ok()) {
+    LOG(Error) << pid.error().str() << "; continuing without the SSH sidecar";
+    return;
+  }
+  LOG(Info) << "sidecar: started (pid " << *pid << "), listening on "
+            << (s.config.sidecar.listen.empty() ? "nothing" : s.config.sidecar.listen[0]);
+}
+
+int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
+  StartJailModeSidecar(s);
+  Supervisor supervisor(s.config.init, so, std::move(s.signal_fd));
+  JailModeSetup setup;
+  setup.allow_directories = DevelopmentMode(s.config);
+  setup.state_dir = s.root ? s.root->state_dir : "";
+  setup.env.dev_dir = PathUnderRoot(s.opts.root, "/dev");
+  setup.env.class_block_dir = PathUnderRoot(s.opts.root, "/sys/class/block");
+  setup.env.sys_root = PathUnderRoot(s.opts.root, "/sys");
+  setup.env.run_dir = PathUnderRoot(s.opts.root, "/run/initos");
+  JailSupervisor jails(s.config.jails, supervisor.loop(), JailHooksFor(s.config, setup));
+  if (auto r = jails.Prepare(); !r.ok()) {
+    LOG(Error) << StageFailedLine("jails", MonotonicSeconds(), r.error().str());
+    s.signal_fd = unique_fd();  // the supervisor holds it: the failure policy cannot open a shell
+    return FailBoot(s, "jails");
+  }
+  JailControlServer control(jails, supervisor.loop());
+  if (auto r = control.Listen(PathUnderRoot(s.opts.root, s.config.jails.socket)); !r.ok())
+    LOG(Error) << "jail control socket: " << r.error().str()
+               << "; `initos jail` cannot reach the jails";
+  supervisor.SetJails(&jails);
+  if (s.root) RecordBoot(*s.root);
+  SupervisorResult r = supervisor.Run();
+  LOG(Info) << "stopping the jails (" << r.reason << ")";
+  jails.StopAll();
+  return Finish(s, r.shutdown, r.reason);
+}
+
 }  // namespace
 
 int Pid1Main(const std::vector<std::string>& args) {
@@ -571,6 +630,7 @@ int Pid1Main(const std::vector<std::string>& args) {
   }
 
   SupervisorOptions so = ConsoleOptions(s);
+  if (s.config.init.mode == InitMode::kJails) return RunJailMode(s, so);
   if (s.root) {
     so.main_root = s.root->target;
     so.on_main_started = [&s] { RecordBoot(*s.root); };

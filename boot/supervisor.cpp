@@ -265,13 +265,30 @@ bool Supervisor::OnSignal(int sig) {
 }
 
 SupervisorResult Supervisor::Run() {
-  if (StartMain()) return result_;
+  if (jails_) {
+    LOG(Info) << "jail mode: starting " << jails_->config().jails.size() << " jail(s)";
+    jails_->StartAll();
+  } else if (StartMain()) {
+    return result_;
+  }
   Supervision::Events events;
-  events.exited = [this](Supervision::ChildId, int status) { return OnMainExit(status); };
+  events.exited = [this](Supervision::ChildId id, int status) {
+    if (jails_ && jails_->Owns(id)) {
+      jails_->OnExit(id, status);
+      return false;
+    }
+    return OnMainExit(status);
+  };
   events.signal = [this](const signalfd_siginfo& si) {
     return OnSignal(static_cast<int>(si.ssi_signo));
   };
-  events.deadline = [this](Supervision::ChildId) { return OnTimer(); };
+  events.deadline = [this](Supervision::ChildId id) {
+    if (jails_ && jails_->Owns(id)) {
+      jails_->OnDeadline(id);
+      return false;
+    }
+    return OnTimer();
+  };
   auto r = loop_.Run(events);
   if (!r.ok()) {
     LOG(Crit) << r.error().str();

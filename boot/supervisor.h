@@ -16,6 +16,7 @@
 #include "base/unique_fd.h"
 #include "boot/shutdown.h"
 #include "format/config.h"
+#include "jail/supervisor.h"
 
 namespace initos {
 inline namespace boot {
@@ -88,6 +89,11 @@ class Supervisor {
   // none) and runs the loop until a shutdown is decided.
   SupervisorResult Run();
 
+  // Jail mode: the jails run in this loop instead of a main program (none
+  // is started), their slots' events go to `jails`; Run() starts them.
+  Supervision& loop() { return loop_; }
+  void SetJails(JailSupervisor* jails) { jails_ = jails; }
+
  private:
   // Each returns true when a shutdown has been decided (result_ is set).
   bool StartMain();
@@ -110,6 +116,7 @@ class Supervisor {
   bool main_is_shell_ = false;
   std::vector<double> respawn_times_;
   SupervisorResult result_;
+  JailSupervisor* jails_ = nullptr;
 };
 
 }  // namespace boot

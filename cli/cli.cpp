@@ -14,6 +14,7 @@
 #include "boot/pid1.h"
 #include "boot/reaper.h"
 #include "boot/terminate.h"
+#include "cli/jail_cli.h"
 #include "cli/status_cli.h"
 #include "format/shutdown_kind.h"
 #include "image/image_cli.h"
@@ -39,6 +40,8 @@ constexpr const char kUsage[] =
     "  status [--json]           the booted image, the mode and the sidecar's uptime\n"
     "  logs [--all]              InitOS' lines from the kernel log\n"
     "  analyze [LOG] [--svg F]   boot timeline: kernel, each stage, OS init; SVG picture\n"
+    "  jail COMMAND ...          jails: list, status, logs, console, start, stop,\n"
+    "                            restart, exec, run; `initos jail --help`\n"
     "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
@@ -103,6 +106,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "status") return StatusMain(rest);
   if (cmd == "logs") return LogsMain(rest);
   if (cmd == "analyze") return AnalyzeMain(rest);
+  if (cmd == "jail") return JailMain(rest);
   std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
                cmd.c_str());
   return 2;

@@ -125,7 +125,9 @@ struct JailsConfig {
   // Members of this host group (gid) may list, status and logs over the
   // control socket; -1 = root only.
   int64_t read_group = -1;
-  std::string socket = "/run/initos/jails.sock";
+  // In its own directory: jail mode binds the directory into the SSH
+  // sidecar, and a re-created socket must show up there.
+  std::string socket = "/run/initos/control/jails.sock";
   uint64_t log_ring_bytes = 64 * 1024;      // per jail, in memory
   uint64_t log_file_bytes = 1024 * 1024;    // per file on the state partition
   int log_files = 3;                        // rotated files kept per jail

@@ -134,12 +134,17 @@ Result<void> MountSidecarTmpfs(const std::string& dir, const std::string& size) 
 // The binds into the filled tmpfs `dir`, then pivot into it: /dev /proc
 // /sys from api_root, the OS root at /sysroot, the state partition.
 Result<void> BindAndEnterSidecarRoot(const std::string& dir, const std::string& api_root,
-                                     const std::string& os_root, const std::string& state_dir) {
+                                     const std::string& os_root, const std::string& state_dir,
+                                     const std::vector<std::string>& extra_binds = {}) {
   for (const char* api : {"/dev", "/proc", "/sys"}) {
     INITOS_TRY(BindMount(PathUnderRoot(api_root, api), dir + api, true));
   }
   INITOS_TRY(BindMount(os_root, dir + "/sysroot", true));
   if (!state_dir.empty()) INITOS_TRY(BindMount(state_dir, dir + kSidecarStateDir, true));
+  for (const std::string& d : extra_binds) {
+    INITOS_TRY(MakeDirs(dir + d, 0755));
+    INITOS_TRY(BindMount(d, dir + d, true));
+  }
 
   // pivot_root(".", ".") stacks the old root under the new one; detaching
   // it leaves this namespace with nothing of the initramfs (or the OS).
@@ -164,7 +169,8 @@ Result<SidecarSupervisorOptions> SetUpSidecarRoot(const SidecarSpec& spec) {
   INITOS_TRY(MountSidecarTmpfs(dir, spec.tmpfs_size));
   auto options = PopulateSidecarRoot(spec, dir);
   if (!options.ok()) return options.error();
-  INITOS_TRY(BindAndEnterSidecarRoot(dir, spec.source_root, spec.os_root, spec.state_dir));
+  INITOS_TRY(BindAndEnterSidecarRoot(dir, spec.source_root, spec.os_root, spec.state_dir,
+                                     spec.extra_binds));
   return options;
 }
 

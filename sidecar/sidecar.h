@@ -37,6 +37,9 @@ struct SidecarSpec {
   std::string work_dir = "/run/initos/sidecar";  // mount point for the sidecar's tmpfs
   std::string os_root = "/sysroot";              // rbind-mounted at /sysroot
   std::string state_dir;                         // "" = no state (ephemeral host key)
+  // Host directories bound at the same path in the sidecar (jail mode: the
+  // jail control socket's directory, so admins reach `initos jail`).
+  std::vector<std::string> extra_binds;
   std::vector<std::string> listen = {"0.0.0.0:22"};
   std::vector<std::string> authorized_keys;  // config sidecar.authorized-keys
   // PID 1's boot record (a host path) copied to the sidecar's own

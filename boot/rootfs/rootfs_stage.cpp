@@ -1,5 +1,7 @@
 #include "boot/rootfs/rootfs_stage.h"
 
+#include <cctype>
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -182,16 +184,22 @@ Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
 Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const BootEnv& env) {
   auto dm = DeviceMapper::Open(env.dev_dir + "/mapper/control", env.sys_root);
   if (!dm.ok()) return Fail("device-mapper (load dm-mod and dm-verity)", dm.error());
-  auto base = CreateDmDevice(*dm, kRootBaseDmName, "", {plan.base}, true, env.dev_dir);
-  if (!base.ok()) return Fail("create " + std::string(kRootBaseDmName), base.error());
+  const std::string base_name = env.dm_name + "-base";
+  auto base = CreateDmDevice(*dm, base_name, "", {plan.base}, true, env.dev_dir);
+  if (!base.ok()) return Fail("create " + base_name, base.error());
   plan.verity.data_dev = plan.verity.hash_dev = *base;
   auto target = VerityTarget(plan.verity);
-  Result<std::string> root = target.ok() ? CreateDmDevice(*dm, kRootDmName, "INITOS-ROOT-" + m.uuid,
-                                                          {*target}, true, env.dev_dir)
-                                         : Result<std::string>(target.error());
+  // The dm UUID names the device and the image: unique per device even
+  // when a jail runs the image the host booted.
+  std::string uuid = env.dm_name;
+  for (char& c : uuid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  uuid += "-" + m.uuid;
+  Result<std::string> root = target.ok()
+                                 ? CreateDmDevice(*dm, env.dm_name, uuid, {*target}, true, env.dev_dir)
+                                 : Result<std::string>(target.error());
   if (!root.ok()) {
-    (void)dm->Remove(kRootBaseDmName);
-    return Fail("create dm-verity device " + std::string(kRootDmName), root.error());
+    (void)dm->Remove(base_name);
+    return Fail("create dm-verity device " + env.dm_name, root.error());
   }
   return *root;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "boot/rootfs/rootfs_layout.h"
 #include "boot/rootfs/state_partition.h"
 #include "format/config.h"
 #include "format/version_floor.h"
@@ -35,6 +36,9 @@ struct BootEnv {
   std::string run_dir = "/run/initos";  // image-fs, state, lower, overlay mounts
   std::string target = "/sysroot";
   int device_timeout_ms = 10000;  // for the image and the state device each
+  // device-mapper names: the dm-linear base and the dm-verity device (a
+  // jail's verified rootfs gets its own pair, "initos-jail-NAME").
+  std::string dm_name = kRootDmName;
   // Where mkfs.ext4 may be for [state] create = true (first existing wins).
   std::vector<std::string> mkfs_paths = DefaultMkfsPaths();
 };

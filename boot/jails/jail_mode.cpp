@@ -1,0 +1,146 @@
+#include "boot/jails/jail_mode.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+
+#include <cstdio>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/options.h"
+#include "jail/control_server.h"
+
+namespace initos {
+inline namespace boot {
+
+BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
+  BootEnv e = base;
+  e.run_dir = base.run_dir + "/jails/" + jail_name;
+  e.target = e.run_dir + "/root";
+  e.dm_name = "initos-jail-" + jail_name;
+  return e;
+}
+
+JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
+  JailHooks hooks;
+  hooks.log_dir = setup.state_dir.empty() ? "" : setup.state_dir + "/jails/logs";
+  hooks.prepare_rootfs = [config, setup](const JailConfig& jail) -> Result<std::string> {
+    if (JailRootfsIsDirectory(jail)) {
+      if (!setup.allow_directories)
+        return Err() << "rootfs " << jail.rootfs
+                     << " is a directory: only a signed bundle runs outside development mode; "
+                        "build one with `initos image build` and name it here";
+      return jail.rootfs;
+    }
+    // The root image's verification path, with this jail's bundle and
+    // name: the same keys and version floor, no state partition of its own
+    // (the upper layer is a tmpfs), its own dm-verity device.
+    Config c = config;
+    c.rootfs.image = jail.rootfs;
+    c.rootfs.name = jail.rootfs_name;
+    c.state = StateConfig{};
+    c.state.persistent.clear();
+    BootEnv env = JailBootEnv(setup.env, jail.name);
+    INITOS_TRY(MakeDirs(env.target, 0755));
+    auto root = MountVerifiedRoot(c, env);
+    if (!root.ok()) return root.error();
+    return root->target;
+  };
+  return hooks;
+}
+
+namespace {
+
+constexpr const char kRunHelp[] =
+    "usage: initos jail run CONFIG [NAME...]\n"
+    "\n"
+    "Runs the [[jail]] entries of CONFIG (all, or the NAMEs) on this machine\n"
+    "with the code PID 1 uses in jail mode, until SIGINT or SIGTERM, then stops\n"
+    "them in reverse order. Directory rootfs entries are allowed here. The\n"
+    "control socket is jails.socket: `initos jail list` etc. work meanwhile.\n";
+
+}  // namespace
+
+int JailRunMain(const std::vector<std::string>& args) {
+  auto a = Options::Parse(args, {});
+  if (!a.ok() || a->help() || a->positional().empty()) {
+    std::fputs(kRunHelp, a.ok() && a->help() ? stdout : stderr);
+    return a.ok() && a->help() ? 0 : 2;
+  }
+  const std::string path = a->positional()[0];
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "initos jail run: %s\n", text.error().str().c_str());
+    return 1;
+  }
+  ParsedConfig parsed = ParseConfig(*text, path);
+  bool fatal = false;
+  for (const auto& p : parsed.problems) {
+    std::fprintf(stderr, "%s\n", p.str().c_str());
+    fatal = fatal || p.fatal;
+  }
+  if (fatal) return 1;
+  Config config = parsed.config;
+  std::vector<std::string> names(a->positional().begin() + 1, a->positional().end());
+  if (!names.empty()) {
+    std::vector<JailConfig> chosen;
+    for (const auto& n : names) {
+      auto it = std::find_if(config.jails.jails.begin(), config.jails.jails.end(),
+                             [&](const JailConfig& j) { return j.name == n; });
+      if (it == config.jails.jails.end()) {
+        std::fprintf(stderr, "initos jail run: %s has no jail named \"%s\"\n", path.c_str(),
+                     n.c_str());
+        return 1;
+      }
+      chosen.push_back(*it);
+      chosen.back().start_after.clear();  // the others are not run here
+    }
+    config.jails.jails = chosen;
+  }
+  if (config.jails.jails.empty()) {
+    std::fprintf(stderr, "initos jail run: %s has no [[jail]] entries\n", path.c_str());
+    return 1;
+  }
+  // The jails' processes are ours to reap, whatever they leave behind.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t set;
+  ::sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGHUP}) ::sigaddset(&set, s);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  unique_fd sfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  Supervision loop(sfd.get(), /*reap_orphans=*/true);
+  JailModeSetup setup;
+  setup.allow_directories = true;
+  JailSupervisor jails(config.jails, loop, JailHooksFor(config, setup));
+  if (auto r = jails.Prepare(); !r.ok()) {
+    std::fprintf(stderr, "initos jail run: %s\n", r.error().str().c_str());
+    return 1;
+  }
+  JailControlServer control(jails, loop);
+  if (auto r = control.Listen(config.jails.socket); !r.ok())
+    LOG(Warning) << "jail control socket: " << r.error().str()
+                 << "; `initos jail` commands will not reach these jails";
+  jails.StartAll();
+  Supervision::Events ev;
+  ev.exited = [&](Supervision::ChildId id, int status) {
+    if (jails.Owns(id)) jails.OnExit(id, status);
+    return false;
+  };
+  ev.deadline = [&](Supervision::ChildId id) {
+    if (jails.Owns(id)) jails.OnDeadline(id);
+    return false;
+  };
+  ev.signal = [](const signalfd_siginfo& si) {
+    LOG(Info) << "jail run: " << SignalName(static_cast<int>(si.ssi_signo))
+              << " received, stopping the jails";
+    return true;
+  };
+  ev.orphan = [](pid_t, int) {};
+  if (auto r = loop.Run(ev); !r.ok()) LOG(Error) << r.error().str();
+  jails.StopAll();
+  return 0;
+}
+
+}  // namespace boot
+}  // namespace initos

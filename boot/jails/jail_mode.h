@@ -1,0 +1,37 @@
+// Jail mode (init.mode = "jails"): PID 1 keeps the machine and runs the
+// [[jail]] entries under its own supervisor loop, beside the SSH sidecar.
+// This file supplies what the jail library cannot know: how a jail's
+// rootfs is verified (the signed-bundle path of the root image, with the
+// same keys and floor, but its own dm-verity device and overlay), and where
+// logs go. `initos jail run` uses the same code on a development host.
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+#include "boot/rootfs/rootfs_stage.h"
+#include "format/config.h"
+#include "jail/supervisor.h"
+
+namespace initos {
+inline namespace boot {
+
+struct JailModeSetup {
+  // Directory rootfs entries are allowed (rootfs.insecure-dev-mode in PID 1;
+  // always for `initos jail run`).
+  bool allow_directories = false;
+  std::string state_dir;  // the mounted state partition, "" = none
+  BootEnv env;            // device and run paths (run_dir/jails/NAME per jail)
+};
+
+JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup);
+
+// The per-jail BootEnv: run_dir/jails/NAME, target .../root, dm names
+// initos-jail-NAME(-base). Pure.
+BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name);
+
+// `initos jail run CONFIG [NAME]`.
+int JailRunMain(const std::vector<std::string>& args);
+
+}  // namespace boot
+}  // namespace initos
