@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/file.h"
 #include "base/log.h"
 
 namespace initos {
@@ -50,7 +51,7 @@ void LogFiles::Rotate() {
 void LogFiles::Append(std::string_view data) {
   if (failed_ || dir_.empty() || data.empty()) return;
   if (!fd_.ok()) {
-    ::mkdir(dir_.c_str(), 0700);
+    (void)MakeDirs(dir_, 0700);
     // O_NOFOLLOW: the state partition is the disk attacker's; a planted
     // symlink must not redirect PID 1's writes.
     fd_.reset(::open(path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
