@@ -21,7 +21,7 @@ vm_tests=$(awk '!/^[[:space:]]*#/ && $2 == "[vm]" {print $1}' "$src/tests/skip-a
 [[ -n "$vm_tests" ]] && filter="$filter:$vm_tests"
 . "$(dirname "$0")/vm-lib.sh"
 vm_kernel
-mods=(loop dm-mod dm-bufio reed_solomon dm-verity libcrc32c erofs overlay)
+mods=(loop dm-mod dm-bufio reed_solomon dm-verity libcrc32c erofs overlay veth)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -58,6 +58,9 @@ mount -t proc proc /proc; mount -t sysfs sys /sys
 # No tmpfs on /tmp: the initramfs is already RAM, and a build dir under /tmp
 # (a CI clone) holds the initos binary the tests run.
 mount -t devtmpfs dev /dev
+# Jails: cgroup v2 (the host's hybrid cgroups cannot test limits), devpts.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /dev/pts; mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; ln -sf pts/ptmx /dev/ptmx
 mkdir -p /run/cryptsetup
 for m in ${mods[*]}; do insmod /mods/\$m.ko; done
 export PATH=/usr/sbin:/usr/bin:/bin
