@@ -184,7 +184,7 @@ void JailSupervisor::StartJail(Jail& j) {
   j.stop_requested = false;
   j.kill_sent = false;
   if (!j.rootfs) {
-    auto root = hooks_.prepare_rootfs ? hooks_.prepare_rootfs(j.config)
+    auto root = hooks_.prepare_rootfs ? hooks_.prepare_rootfs(j.config, j.uid_map, j.gid_map)
                                       : Result<std::string>(j.config.rootfs);
     if (!root.ok()) {
       // A rootfs that fails verification stays refused: restarting cannot fix it.

@@ -29,8 +29,10 @@ inline namespace jail {
 
 struct JailHooks {
   // The jail's root as a host directory: a verified bundle mounted with its
-  // own dm-verity device and overlay (PID 1), or the directory itself.
-  std::function<Result<std::string>(const JailConfig&)> prepare_rootfs;
+  // own dm-verity device and overlay (PID 1), or the directory itself. An
+  // unprivileged jail's maps come along: its image is shown idmapped.
+  std::function<Result<std::string>(const JailConfig&, const IdRange& uids, const IdRange& gids)>
+      prepare_rootfs;
   std::function<void(const JailConfig&)> release_rootfs;
   std::string log_dir;  // rotated log files (the state partition); "" = memory only
   std::string cgroup_parent = "/sys/fs/cgroup/initos";

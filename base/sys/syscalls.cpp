@@ -39,6 +39,10 @@ int OpenTree(int dfd, const char* path, unsigned flags) {
   return static_cast<int>(::syscall(SYS_open_tree, dfd, path, flags));
 }
 
+int MountSetattr(int dfd, const char* path, unsigned flags, void* attr, size_t size) {
+  return static_cast<int>(::syscall(SYS_mount_setattr, dfd, path, flags, attr, size));
+}
+
 int PivotRoot(const char* new_root, const char* put_old) {
   return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }

@@ -24,6 +24,9 @@ int Fsconfig(int fd, unsigned cmd, const char* key, const void* value, int aux);
 int Fsmount(int fd, unsigned flags, unsigned attr_flags);
 int MoveMount(int from_dfd, const char* from, int to_dfd, const char* to, unsigned flags);
 int OpenTree(int dfd, const char* path, unsigned flags);
+// mount_setattr (struct mount_attr from linux/mount.h): an idmapped mount
+// shows a jail's root image owned by the jail's mapped root.
+int MountSetattr(int dfd, const char* path, unsigned flags, void* attr, size_t size);
 // pivot_root has no glibc wrapper; jails and the sidecar switch roots with it.
 int PivotRoot(const char* new_root, const char* put_old);
 // clone3 with CLONE_PIDFD/CLONE_INTO_CGROUP; struct clone_args from linux/sched.h.

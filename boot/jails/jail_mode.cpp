@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/options.h"
 #include "jail/control_server.h"
+#include "os/idmap.h"
 
 namespace initos {
 inline namespace boot {
@@ -25,7 +26,8 @@ BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
 JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
   JailHooks hooks;
   hooks.log_dir = setup.state_dir.empty() ? "" : setup.state_dir + "/jails/logs";
-  hooks.prepare_rootfs = [config, setup](const JailConfig& jail) -> Result<std::string> {
+  hooks.prepare_rootfs = [config, setup](const JailConfig& jail, const IdRange& uids,
+                                         const IdRange& gids) -> Result<std::string> {
     if (JailRootfsIsDirectory(jail)) {
       if (!setup.allow_directories)
         return Err() << "rootfs " << jail.rootfs
@@ -43,6 +45,15 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
     c.state.persistent.clear();
     BootEnv env = JailBootEnv(setup.env, jail.name);
     INITOS_TRY(MakeDirs(env.target, 0755));
+    unique_fd userns;
+    if (jail.kind == JailKind::kUnprivileged) {
+      auto ns = UserNamespaceWithMaps(uids, gids);
+      if (!ns.ok()) return ns.error();
+      userns = std::move(*ns);
+      env.lower_userns_fd = userns.get();
+      env.owner_uid = uids.host;
+      env.owner_gid = gids.host;
+    }
     auto root = MountVerifiedRoot(c, env);
     if (!root.ok()) return root.error();
     return root->target;

@@ -12,6 +12,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "os/idmap.h"
 #include "base/safe_open.h"
 #include "base/sys/dm.h"
 #include "boot/rootfs/persistent_dirs.h"
@@ -216,7 +217,17 @@ Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const 
   INITOS_TRY(Dirs(upper, 0755));
   INITOS_TRY(Dirs(work, 0700));
   INITOS_TRY(Dirs(env.target, 0755));
-  auto o = MountOverlay(out.lower_dir, upper, work, env.target);
+  std::string lower = out.lower_dir;
+  if (env.lower_userns_fd >= 0) {
+    lower = env.run_dir + "/lower-idmapped";
+    INITOS_TRY(Dirs(lower, 0755));
+    auto b = IdmappedBind(out.lower_dir, lower, env.lower_userns_fd);
+    if (!b.ok()) return Fail("idmapped view of the image", b.error());
+    for (const std::string& d : {upper, work})
+      if (::chown(d.c_str(), env.owner_uid, env.owner_gid) != 0)
+        return Fail("overlay layer", ErrnoError() << "chown " << d);
+  }
+  auto o = MountOverlay(lower, upper, work, env.target);
   if (!o.ok()) return Fail("overlay on " + env.target, o.error());
   if (out.state_dir.empty()) {
     if (!state.persistent.empty())

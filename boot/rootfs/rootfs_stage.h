@@ -39,6 +39,13 @@ struct BootEnv {
   // device-mapper names: the dm-linear base and the dm-verity device (a
   // jail's verified rootfs gets its own pair, "initos-jail-NAME").
   std::string dm_name = kRootDmName;
+  // >= 0: an unprivileged jail's rootfs. The verified EROFS is seen through
+  // an idmapped mount of this user namespace, and the overlay's upper layer
+  // belongs to the jail's mapped root (owner_uid/gid), so root inside owns
+  // its files without a byte of the image changing.
+  int lower_userns_fd = -1;
+  uid_t owner_uid = 0;
+  gid_t owner_gid = 0;
   // Where mkfs.ext4 may be for [state] create = true (first existing wins).
   std::vector<std::string> mkfs_paths = DefaultMkfsPaths();
 };
