@@ -54,6 +54,12 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
       env.owner_uid = uids.host;
       env.owner_gid = gids.host;
     }
+    if (jail.upper == "state") {
+      if (setup.state_dir.empty())
+        return Err() << "upper = \"state\" but no state partition is mounted: set state.device "
+                        "or use upper = \"tmpfs\"";
+      env.upper_dir = setup.state_dir + "/jails/" + jail.name;
+    }
     auto root = MountVerifiedRoot(c, env);
     if (!root.ok()) return root.error();
     return root->target;

@@ -210,9 +210,14 @@ Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const
 // their upper layer from the state partition (init/persistent_dirs.h).
 Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const BootEnv& env) {
   std::string layer_root = env.run_dir + "/overlay";
-  INITOS_TRY(Dirs(layer_root, 0700));
-  auto t = MountTmpfs(layer_root, "0755");
-  if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+  if (!env.upper_dir.empty()) {
+    layer_root = env.upper_dir;
+    INITOS_TRY(Dirs(layer_root, 0700));
+  } else {
+    INITOS_TRY(Dirs(layer_root, 0700));
+    auto t = MountTmpfs(layer_root, "0755");
+    if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+  }
   std::string upper = layer_root + "/root/upper", work = layer_root + "/root/work";
   INITOS_TRY(Dirs(upper, 0755));
   INITOS_TRY(Dirs(work, 0700));

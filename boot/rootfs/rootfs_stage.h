@@ -44,6 +44,10 @@ struct BootEnv {
   // belongs to the jail's mapped root (owner_uid/gid), so root inside owns
   // its files without a byte of the image changing.
   int lower_userns_fd = -1;
+  // "" = the upper layer is a tmpfs; else a directory on the state
+  // partition (a jail with upper = "state": its changes persist, and the
+  // disk can change them: they are the jail's, not the verified image's).
+  std::string upper_dir;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
   // Where mkfs.ext4 may be for [state] create = true (first existing wins).
