@@ -917,3 +917,38 @@ TEST(JailExampleTest, DocumentsEveryKey) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// Random byte edits of configs/jails.toml never crash the reader or the
+// checks; every problem names a file and a message, and every problem about
+// a jail key is fatal.
+TEST(JailRobustnessTest, MutatedExampleNeverCrashes) {
+  const std::string base = JailsExample();
+  ASSERT_FALSE(base.empty());
+  const std::string alphabet = "=[]{}\"',.#\n -_0123456789abcdefghijklmnopqrstuvwxyz/:";
+  uint32_t seed = 4242;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff; };
+  size_t with_problems = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string text = base;
+    for (int edits = 1 + next() % 6; edits > 0; --edits)
+      text[next() % text.size()] = alphabet[next() % alphabet.size()];
+    ParsedConfig p = ParseConfig(text, "jails.toml");
+    auto boot = CheckJailsForBoot(p.config, "jails.toml");
+    p.problems.insert(p.problems.end(), boot.begin(), boot.end());
+    for (const auto& problem : p.problems) {
+      EXPECT_FALSE(problem.file.empty());
+      EXPECT_FALSE(problem.message.empty());
+      if (problem.key.starts_with("jail")) {
+        EXPECT_TRUE(problem.fatal) << problem.str();
+      }
+    }
+    with_problems += !p.problems.empty();
+  }
+  EXPECT_GT(with_problems, 100u);
+}
+
+}  // namespace
+}  // namespace initos
