@@ -430,6 +430,25 @@ std::vector<ConfigProblem> CheckJails(const Config& c, std::string_view file,
         break;
       }
   CheckStartOrder(s.jails, entries);
+  // The host side of two veth pairs cannot share a name (the default is cut
+  // to 15 characters, so long names can collide): the second jail would
+  // fail to start with EEXIST.
+  auto veth_name = [](const JailConfig& j) {
+    return j.network.host_interface.empty() ? ("ve-" + j.name).substr(0, 15)
+                                            : j.network.host_interface;
+  };
+  for (size_t i = 0; i < s.jails.size(); ++i)
+    for (size_t k = 0; k < i; ++k)
+      if (s.jails[i].network.kind == JailNetworkKind::kVeth &&
+          s.jails[k].network.kind == JailNetworkKind::kVeth &&
+          veth_name(s.jails[i]) == veth_name(s.jails[k])) {
+        entries[i].Add("host-interface",
+                       "the host side \"" + veth_name(s.jails[i]) + "\" is also jail \"" +
+                           s.jails[k].name +
+                           "\"'s; set host-interface to a name of its own (at most 15 characters)",
+                       "network");
+        break;
+      }
   // Explicit maps of two jails on the same host ids would let one jail's
   // root own the other's files.
   for (size_t i = 0; i < s.jails.size(); ++i)

@@ -779,6 +779,35 @@ TEST(JailSetTest, ExplicitIdMapsDoNotOverlap) {
                   .problems.empty());
 }
 
+TEST(JailSetTest, VethHostNamesAreUnique) {
+  // "ve-" + name is cut to 15 characters: these two collide.
+  ParsedConfig p = ParseConfig(Jail("application-one", "network = \"veth\"\n") +
+                                   Jail("application-two", "network = \"veth\"\n"),
+                               "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_EQ(p.problems[0].key, "jail.application-two.host-interface");
+  EXPECT_EQ(p.problems[0].line, 10);
+  EXPECT_NE(p.problems[0].message.find("\"ve-application-\" is also jail \"application-one\"'s"),
+            std::string::npos)
+      << p.problems[0].message;
+  EXPECT_TRUE(
+      ParseConfig(Jail("application-one", "network = \"veth\"\n") +
+                      Jail("application-two", "network = \"veth\"\nhost-interface = \"ve-app2\"\n"),
+                  "f")
+          .problems.empty());
+  // An explicit name taken by another jail's default.
+  p = ParseConfig(Jail("a", "network = \"veth\"\n") +
+                      Jail("b", "network = \"veth\"\nhost-interface = \"ve-a\"\n"),
+                  "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_EQ(p.problems[0].key, "jail.b.host-interface");
+  // macvlan jails share their parent NIC.
+  EXPECT_TRUE(ParseConfig(Jail("a", "network = \"macvlan\"\nhost-interface = \"eth0\"\n") +
+                              Jail("b", "network = \"macvlan\"\nhost-interface = \"eth0\"\n"),
+                          "f")
+                  .problems.empty());
+}
+
 TEST(JailSetTest, ManyProblemsAreAllReportedInFileOrder) {
   ParsedConfig p =
       ParseConfig(Jail("a", "kind = \"vm\"\n") + "[jails]\nlog-files = 0\n" +
