@@ -713,6 +713,9 @@ TEST(JailParseTest, SectionProblems) {
   ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
   EXPECT_EQ(p.problems[0].key, "jails");
   EXPECT_TRUE(p.problems[0].fatal);
+  p = ParseConfig("[[jails]]\nname = \"a\"\n", "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_NE(p.problems[0].message.find("write [[jail]] (singular)"), std::string::npos);
   p = ParseConfig("[jail]\nname = \"a\"\n", "f");
   ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
   EXPECT_EQ(p.problems[0].key, "jail");

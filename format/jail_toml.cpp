@@ -412,6 +412,10 @@ std::vector<std::string_view> JailEntryKeys() {
 }
 
 void ReadJailsSection(const toml::node& node, int line, JailTomlSink& s) {
+  if (node.is_array_of_tables())
+    return Problem(s, line, "jails",
+                   "[[jails]] is not a section; write [[jail]] (singular) once per jail and "
+                   "[jails] for the shared settings");
   if (!node.is_table())
     return Problem(s, line, "jails",
                    WrongType(node, "a table; write [jails] and then KEY = value lines"));
