@@ -33,13 +33,33 @@ bool Same(std::string_view a, std::string_view upper, SignalNameCase letter_case
   return true;
 }
 
+// "RTMIN", "RTMIN+N", "RTMAX", "RTMAX-N", as SignalName writes them: the
+// real-time signals have no fixed numbers (libc reserves the first few).
+std::optional<int> RealtimeFromName(std::string_view name, SignalNameCase letter_case) {
+  if (name.size() < 5) return std::nullopt;
+  bool min = Same(name.substr(0, 5), "RTMIN", letter_case);
+  if (!min && !Same(name.substr(0, 5), "RTMAX", letter_case)) return std::nullopt;
+  std::string_view rest = name.substr(5);
+  int offset = 0;
+  if (!rest.empty()) {
+    if (rest[0] != (min ? '+' : '-') || rest.size() < 2 || rest.size() > 3) return std::nullopt;
+    for (char c : rest.substr(1)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      offset = offset * 10 + (c - '0');
+    }
+  }
+  int signo = min ? SIGRTMIN + offset : SIGRTMAX - offset;
+  if (signo < SIGRTMIN || signo > SIGRTMAX) return std::nullopt;
+  return signo;
+}
+
 }  // namespace
 
 std::optional<int> SignalFromName(std::string_view name, SignalNameCase letter_case) {
   if (name.size() > 3 && Same(name.substr(0, 3), "SIG", letter_case)) name.remove_prefix(3);
   for (const auto& s : kSignals)
     if (Same(name, s.name, letter_case)) return s.signo;
-  return std::nullopt;
+  return RealtimeFromName(name, letter_case);
 }
 
 std::string SignalName(int signo) {

@@ -15,8 +15,9 @@ enum class SignalNameCase {
   kExact,  // "TERM" or "SIGTERM" only (tini's -p)
 };
 
-// SIGTERM for "TERM"/"SIGTERM" (and lower case with kAny); nullopt for an
-// unknown name or a bare "SIG".
+// SIGTERM for "TERM"/"SIGTERM" (and lower case with kAny); the real-time
+// signals as "SIGRTMIN+N" / "SIGRTMAX-N" (systemd halts on SIGRTMIN+3);
+// nullopt for an unknown name, a number or a bare "SIG".
 std::optional<int> SignalFromName(std::string_view name,
                                   SignalNameCase letter_case = SignalNameCase::kAny);
 

@@ -226,6 +226,8 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
   for (const auto& k : keys) {
     auto it = kDecided.find(k.name);
     ASSERT_NE(it, kDecided.end()) << k.name << ": new key without a kernel command-line decision";
+    // Jail keys are decided below (EveryJailKeyIsRefusedEvenInDevelopmentMode).
+    EXPECT_FALSE(k.name.starts_with("jail")) << k.name;
     EXPECT_EQ(k.cmdline, it->second) << k.name;
     // Whatever chooses what runs or what is trusted is never listable.
     for (std::string_view prefix : {"rootfs.", "state.", "sidecar."}) {
@@ -234,6 +236,34 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
       }
     }
   }
+}
+
+// [jails] and [[jail]] keys are not in the key table (they are read by
+// format/jail_toml.cpp): their decision is "never, not even in development
+// mode", checked here for every one of them.
+TEST(CmdlineOverridePolicyTest, EveryJailKeyIsRefusedEvenInDevelopmentMode) {
+  std::vector<std::string> keys;
+  for (auto k : JailsSectionKeys()) keys.push_back("jails." + std::string(k));
+  for (auto k : JailEntryKeys()) keys.push_back("jail.web." + std::string(k));
+  EXPECT_EQ(keys.size(), 8u + 40u);
+  for (const auto& key : keys) {
+    Config c = DevConfig();
+    Config before = c;
+    auto problems = Apply(c, "initos." + key + "=1");
+    ASSERT_EQ(problems.size(), 1u) << key;
+    EXPECT_EQ(problems[0].key, "initos." + key);
+    EXPECT_NE(problems[0].message.find("refused: [jails] and [[jail]] keys"), std::string::npos)
+        << problems[0].str();
+    EXPECT_EQ(c, before) << key;
+  }
+  Config c = DevConfig();
+  EXPECT_EQ(Apply(c, "initos.jail=x initos.jails=x initos.jail[1].name=x").size(), 3u);
+  // Listing one in init.cmdline-overrides is itself a (fatal) problem.
+  ParsedConfig p = ParseConfig("[init]\ncmdline-overrides = [\"jails.socket\"]\n", "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_TRUE(p.problems[0].fatal);
+  EXPECT_NE(p.problems[0].message.find("can never come from the kernel command line"),
+            std::string::npos);
 }
 
 // Outside development mode: an unlisted key, a never key (even listed:

@@ -13,10 +13,8 @@
 
 #include "format/cmdline.h"
 #include "format/config_values.h"
-
-#define TOML_EXCEPTIONS 0
-#define TOML_HEADER_ONLY 1
-#include <toml++/toml.h>
+#include "format/jail_check.h"
+#include "format/jail_toml.h"  // toml++, with the settings every user of it shares
 
 namespace initos {
 inline namespace format {
@@ -260,28 +258,21 @@ Result<void> CheckDirList(const std::vector<std::string>& dirs) {
   return {};
 }
 
-// Product names as in the manifest: [A-Za-z0-9._+-]{1,64}.
-Result<void> CheckImageName(std::string_view n) {
-  bool ok = !n.empty() && n.size() <= 64;
-  for (char c : n)
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == '+' || c == '-');
-  if (!ok)
-    return Err() << "\"" << n
-                 << "\" is not an image name; use 1 to 64 letters, digits and . _ + - (the "
-                    "--name given to `initos image build`)";
-  return {};
-}
-
 constexpr int kMaxMs = 24 * 3600 * 1000;
 constexpr int kMaxS = 24 * 3600;
+
+// [jails] and [[jail]] keys ("jails.socket", "jail.web.command", "jail[2].name").
+bool IsJailKey(std::string_view key) {
+  return key == "jail" || key == "jails" || key.starts_with("jail.") || key.starts_with("jails.") ||
+         key.starts_with("jail[");
+}
 
 // Defined below the table: it looks the listed keys up there.
 Result<void> CheckCmdlineOverrides(const std::vector<std::string>& keys);
 
 const KeySpec kKeys[] = {
     {"init.mode", KeyType::kString, CmdlineRule::kNever, ENUM_SETTER(init.mode, kModeNames),
-     "how PID 1 hands over: run (main program), switch-root (OS init), jail"},
+     "how PID 1 hands over: run (main program), switch-root (OS init), jails ([[jail]])"},
     {"init.main", KeyType::kStringList, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(CheckArgv(v.list, true));
@@ -340,7 +331,7 @@ const KeySpec kKeys[] = {
      "where the signed root image is"},
     {"rootfs.name", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
-       if (!v.str.empty()) INITOS_TRY(CheckImageName(v.str));
+       if (!v.str.empty()) INITOS_TRY(ValidateImageName(v.str));
        c.rootfs.name = v.str;
        return {};
      },
@@ -454,6 +445,10 @@ const KeySpec* FindKey(std::string_view name) {
 Result<void> CheckCmdlineOverrides(const std::vector<std::string>& keys) {
   for (const std::string& k : keys) {
     const KeySpec* spec = FindKey(k);
+    if (IsJailKey(k))
+      return Err() << "\"" << k
+                   << "\": [jails] and [[jail]] keys can never come from the kernel command line; "
+                      "remove it (set it in this signed file instead)";
     if (!spec)
       return Err() << "\"" << k
                    << "\" is not a config key; list dotted keys such as \"init.log-level\"";
@@ -471,21 +466,6 @@ bool IsSection(std::string_view name) {
     if (k.name.starts_with(name) && k.name.size() > name.size() && k.name[name.size()] == '.')
       return true;
   return false;
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 // "unknown key; did you mean init.on-exit? ..." — the fix for a typo.
@@ -513,19 +493,17 @@ std::string UnknownSectionMessage(std::string_view name) {
     seen.push_back(sec);
     sections += (sections.empty() ? "[" : ", [") + std::string(sec) + "]";
   }
-  return "unknown section [" + std::string(name) + "]; the sections are " + sections;
+  return "unknown section [" + std::string(name) + "]; the sections are " + sections +
+         ", [jails] and [[jail]]";
 }
 
 // ---- TOML walker -----------------------------------------------------------
 
-std::string TomlTypeName(const toml::node& node) {
-  return std::string(toml::impl::node_type_friendly_names[static_cast<int>(node.type())]);
-}
-
 class TomlWalker {
  public:
-  TomlWalker(Config& config, std::string_view file, std::vector<ConfigProblem>& problems)
-      : config_(config), file_(file), problems_(problems) {}
+  TomlWalker(Config& config, std::string_view file, std::vector<ConfigProblem>& problems,
+             JailSourceLines& jail_lines)
+      : config_(config), file_(file), problems_(problems), jail_lines_(jail_lines) {}
 
   void WalkTable(const toml::table& table, const std::string& prefix) {
     for (auto&& [key, node] : table) {
@@ -537,7 +515,12 @@ class TomlWalker {
         Problem(line, name, "unknown key (quoted names with dots are not keys here)");
         continue;
       }
-      if (const KeySpec* spec = FindKey(name)) {
+      JailTomlSink jails{config_, file_, problems_, jail_lines_};
+      if (name == "jails") {
+        ReadJailsSection(node, line, jails);
+      } else if (name == "jail") {
+        ReadJailEntries(node, line, jails);
+      } else if (const KeySpec* spec = FindKey(name)) {
         ApplyNode(*spec, node, line);
       } else if (node.is_table() && IsSection(name)) {
         WalkTable(*node.as_table(), name);
@@ -618,6 +601,7 @@ class TomlWalker {
   Config& config_;
   std::string_view file_;
   std::vector<ConfigProblem>& problems_;
+  JailSourceLines& jail_lines_;
 };
 
 // Cross-key mistakes that no single value shows.
@@ -660,11 +644,11 @@ void CheckConsistency(const Config& c, std::string_view file,
                                            "\" is not in state.persistent; list only persistent "
                                            "directories here",
                                        true});
-  if (c.init.mode == InitMode::kJails)
+  if (c.init.mode == InitMode::kJails && c.jails.jails.empty())
     problems.push_back(ConfigProblem{
         std::string(file), 0, "init.mode",
-        "\"jails\" is not implemented in this version of initos; use \"run\" or \"switch-root\" "
-        "(the boot stops rather than run the program unconfined)",
+        "\"jails\" needs at least one [[jail]] entry, otherwise nothing would run; add one (see "
+        "configs/jails.toml) or use \"run\" or \"switch-root\"",
         true});
 }
 
@@ -680,6 +664,7 @@ bool IsFatalKey(std::string_view key) {
   }
   if (spec)
     return spec->cmdline == CmdlineRule::kNever || spec->cmdline == CmdlineRule::kSignedOnly;
+  if (IsJailKey(key)) return true;
   std::string_view section = key.substr(0, key.find('.'));
   return section == "rootfs" || section == "state" || section == "sidecar";
 }
@@ -749,7 +734,15 @@ ParsedConfig ParseConfig(std::string_view toml_text, std::string_view filename) 
                                              "; fix the syntax (see configs/initos.toml)"});
     return out;
   }
-  TomlWalker(out.config, filename, out.problems).WalkTable(parsed.table(), "");
+  JailSourceLines jail_lines;
+  TomlWalker(out.config, filename, out.problems, jail_lines).WalkTable(parsed.table(), "");
+  // One problem per key: a value that did not parse is not checked again
+  // (its field kept the default, which would only add a confusing second line).
+  for (ConfigProblem& p : CheckJails(out.config, filename, jail_lines)) {
+    bool seen = std::any_of(out.problems.begin(), out.problems.end(),
+                            [&](const ConfigProblem& q) { return q.key == p.key; });
+    if (!seen) out.problems.push_back(std::move(p));
+  }
   for (ConfigProblem& p : out.problems) p.fatal = p.fatal || IsFatalKey(p.key);
   // toml++ tables iterate in key order; report in file order.
   std::stable_sort(out.problems.begin(), out.problems.end(),
@@ -759,6 +752,10 @@ ParsedConfig ParseConfig(std::string_view toml_text, std::string_view filename) 
 }
 
 Result<void> ApplyOverride(Config& config, std::string_view key, std::string_view value) {
+  if (IsJailKey(key))
+    return Err() << "refused: [jails] and [[jail]] keys decide what runs in a jail and how it is "
+                    "confined; only the signed config sets them, never the kernel command line "
+                    "(not even in development mode)";
   const KeySpec* spec = FindKey(key);
   KeyValue v;
   if (!spec) {

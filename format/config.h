@@ -27,9 +27,8 @@ enum class OnExit { kPoweroff, kReboot, kRespawn, kShell, kHalt };
 // What PID 1 does with a signal it receives.
 enum class SignalAction { kForward, kPoweroff, kReboot, kHalt, kIgnore };
 
-// How PID 1 hands the machine over once the root is ready. kJails is
-// recognised so that a config asking for it fails the boot with a clear line
-// (not implemented yet) instead of running the program unconfined.
+// How PID 1 hands the machine over once the root is ready. kJails: PID 1
+// keeps the machine and runs the [[jail]] entries (at least one is required).
 enum class InitMode { kRun, kSwitchRoot, kJails };
 
 // When the SSH sidecar starts in switch-root mode: before PID 1 hands over
@@ -158,6 +157,13 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
 // value was bad) even when there are problems.
 ParsedConfig LoadConfig(std::string_view toml_text, std::string_view filename,
                         std::string_view kernel_cmdline);
+
+// What only PID 1 refuses in the [[jail]] entries, beyond ParseConfig's
+// checks (format/jail_check.h): a directory rootfs is not verified, so it
+// runs only in development mode (rootfs.insecure-dev-mode). A separate
+// function rather than part of ParseConfig because the host tool `initos
+// jail run` reads the same config and allows directories. All fatal.
+std::vector<ConfigProblem> CheckJailsForBoot(const Config& config, std::string_view file);
 
 // One entry of the key table, for docs and tests.
 struct ConfigKeyInfo {

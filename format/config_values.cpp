@@ -234,5 +234,32 @@ Result<void> ValidateAuthorizedKey(std::string_view line) {
   return {};
 }
 
+Result<void> ValidateImageName(std::string_view n) {
+  bool ok = !n.empty() && n.size() <= 64;
+  for (char c : n)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '+' || c == '-');
+  if (!ok)
+    return Err() << "\"" << n
+                 << "\" is not an image name; use 1 to 64 letters, digits and . _ + - (the "
+                    "--name given to `initos image build`)";
+  return {};
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace format
 }  // namespace initos

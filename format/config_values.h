@@ -3,6 +3,7 @@
 // error message says what is wrong and what a correct value looks like.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include "base/result.h"
@@ -31,6 +32,13 @@ Result<void> ValidateListenAddress(std::string_view addr);
 // One OpenSSH authorized_keys line without options: "TYPE BASE64 [comment]";
 // the base64 blob must decode and name the same TYPE.
 Result<void> ValidateAuthorizedKey(std::string_view line);
+
+// Product names as in the manifest (`initos image build --name`):
+// [A-Za-z0-9._+-]{1,64}.
+Result<void> ValidateImageName(std::string_view name);
+
+// Levenshtein distance, for "did you mean KEY?" on unknown keys.
+size_t EditDistance(std::string_view a, std::string_view b);
 
 }  // namespace format
 }  // namespace initos

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
+
 namespace initos {
 inline namespace format {
 
@@ -146,6 +148,44 @@ bool JailRootfsIsDirectory(const JailConfig& jail);
 // helper1 + helper2 + ... + command (each helper execs its trailing
 // arguments, `exec "$@"` style). Pure.
 std::vector<std::string> JailChainArgv(const JailConfig& jail);
+
+// The keys of [jails] and of one [[jail]] entry as written in TOML, in
+// documentation order (did-you-mean, docs and tests). None of them can come
+// from the kernel command line, not even in development mode.
+std::vector<std::string_view> JailsSectionKeys();
+std::vector<std::string_view> JailEntryKeys();
+
+// ---- value syntax (pure; each error says what a correct value looks like) --
+
+// Bytes: "4096", "512K", "512M", "2G", "1T" (binary units, 1K = 1024).
+Result<uint64_t> ParseByteSize(std::string_view s);
+// An rlimit as written in TOML strings: "N", "unlimited" or "SOFT:HARD"
+// (each N or "unlimited"); unlimited = UINT64_MAX.
+Result<Rlimit> ParseRlimit(std::string_view s);
+// RLIMIT_* number for "nofile", "nproc", ... (lower case, no prefix).
+std::optional<int> RlimitFromName(std::string_view name);
+// [a-z0-9][a-z0-9_-]{0,31}: safe in paths, cgroup and interface names.
+Result<void> ValidateJailName(std::string_view name);
+// Numeric IPv4 or IPv6 address without a prefix.
+Result<void> ValidateIpAddress(std::string_view addr);
+// "ADDR/PREFIX", IPv4 (prefix 0..32) or IPv6 (0..128).
+Result<void> ValidateCidr(std::string_view cidr);
+// "CIDR" or "CIDR via ADDR" (same address family).
+Result<void> ValidateRoute(std::string_view route);
+// RFC 1123 host name, at most 64 characters.
+Result<void> ValidateHostname(std::string_view name);
+// A user or group inside the jail: a number (0..4294967294) or a name.
+Result<void> ValidateJailAccount(std::string_view account);
+// Environment variable name: letters, digits, _ (not starting with a digit).
+Result<void> ValidateEnvName(std::string_view name);
+// Network interface name: 1..15 characters, no '/', ':' or whitespace.
+Result<void> ValidateInterfaceName(std::string_view name);
+// cpu.max: "QUOTA PERIOD", "max PERIOD", "QUOTA" or "max".
+Result<void> ValidateCpuMax(std::string_view value);
+// One io.max line: "MAJ:MIN KEY=VALUE..." with rbps, wbps, riops, wiops.
+Result<void> ValidateIoMax(std::string_view line);
+// tmpfs size=: "N", "N[kmg]" or "N%".
+Result<void> ValidateTmpfsSize(std::string_view size);
 
 }  // namespace format
 }  // namespace initos

@@ -426,9 +426,9 @@ TEST(Pid1Hardening, OsInitOverrideIsRefused) {
   ExpectNoAttack(b);
 }
 
-// init.mode = "jails" is not implemented: the boot stops under the failure
-// policy instead of running the main program unconfined.
-TEST(Pid1Hardening, UnimplementedModeStopsTheBoot) {
+// init.mode = "jails" without any [[jail]] entry: the boot stops under the
+// failure policy instead of running the main program unconfined.
+TEST(Pid1Hardening, JailsModeWithoutJailsStopsTheBoot) {
   INITOS_REQUIRE_QEMU();
   std::string marker = Marker("MAIN-RAN");
   InitramfsSpec spec =
@@ -437,7 +437,7 @@ TEST(Pid1Hardening, UnimplementedModeStopsTheBoot) {
                        "echo " + marker + "\n");
   auto vm = BuildAndBoot(spec);
   ASSERT_TRUE(vm);
-  ASSERT_TRUE(vm->WaitFor("\"jails\" is not implemented", kBootTimeout)) << vm->Tail();
+  ASSERT_TRUE(vm->WaitFor("\"jails\" needs at least one [[jail]] entry", kBootTimeout)) << vm->Tail();
   EXPECT_TRUE(vm->WaitFor("stage policy failed")) << vm->Tail();
   auto code = vm->WaitExit();
   ASSERT_TRUE(code) << vm->Tail();
