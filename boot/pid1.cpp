@@ -220,6 +220,10 @@ Result<void> StageConfig(Pid1State& s) {
   std::vector<ConfigProblem> problems = std::move(parsed.problems);
   s.config = std::move(parsed.config);
   SetMinSeverity(ParseSeverity(s.config.init.log_level));
+  // Jail mode in PID 1: a directory rootfs (development hosts) runs only in
+  // development mode; `initos jail run` allows it.
+  if (s.config.init.mode == InitMode::kJails)
+    for (ConfigProblem& p : CheckJailsForBoot(s.config, path)) problems.push_back(std::move(p));
   for (const ConfigProblem& p : problems) {
     LOG(Error) << "config: " << p.str();
     if (p.fatal) s.fatal_config_problems.push_back(p.str());
