@@ -193,8 +193,20 @@ Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountSte
   if (::fchdir(root.get()) != 0) return ErrnoError() << "chdir into the jail root";
   // pivot_root(".", "."): the old root ends up stacked under the new one
   // and is detached at once; no directory for it needed in the image.
-  if (sys::PivotRoot(".", ".") != 0) return ErrnoError() << "pivot_root into " << rootfs;
-  if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "detach the host root";
+  if (sys::PivotRoot(".", ".") == 0) {
+    if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "detach the host root";
+  } else if (errno == EINVAL) {
+    // The host root is the initramfs (rootfs), which pivot_root refuses
+    // (PID 1 in jail mode, the VM tests): move the jail root over "/" and
+    // chroot, as runc's no-pivot does. The host root stays underneath, out
+    // of reach without CAP_SYS_CHROOT/CAP_SYS_ADMIN, which the jail's
+    // capability cut takes away unless granted.
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+      return ErrnoError() << "move the jail root over / (pivot_root refused: initramfs root)";
+    if (::chroot(".") != 0) return ErrnoError() << "chroot into " << rootfs;
+  } else {
+    return ErrnoError() << "pivot_root into " << rootfs;
+  }
   if (::chdir("/") != 0) return ErrnoError() << "chdir /";
   return {};
 }

@@ -55,6 +55,8 @@ cat > "$root/init" <<INIT
 /bin/busybox --install -s /bin
 ln -sf $(readlink -f /bin/sh) /bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys
+# cgroup2 for the jails' limits (jail/container_root_test.cpp).
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # No tmpfs on /tmp: the initramfs is already RAM, and a build dir under /tmp
 # (a CI clone) holds the initos binary the tests run.
 mount -t devtmpfs dev /dev
