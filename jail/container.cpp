@@ -108,11 +108,22 @@ Result<StartedContainer> StartContainer(const ContainerSpec& spec) {
     }
   }
 
+  // The console pty slave belongs to the jail's root, as a terminal
+  // belongs to whoever logs in on it: otherwise /dev/console (a bind of it)
+  // is the unmapped host root's and the jail cannot reopen it.
+  const bool console_is_tty = spec.console_fd >= 0 && ::isatty(spec.console_fd);
+  if (console_is_tty && Unprivileged(spec) &&
+      ::fchown(spec.console_fd, spec.uid_map.host, spec.gid_map.host) != 0) {
+    Error e = ErrnoError() << "jail " << c.name << ": chown the console to the jail's root";
+    if (!cgroup.path.empty()) (void)RemoveJailCgroup(cgroup.path);
+    return e;
+  }
+
   MountPlanInput mi;
   mi.config = &c;
   mi.user_namespace = Unprivileged(spec);
   mi.new_netns = true;
-  mi.console_is_tty = spec.console_fd >= 0 && ::isatty(spec.console_fd);
+  mi.console_is_tty = console_is_tty;
   mi.gid5_mapped = !Unprivileged(spec) || spec.gid_map.count > 5;
   const std::vector<MountStep> plan = BuildMountPlan(mi);
 

@@ -20,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -250,6 +251,42 @@ TEST_F(ContainerRootTest, OnlyFdsZeroToTwoInside) {
   auto [out, status] = Run({"/bin/ls", "/proc/self/fd"});
   EXPECT_EQ(out, "0\n1\n2\n3\n");
   EXPECT_EQ(status, 0);
+}
+
+// A pty slave as the console: the jail's controlling terminal, and
+// /dev/console is that same terminal.
+TEST_F(ContainerRootTest, PtyConsoleIsTheControllingTerminalAndDevConsole) {
+  unique_fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(master.ok());
+  ASSERT_EQ(::grantpt(master.get()), 0);
+  ASSERT_EQ(::unlockpt(master.get()), 0);
+  unique_fd slave(::open(::ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(slave.ok());
+  struct termios t {};
+  ASSERT_EQ(::tcgetattr(slave.get(), &t), 0);
+  ::cfmakeraw(&t);  // no echo, no CR/LF translation: compare bytes as written
+  ASSERT_EQ(::tcsetattr(slave.get(), TCSANOW, &t), 0);
+  spec_.config.command = {"/bin/sh", "-c",
+                          "test -t 0 && echo stdin-is-a-tty; echo via-console > /dev/console; "
+                          "cat /proc/self/stat | cut -d' ' -f7 | grep -qv '^0$' && echo has-ctty; "
+                          "echo end"};
+  spec_.console_fd = slave.get();
+  auto s = StartContainer(spec_);
+  spec_.console_fd = -1;
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  started_ = std::move(*s);
+  slave.reset();
+  std::string got;
+  char buf[512];
+  while (got.find("end\n") == std::string::npos) {
+    struct pollfd p = {master.get(), POLLIN, 0};
+    if (::poll(&p, 1, 20000) <= 0) break;
+    ssize_t n = ::read(master.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, "stdin-is-a-tty\nvia-console\nhas-ctty\nend\n");
+  EXPECT_EQ(Wait(), 0);
 }
 
 TEST_F(ContainerRootTest, ConfiguredUserAndGroup) {

@@ -78,6 +78,25 @@ unsigned long LockedFlags(int fd) {
   return f;
 }
 
+// An fd opened before the clone (the console pty slave) lies on a mount of
+// the parent's namespace, which mount(2) refuses as a bind source (EINVAL):
+// open the same path in this namespace's copy, checked to be the same file.
+Result<unique_fd> OpenFdPathInThisNamespace(int fd) {
+  struct stat want {
+  }, got{};
+  if (::fstat(fd, &want) != 0) return ErrnoError() << "stat fd " << fd;
+  char path[4096];
+  ssize_t n = ::readlink(FdPath(fd).c_str(), path, sizeof(path) - 1);
+  if (n < 0) return ErrnoError() << "readlink " << FdPath(fd);
+  path[n] = '\0';
+  unique_fd f(::open(path, O_PATH | O_CLOEXEC));
+  if (!f.ok()) return ErrnoError() << "open " << path;
+  if (::fstat(f.get(), &got) != 0 || got.st_dev != want.st_dev || got.st_ino != want.st_ino ||
+      got.st_rdev != want.st_rdev)
+    return Err() << path << " is no longer the file of fd " << fd;
+  return f;
+}
+
 Result<void> Step(int root_fd, const MountStep& s) {
   const std::string rel = StripSlashes(s.target);
   switch (s.kind) {
@@ -93,6 +112,10 @@ Result<void> Step(int root_fd, const MountStep& s) {
       unique_fd src;
       if (s.source_in_jail) {
         auto r = OpenInRoot(root_fd, StripSlashes(s.source), O_PATH);
+        if (!r.ok()) return r.error();
+        src = std::move(*r);
+      } else if (s.source.starts_with("/proc/self/fd/")) {
+        auto r = OpenFdPathInThisNamespace(std::stoi(s.source.substr(14)));
         if (!r.ok()) return r.error();
         src = std::move(*r);
       } else {
