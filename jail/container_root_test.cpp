@@ -179,16 +179,35 @@ class ContainerRootTest : public ::testing::Test {
   // Starts the jail with a pipe as its console; returns false on failure.
   ::testing::AssertionResult Start(std::vector<std::string> command) {
     spec_.config.command = std::move(command);
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return ::testing::AssertionFailure() << "pipe";
-    out_.reset(fds[0]);
-    unique_fd w(fds[1]);
+    unique_fd w;
+    if (pty_slave_.ok()) {  // UsePtyConsole
+      out_.reset(::fcntl(pty_master_.get(), F_DUPFD_CLOEXEC, 3));
+      w = std::move(pty_slave_);
+    } else {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) return ::testing::AssertionFailure() << "pipe";
+      out_.reset(fds[0]);
+      w.reset(fds[1]);
+    }
     spec_.console_fd = w.get();
     auto s = StartContainer(spec_);
     spec_.console_fd = -1;
     if (!s.ok()) return ::testing::AssertionFailure() << s.error().str();
     started_ = std::move(*s);
     return ::testing::AssertionSuccess();
+  }
+  // The next Start gets a raw pty as its console instead of a pipe.
+  void UsePtyConsole() {
+    pty_master_.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    ASSERT_TRUE(pty_master_.ok());
+    ASSERT_EQ(::grantpt(pty_master_.get()), 0);
+    ASSERT_EQ(::unlockpt(pty_master_.get()), 0);
+    pty_slave_.reset(::open(::ptsname(pty_master_.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+    ASSERT_TRUE(pty_slave_.ok());
+    struct termios t {};
+    ASSERT_EQ(::tcgetattr(pty_slave_.get(), &t), 0);
+    ::cfmakeraw(&t);  // no echo, no CR/LF translation: bytes as written
+    ASSERT_EQ(::tcsetattr(pty_slave_.get(), TCSANOW, &t), 0);
   }
   // Reads console output until EOF or until it contains `until`.
   std::string Read(const std::string& until = "") {
@@ -222,6 +241,7 @@ class ContainerRootTest : public ::testing::Test {
   ContainerSpec spec_;
   StartedContainer started_;
   unique_fd out_;
+  unique_fd pty_master_, pty_slave_;
 };
 
 TEST_F(ContainerRootTest, RootInsideIsTheMappedHostUid) {
@@ -256,36 +276,12 @@ TEST_F(ContainerRootTest, OnlyFdsZeroToTwoInside) {
 // A pty slave as the console: the jail's controlling terminal, and
 // /dev/console is that same terminal.
 TEST_F(ContainerRootTest, PtyConsoleIsTheControllingTerminalAndDevConsole) {
-  unique_fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  ASSERT_TRUE(master.ok());
-  ASSERT_EQ(::grantpt(master.get()), 0);
-  ASSERT_EQ(::unlockpt(master.get()), 0);
-  unique_fd slave(::open(::ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
-  ASSERT_TRUE(slave.ok());
-  struct termios t {};
-  ASSERT_EQ(::tcgetattr(slave.get(), &t), 0);
-  ::cfmakeraw(&t);  // no echo, no CR/LF translation: compare bytes as written
-  ASSERT_EQ(::tcsetattr(slave.get(), TCSANOW, &t), 0);
-  spec_.config.command = {"/bin/sh", "-c",
-                          "test -t 0 && echo stdin-is-a-tty; echo via-console > /dev/console; "
-                          "cat /proc/self/stat | cut -d' ' -f7 | grep -qv '^0$' && echo has-ctty; "
-                          "echo end"};
-  spec_.console_fd = slave.get();
-  auto s = StartContainer(spec_);
-  spec_.console_fd = -1;
-  ASSERT_TRUE(s.ok()) << s.error().str();
-  started_ = std::move(*s);
-  slave.reset();
-  std::string got;
-  char buf[512];
-  while (got.find("end\n") == std::string::npos) {
-    struct pollfd p = {master.get(), POLLIN, 0};
-    if (::poll(&p, 1, 20000) <= 0) break;
-    ssize_t n = ::read(master.get(), buf, sizeof(buf));
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  EXPECT_EQ(got, "stdin-is-a-tty\nvia-console\nhas-ctty\nend\n");
+  UsePtyConsole();
+  ASSERT_TRUE(Start({"/bin/sh", "-c",
+                     "test -t 0 && echo stdin-is-a-tty; echo via-console > /dev/console; "
+                     "cut -d' ' -f7 /proc/self/stat | grep -qv '^0$' && echo has-ctty; "
+                     "echo end"}));
+  EXPECT_EQ(Read("end\n"), "stdin-is-a-tty\nvia-console\nhas-ctty\nend\n");
   EXPECT_EQ(Wait(), 0);
 }
 
@@ -561,12 +557,16 @@ TEST_F(ContainerProbeTest, SeccompBlocksTheKernelAttackSurface) {
     return -1;
   };
   spec_.config.seccomp = "default";
-  // A pty as the console, so TIOCSTI would have a terminal to push into.
-  unique_fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  ASSERT_TRUE(master.ok());
-  ASSERT_EQ(::grantpt(master.get()), 0);
-  ASSERT_EQ(::unlockpt(master.get()), 0);
+  UsePtyConsole();  // TIOCSTI gets a terminal (its controlling one) to push into
   auto got = RunProbes();
+  int tiocsti = -1;
+  for (const auto& r : policy.rules)
+    for (const auto& a : r.args)
+      if (r.syscall == "ioctl" && a.index == 1 && a.value == TIOCSTI &&
+          r.action.kind == SeccompAction::Kind::kErrno)
+        tiocsti = r.action.errno_value;
+  ASSERT_GT(tiocsti, 0) << "the default policy has no errno rule for ioctl TIOCSTI";
+  EXPECT_EQ(got["tiocsti"], tiocsti);
   for (const char* name : {"keyctl", "bpf", "perf_event_open", "userfaultfd"}) {
     int want = errno_for(name);
     ASSERT_GT(want, 0) << "the default policy has no errno rule for " << name;
