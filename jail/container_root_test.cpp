@@ -277,6 +277,7 @@ TEST_F(ContainerRootTest, OnlyFdsZeroToTwoInside) {
 // /dev/console is that same terminal.
 TEST_F(ContainerRootTest, PtyConsoleIsTheControllingTerminalAndDevConsole) {
   UsePtyConsole();
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_TRUE(Start({"/bin/sh", "-c",
                      "test -t 0 && echo stdin-is-a-tty; echo via-console > /dev/console; "
                      "cut -d' ' -f7 /proc/self/stat | grep -qv '^0$' && echo has-ctty; "
@@ -558,6 +559,7 @@ TEST_F(ContainerProbeTest, SeccompBlocksTheKernelAttackSurface) {
   };
   spec_.config.seccomp = "default";
   UsePtyConsole();  // TIOCSTI gets a terminal (its controlling one) to push into
+  ASSERT_FALSE(HasFatalFailure());
   auto got = RunProbes();
   int tiocsti = -1;
   for (const auto& r : policy.rules)

@@ -60,6 +60,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # No tmpfs on /tmp: the initramfs is already RAM, and a build dir under /tmp
 # (a CI clone) holds the initos binary the tests run.
 mount -t devtmpfs dev /dev
+# ptys for the jails' console tests.
+mkdir -p /dev/pts; mount -t devpts devpts /dev/pts
 mkdir -p /run/cryptsetup
 for m in ${mods[*]}; do insmod /mods/\$m.ko; done
 export PATH=/usr/sbin:/usr/bin:/bin
