@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -163,6 +164,41 @@ Result<void> RemoveTree(const std::string& path) {
 }
 
 }  // namespace
+
+namespace {
+
+bool ListsPid(const std::string& dir, pid_t pid) {
+  auto procs = ReadFileToString(dir + "/cgroup.procs");
+  if (!procs.ok()) return false;
+  std::istringstream in(*procs);
+  pid_t p;
+  while (in >> p)
+    if (p == pid) return true;
+  return false;
+}
+
+std::optional<std::string> FindPid(const std::string& dir, pid_t pid, int depth) {
+  if (ListsPid(dir, pid)) return dir;
+  if (depth == 0) return std::nullopt;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return std::nullopt;
+  std::vector<std::string> subdirs;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (e->d_type == DT_DIR && n != "." && n != "..") subdirs.push_back(dir + "/" + n);
+  }
+  ::closedir(d);
+  for (const auto& sub : subdirs)
+    if (auto found = FindPid(sub, pid, depth - 1)) return found;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string CgroupOfPidUnder(const std::string& path, pid_t pid) {
+  auto found = FindPid(path, pid, 8);
+  return found ? *found : path;
+}
 
 Result<void> RemoveJailCgroup(const std::string& path) {
   if (!Exists(path)) return {};

@@ -57,5 +57,11 @@ Result<void> DelegateCgroup(const std::string& path, uid_t uid, gid_t gid);
 // removes it and the sub-cgroups a delegated jail made, deepest first.
 Result<void> RemoveJailCgroup(const std::string& path);
 
+// The cgroup at or below `path` whose cgroup.procs lists `pid`: where an
+// exec joins a delegated jail (its root cgroup may have controllers on for
+// its children, and then may hold no process itself: the jail's PID 1
+// lives in a leaf, init.scope for systemd). `path` itself when not found.
+std::string CgroupOfPidUnder(const std::string& path, pid_t pid);
+
 }  // namespace jail
 }  // namespace initos

@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "base/file.h"
 #include "base/spawn.h"
@@ -84,6 +88,34 @@ void AddProcessSteps(std::vector<ChildStep>& steps, const JailConfig& c, const P
   steps.push_back({"cut capabilities", [&p] { return ApplyCapabilities(p.capabilities); }});
   if (c.no_new_privileges) steps.push_back({"set no_new_privs", [] { return SetNoNewPrivs(); }});
   if (p.seccomp) steps.push_back({"install seccomp", [&p] { return InstallSeccomp(*p.seccomp); }});
+}
+
+// The pid behind a pidfd ("Pid:" of its fdinfo).
+Result<pid_t> PidOfPidfd(int pidfd) {
+  auto info = ReadFileToString("/proc/self/fdinfo/" + std::to_string(pidfd));
+  if (!info.ok()) return info.error();
+  size_t at = info->find("\nPid:\t");
+  if (at == std::string::npos) return Err() << "fd " << pidfd << " is not a pidfd";
+  return static_cast<pid_t>(std::atoi(info->c_str() + at + 6));
+}
+
+// ExecInContainer's middle process (outside the jail's pid namespace, its
+// signals still all blocked from Spawn): passes the usual stop and job
+// signals on to the program in the jail and exits with its status, so the
+// caller can treat the pid it got like the program's.
+int ForwardSignalsAndWait(pid_t child) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD})
+    sigaddset(&set, sig);
+  for (;;) {
+    int status = 0;
+    pid_t w = ::waitpid(child, &status, WNOHANG);
+    if (w == child) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (w < 0 && errno != EINTR) return 127;
+    int sig = ::sigwaitinfo(&set, nullptr);
+    if (sig > 0 && sig != SIGCHLD) ::kill(child, sig);
+  }
 }
 
 }  // namespace
@@ -198,6 +230,8 @@ Result<pid_t> ExecInContainer(const ExecSpec& spec) {
   unique_fd cgroup;
   if (!cs.cgroup_parent.empty()) {
     std::string path = cs.cgroup_parent + "/" + c.name;
+    if (auto jail_pid = PidOfPidfd(spec.jail_pidfd); jail_pid.ok())
+      path = CgroupOfPidUnder(path, *jail_pid);
     cgroup.reset(::open(path.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
     if (!cgroup.ok()) return ErrnoError() << "exec in jail " << c.name << ": open cgroup " << path;
   }
@@ -222,12 +256,17 @@ Result<pid_t> ExecInContainer(const ExecSpec& spec) {
                        if (child < 0) return ErrnoError() << "fork into the jail's pid namespace";
                        if (child == 0) return {};
                        ::close_range(0, ~0U, 0);
-                       int status = 0;
-                       while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-                       }
-                       ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                       ::_exit(ForwardSignalsAndWait(child));
                      }});
   AddProcessSteps(o.steps, c, *prepared);
+  // Dies with the middle process (SIGKILLed by a caller giving up), here
+  // since a uid change clears the parent-death signal; before seccomp.
+  o.steps.insert(o.steps.end() - (prepared->seccomp ? 1 : 0),
+                 {"die with the exec helper", []() -> Result<void> {
+                    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+                      return ErrnoError() << "PR_SET_PDEATHSIG";
+                    return {};
+                  }});
   return Spawn(o);
 }
 

@@ -442,6 +442,40 @@ TEST_F(ContainerRootTest, ExecSeesTheJailsHostnameUidAndPidNamespace) {
   EXPECT_NE(host_status->find("/initos-test/" + spec_.config.name), std::string::npos);
 }
 
+// Exec joins the leaf cgroup the jail's PID 1 moved itself into (what
+// systemd does with init.scope), and a signal to the returned pid reaches
+// the program inside.
+TEST_F(ContainerRootTest, ExecJoinsTheJailInitsLeafCgroupAndGetsSignals) {
+  ASSERT_TRUE(Start({"/bin/sh", "-c",
+                     "mkdir /sys/fs/cgroup/init.scope && "
+                     "echo $$ > /sys/fs/cgroup/init.scope/cgroup.procs && echo moved; "
+                     "exec sleep 30"}));
+  ASSERT_EQ(Read("moved\n"), "moved\n");
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  unique_fd r(fds[0]), w(fds[1]);
+  ExecSpec e;
+  e.container = &spec_;
+  e.jail_pidfd = started_.pidfd.get();
+  e.argv = {"/bin/sh", "-c", "grep ^0:: /proc/self/cgroup; exec sleep 30"};
+  e.stdout_fd = e.stderr_fd = w.get();
+  auto pid = ExecInContainer(e);
+  w.reset();
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  std::string out;
+  char buf[256];
+  while (out.find('\n') == std::string::npos) {
+    ssize_t n = ::read(r.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(out, "0::/init.scope\n");
+  ASSERT_EQ(::kill(*pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) << status;
+}
+
 TEST_F(ContainerRootTest, DelegatedCgroupIsTheJailsRoot) {
   auto [out, status] = Run({"/bin/sh", "-c",
                             "cat /proc/self/cgroup | grep ^0::; mkdir /sys/fs/cgroup/child && "
