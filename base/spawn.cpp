@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/sys/syscalls.h"
 #include "base/unique_fd.h"
 
 extern char** environ;
@@ -25,7 +27,6 @@ namespace initos {
 inline namespace base {
 namespace {
 
-// Which step failed in the child; sent with errno so the parent can name it.
 // Which step failed in the child; sent with errno so the parent can name it.
 // Values from kFirstStep on are SpawnOptions::steps[value - kFirstStep].
 enum class Stage : int {
@@ -85,6 +86,10 @@ struct ChildPlan {
   std::vector<char*> envp;
   char** env = nullptr;
   int src_fds[3] = {-1, -1, -1};
+  // parent_step: the child blocks reading go_read until the parent has run
+  // it (one byte) or gave up (EOF: the child exits, the parent kills it).
+  int go_read = -1;
+  int go_write = -1;
 };
 
 // Reports the failed step and errno through the close-on-exec pipe, then exits.
@@ -108,6 +113,16 @@ struct ChildPlan {
 
 // Runs in the forked child; never returns.
 [[noreturn]] void RunChild(const SpawnOptions& o, const ChildPlan& plan, int pipe_fd) {
+  if (plan.go_read >= 0) {
+    ::close(plan.go_write);
+    char go = 0;
+    ssize_t n;
+    do {
+      n = ::read(plan.go_read, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(127);  // the parent step failed; the parent reaps us
+    ::close(plan.go_read);
+  }
   if (o.new_session) {
     if (::setsid() < 0) ChildFail(pipe_fd, Stage::kSetsid);
   } else if (o.new_process_group) {
@@ -257,6 +272,28 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoError() << "pipe2 for spawn";
   unique_fd read_end(fds[0]);
   unique_fd write_end(fds[1]);
+  unique_fd go_read, go_write;
+  if (options.parent_step) {
+    if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoError() << "pipe2 for spawn";
+    go_read.reset(fds[0]);
+    go_write.reset(fds[1]);
+    plan.go_read = go_read.get();
+    plan.go_write = go_write.get();
+  }
+  const bool use_clone3 =
+      options.clone_flags != 0 || options.cgroup_fd >= 0 || options.pidfd_out != nullptr;
+  int child_pidfd = -1;
+  struct clone_args args {};
+  args.flags = options.clone_flags;
+  if (options.cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(options.cgroup_fd);
+  }
+  if (options.pidfd_out != nullptr) {
+    args.flags |= CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&child_pidfd);
+  }
+  args.exit_signal = SIGCHLD;
 
   // A start timeout kills the child's group: make it its own.
   SpawnOptions limited_options;
@@ -271,18 +308,45 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = ::fork();
+  // clone3 without a stack returns in the child like fork (glibc 2.36 has
+  // no clone3 wrapper; its pid cache is gone since 2.25, so getpid is right).
+  pid_t pid = use_clone3 ? static_cast<pid_t>(sys::Clone3(&args, sizeof(args))) : ::fork();
   if (pid == 0) RunChild(*o, plan, write_end.get());
   int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return ErrnoErrorCode(fork_errno) << "fork for " << options.argv[0];
+  if (pid < 0)
+    return ErrnoErrorCode(fork_errno)
+           << (use_clone3 ? "clone3 for " : "fork for ") << options.argv[0];
+  unique_fd pidfd(child_pidfd);
 
   write_end.reset();
+  if (options.parent_step) {
+    go_read.reset();
+    Result<void> step = options.parent_step(pid);
+    if (!step.ok()) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return step.error();
+    }
+    char go = 1;
+    if (::write(go_write.get(), &go, 1) != 1) {
+      int err = errno;
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return ErrnoErrorCode(err) << "start " << options.argv[0] << " after the parent step";
+    }
+    go_write.reset();
+  }
   const bool limited = options.start_timeout.count() > 0;
   auto failure = ReadFailure(
       read_end.get(),
       limited ? static_cast<int>(std::min<long long>(options.start_timeout.count(), 1 << 30)) : -1);
-  if (failure.ok() && !failure->has_value()) return pid;
+  if (failure.ok() && !failure->has_value()) {
+    if (options.pidfd_out != nullptr) *options.pidfd_out = std::move(pidfd);
+    return pid;
+  }
 
   // The child failed before or at exec (or we cannot tell, or it hangs, and
   // then it must not run on unsupervised): collect it so no zombie is left.

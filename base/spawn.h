@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace initos {
 inline namespace base {
@@ -79,6 +80,23 @@ struct SpawnOptions {
   std::chrono::milliseconds start_timeout{0};
   // nullopt: the child starts with no blocked and no ignored signals.
   std::optional<ChildSignals> signals;
+
+  // Jails: clone3 instead of fork when any of the following is set.
+  // CLONE_NEW* flags (CLONE_NEWUSER, CLONE_NEWPID, ...): the child starts in
+  // those new namespaces; with CLONE_NEWPID it is PID 1 there (exec failures
+  // are still reported through the status pipe). 0 = plain fork.
+  uint64_t clone_flags = 0;
+  // >= 0: an O_DIRECTORY fd of a cgroup2 directory the child starts in
+  // (CLONE_INTO_CGROUP): it never runs a single instruction outside it.
+  int cgroup_fd = -1;
+  // Non-null: receives a pidfd of the child (CLONE_PIDFD), race-free with
+  // the pid. Left empty when Spawn fails.
+  unique_fd* pidfd_out = nullptr;
+  // Runs in the parent right after the clone while the child waits (on a
+  // pipe, before any of its own steps): writing the uid/gid maps of a new
+  // user namespace, moving a veth end into the child's netns. A failure
+  // kills and reaps the child and is Spawn's error.
+  std::function<Result<void>(pid_t child)> parent_step;
 };
 
 // Forks and execs. On success returns the child's pid once exec has happened.

@@ -31,6 +31,9 @@ struct ContainerSpec {
   IdRange uid_map;         // unprivileged: resolved range (never host 0)
   IdRange gid_map;
   std::string cgroup_parent = "/sys/fs/cgroup/initos";  // the jail's cgroup is PARENT/NAME
+  // ("" = no cgroup of its own: development hosts without cgroup2 only; the
+  // jail then sees the supervisor's cgroup as its root, read-only for an
+  // unprivileged jail since nothing there is delegated to it.)
   int console_fd = -1;     // pty slave (or any fd): the jail's stdin, stdout, stderr
   // The initos binary as a sealed read-only memfd (see SealedSelf): exec'd
   // as the jail's PID 1 when config.reaper, so /proc/self/exe inside never
