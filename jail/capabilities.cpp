@@ -1,10 +1,9 @@
 // Capability sets of a jail's process, after nsjail's caps.cc and
-// bubblewrap's drop_privs: bounding set cut first (so nothing dropped can be
-// regained through exec of a file with file capabilities), then the process
-// sets, then the securebits that keep it that way.
+// bubblewrap's drop_privs: securebits (optional), then the bounding set cut
+// (so nothing dropped can be regained through any later exec), then the
+// process sets. Why no securebits by default: see capabilities.h.
 #include "jail/capabilities.h"
 
-#include <linux/securebits.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
@@ -41,19 +40,6 @@ Result<std::vector<int>> CapabilitiesFromNames(const std::vector<std::string>& n
 
 namespace {
 
-// Locked so nothing inside the jail can turn them back off:
-// - NOROOT: exec by uid 0 or of a setuid-root file grants no capabilities
-//   (the root-is-all-powerful rule is off); with the bounding set cut this
-//   is what stops a setuid binary from regaining anything.
-// - NO_SETUID_FIXUP stays off but locked: the kernel keeps clearing
-//   capabilities when the uids go 0 → non-zero, and nobody can disable that.
-// - KEEP_CAPS off and locked: setuid() away from 0 always drops permitted.
-// - NO_CAP_AMBIENT_RAISE: ambient stays empty, so unprivileged execs inherit
-//   nothing.
-constexpr unsigned long kSecurebits =
-    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-
 struct CapFree {
   void operator()(cap_t c) const { cap_free(c); }
 };
@@ -61,13 +47,17 @@ struct CapFree {
 }  // namespace
 
 Result<void> ApplyCapabilities(const std::vector<int>& keep) {
+  return ApplyCapabilities(keep, 0);
+}
+
+Result<void> ApplyCapabilities(const std::vector<int>& keep, unsigned long securebits) {
   const int last = cap_max_bits() - 1;
   for (int c : keep) {
     if (c < 0 || c > last) return Err() << "capability " << c << " out of range 0.." << last;
   }
   // Securebits and the bounding set need CAP_SETPCAP: both before the
   // process sets lose it.
-  if (::prctl(PR_SET_SECUREBITS, kSecurebits, 0, 0, 0) != 0) {
+  if (securebits != 0 && ::prctl(PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) {
     return ErrnoError() << "prctl PR_SET_SECUREBITS (needs CAP_SETPCAP)";
   }
   for (int c = 0; c <= last; ++c) {

@@ -413,6 +413,10 @@ Result<std::vector<sock_filter>> CompileSeccomp(const SeccompPolicy& policy) {
 }
 
 Result<void> InstallSeccomp(const std::vector<sock_filter>& program) {
+  if (program.empty() || program.size() > BPF_MAXINSNS) {
+    return Err() << "seccomp program has " << program.size()
+                 << " instructions; compile it with CompileSeccomp";
+  }
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(program.size());
   prog.filter = const_cast<sock_filter*>(program.data());
