@@ -240,6 +240,84 @@ TEST(NetRoot, HostConnectsToJailOverVeth) {
   TearDownHostNetwork(name, net);
 }
 
+// macvlan on a host NIC (here one end of a host-side veth pair, whose other
+// end plays the LAN with 10.97.0.1): the jail gets eth0 10.97.0.2/24 and a
+// default route via 10.97.0.1, and its TCP connection reaches the host
+// through the NIC.
+TEST(NetRoot, MacvlanJailReachesTheLanThroughItsGateway) {
+  const std::string name = "mvtest";
+  std::string veth = VethAvailable();
+  if (!veth.empty()) INITOS_KERNEL_FEATURE_MISSING() << veth;
+  auto rt = Rtnetlink::Open();
+  ASSERT_TRUE(rt.ok()) << rt.error().str();
+  if (int stale = if_nametoindex("initos-mvnic"); stale != 0) {
+    NetlinkMessage del = BuildLinkDelete(stale);
+    (void)rt->Request(del);
+  }
+  NetlinkMessage pair = BuildVethCreate("initos-mvnic", "initos-mvlan");
+  ASSERT_TRUE(rt->Request(pair).ok());
+  auto nic = rt->InterfaceIndex("initos-mvnic");
+  auto lan = rt->InterfaceIndex("initos-mvlan");
+  ASSERT_TRUE(nic.ok() && lan.ok());
+  auto lan_address = BuildAddressAdd(*lan, "10.97.0.1/24");
+  ASSERT_TRUE(lan_address.ok());
+  NetlinkMessage nic_up = BuildLinkUp(*nic), lan_up = BuildLinkUp(*lan);
+  ASSERT_TRUE(rt->Request(*lan_address).ok());
+  ASSERT_TRUE(rt->Request(nic_up).ok());
+  ASSERT_TRUE(rt->Request(lan_up).ok());
+
+  unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_in lan_addr = Addr("10.97.0.1", kPort);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&lan_addr), sizeof lan_addr), 0)
+      << strerror(errno);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+
+  JailNetwork net;
+  net.kind = JailNetworkKind::kMacvlan;
+  net.host_interface = "initos-mvnic";
+  net.addresses = {"10.97.0.2/24"};
+  net.gateway = "10.97.0.1";
+  std::string result = RunWithNetnsChild(
+      [&](int) -> std::string {
+        auto r = SetUpJailNetwork(name, net);
+        if (!r.ok()) return "SetUpJailNetwork: " + r.error().str();
+        auto routes = ReadFileToString("/proc/net/route");
+        if (!routes.ok()) return routes.error().str();
+        if (routes->find("eth0\t00000000\t0100610A") == std::string::npos) {
+          return "default route via 10.97.0.1 missing:\n" + *routes;
+        }
+        unique_fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        int err = ConnectWithin(c.get(), lan_addr, 5000);
+        if (err != 0) return "connect to 10.97.0.1: " + std::string(strerror(err));
+        pollfd p{c.get(), POLLOUT, 0};
+        if (::poll(&p, 1, 2000) != 1 || ::write(c.get(), "ping", 4) != 4) return "write";
+        return "";
+      },
+      [&](pid_t child, int) -> std::string {
+        auto r = SetUpHostNetwork(name, net, child);
+        return r.ok() ? "" : "SetUpHostNetwork: " + r.error().str();
+      });
+  EXPECT_EQ(result, "");
+  if (result.empty()) {
+    pollfd p{listener.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the jail's connection never arrived";
+    unique_fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    ASSERT_EQ(::getpeername(conn.get(), reinterpret_cast<sockaddr*>(&peer), &len), 0);
+    char ip[INET_ADDRSTRLEN];
+    EXPECT_STREQ(inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip), "10.97.0.2");
+    char buf[4] = {};
+    pollfd in{conn.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&in, 1, 2000), 1);
+    EXPECT_EQ(::read(conn.get(), buf, 4), 4);
+    EXPECT_EQ(std::string(buf, 4), "ping");
+  }
+  TearDownHostNetwork(name, net);
+  NetlinkMessage del = BuildLinkDelete(*nic);
+  EXPECT_TRUE(rt->Request(del).ok());
+}
+
 TEST(NetRoot, LoopbackOnlyJailHasWorkingLo) {
   JailNetwork net;
   net.kind = JailNetworkKind::kLoopback;
