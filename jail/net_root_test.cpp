@@ -29,29 +29,38 @@ namespace {
 
 constexpr int kPort = 7777;
 
-// "" when veth links can be created here; else why not. The test kernel
-// has veth as a module (loaded with LoadModules from /lib/modules/KVER);
-// the kernel's own request_module needs a modprobe, which a test VM lacks.
-std::string VethAvailable() {
-  auto probe = []() -> Result<void> {
+// Creates a link with `create` (named `name`) and deletes it again: ""
+// when that works, else why not. The test kernel has veth and macvlan as
+// modules (loaded with LoadModules from /lib/modules/KVER): the kernel's own
+// request_module needs a modprobe, which the test VM lacks.
+std::string LinkKindAvailable(const char* module, const std::string& name,
+                              const std::function<NetlinkMessage()>& create) {
+  auto probe = [&]() -> Result<void> {
     auto rt = Rtnetlink::Open();
     if (!rt.ok()) return rt.error();
-    NetlinkMessage m = BuildVethCreate("initos-vprobe0", "initos-vprobe1");
+    NetlinkMessage m = create();
     INITOS_TRY(rt->Request(m));
-    auto index = rt->InterfaceIndex("initos-vprobe0");
+    auto index = rt->InterfaceIndex(name);
     if (!index.ok()) return index.error();
     NetlinkMessage del = BuildLinkDelete(*index);
     return rt->Request(del);
   };
   auto first = probe();
   if (first.ok()) return "";
-  if (first.error().code != EOPNOTSUPP) return "creating a veth pair: " + first.error().str();
+  std::string kind = module;
+  if (first.error().code != EOPNOTSUPP) return "creating a " + kind + ": " + first.error().str();
   utsname u{};
   ::uname(&u);
-  auto loaded = LoadModules(std::string("/lib/modules/") + u.release, {"veth"});
-  if (!loaded.ok()) return "no veth in the kernel and loading it failed: " + loaded.error().str();
+  auto loaded = LoadModules(std::string("/lib/modules/") + u.release, {module});
+  if (!loaded.ok())
+    return "no " + kind + " in the kernel and loading it failed: " + loaded.error().str();
   auto second = probe();
-  return second.ok() ? "" : "creating a veth pair after loading veth: " + second.error().str();
+  return second.ok() ? "" : "creating a " + kind + " after loading it: " + second.error().str();
+}
+
+std::string VethAvailable() {
+  return LinkKindAvailable("veth", "initos-vprobe0",
+                           [] { return BuildVethCreate("initos-vprobe0", "initos-vprobe1"); });
 }
 
 sockaddr_in Addr(const char* ip, int port) {
@@ -265,6 +274,13 @@ TEST(NetRoot, MacvlanJailReachesTheLanThroughItsGateway) {
   ASSERT_TRUE(rt->Request(*lan_address).ok());
   ASSERT_TRUE(rt->Request(nic_up).ok());
   ASSERT_TRUE(rt->Request(lan_up).ok());
+  std::string macvlan = LinkKindAvailable(
+      "macvlan", "initos-mvprobe", [&] { return BuildMacvlanCreate("initos-mvprobe", *nic); });
+  if (!macvlan.empty()) {
+    NetlinkMessage del = BuildLinkDelete(*nic);
+    (void)rt->Request(del);
+    INITOS_KERNEL_FEATURE_MISSING() << macvlan;
+  }
 
   unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_in lan_addr = Addr("10.97.0.1", kPort);
