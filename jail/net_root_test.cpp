@@ -118,6 +118,15 @@ std::string JailSide(const std::string& name, const JailNetwork& net, int to_par
   if (err != ENETUNREACH && err != EHOSTUNREACH) {
     return "connect to 10.99.0.6 gave errno " + std::to_string(err) + ", wanted unreachable";
   }
+  // The IPv6 address is usable at once (no duplicate address detection
+  // keeping it tentative): binding it works right after setup.
+  unique_fd v6(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 a6{};
+  a6.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "fd99::2", &a6.sin6_addr);
+  if (::bind(v6.get(), reinterpret_cast<sockaddr*>(&a6), sizeof a6) != 0) {
+    return "bind [fd99::2]: " + std::string(strerror(errno));
+  }
   unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in self = Addr("10.99.0.2", kPort);
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&self), sizeof self) != 0 ||
@@ -181,7 +190,7 @@ TEST(NetRoot, HostConnectsToJailOverVeth) {
   JailNetwork net;
   net.kind = JailNetworkKind::kVeth;
   net.host_address = "10.99.0.1/30";
-  net.addresses = {"10.99.0.2/30"};
+  net.addresses = {"10.99.0.2/30", "fd99::2/64"};
   net.routes = {"10.98.0.0/24 via 10.99.0.1"};
   ASSERT_EQ(DefaultVethName(name), "ve-nettest2");
   TearDownHostNetwork(name, net);

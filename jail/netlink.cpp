@@ -196,6 +196,11 @@ Result<NetlinkMessage> BuildAddressAdd(int ifindex, const std::string& cidr) {
   ifa->ifa_prefixlen = static_cast<uint8_t>(c->prefix);
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = static_cast<uint32_t>(ifindex);
+  // IPv6: usable at once, not tentative for a second of duplicate address
+  // detection (a jail's app binding it at start would get EADDRNOTAVAIL);
+  // the addresses are configured, not autoconfigured, so a clash is a
+  // config error anyway.
+  if (c->family == AF_INET6) ifa->ifa_flags = IFA_F_NODAD;
   // As `ip addr add` sends it: local and address equal (no point-to-point peer).
   m.PutAttr(IFA_LOCAL, c->addr, c->len());
   m.PutAttr(IFA_ADDRESS, c->addr, c->len());

@@ -166,6 +166,7 @@ TEST(Netlink, AddressesV4AndV6) {
   EXPECT_EQ(ifa->ifa_prefixlen, 30);
   EXPECT_EQ(ifa->ifa_index, 4u);
   EXPECT_EQ(ifa->ifa_scope, RT_SCOPE_UNIVERSE);
+  EXPECT_EQ(ifa->ifa_flags, 0);
   in_addr want;
   inet_pton(AF_INET, "10.99.0.2", &want);
   for (uint16_t t : {IFA_LOCAL, IFA_ADDRESS}) {
@@ -178,6 +179,7 @@ TEST(Netlink, AddressesV4AndV6) {
   a = TopAttrs(*v6, &ifa);
   EXPECT_EQ(ifa->ifa_family, AF_INET6);
   EXPECT_EQ(ifa->ifa_prefixlen, 64);
+  EXPECT_EQ(ifa->ifa_flags, IFA_F_NODAD);
   in6_addr want6;
   inet_pton(AF_INET6, "fd00::2", &want6);
   ASSERT_EQ(One(a, IFA_LOCAL).len, 16u);
