@@ -371,6 +371,10 @@ Result<std::vector<sock_filter>> CompileSeccomp(const SeccompPolicy& policy) {
   if (!ctx) return Err() << "seccomp_init failed; out of memory?";
   int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return ErrnoErrorCode(-rc) << "seccomp: setting the bad-arch action";
+  // A binary search over syscall numbers instead of one compare per rule:
+  // every syscall of every jail runs this program.
+  rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (rc != 0) return ErrnoErrorCode(-rc) << "seccomp: setting the binary-tree optimization";
   for (const auto& rule : policy.rules) {
     int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
     if (nr == __NR_SCMP_ERROR) {
