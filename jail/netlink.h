@@ -5,8 +5,10 @@
 // builders are pure so unit tests check their bytes.
 #pragma once
 
+#include <linux/netlink.h>
 #include <stdint.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,14 +24,29 @@ class NetlinkMessage {
   NetlinkMessage(uint16_t type, uint16_t flags);
   template <typename T>
   T* PutExtraHeader();  // the ifinfomsg/ifaddrmsg/rtmsg after the nlmsghdr
+  // Raw bytes padded to NLA_ALIGN (VETH_INFO_PEER's nested ifinfomsg).
+  void PutPayload(const void* data, size_t len);
   void PutAttr(uint16_t type, const void* data, size_t len);
   void PutU32(uint16_t type, uint32_t v);
   void PutString(uint16_t type, const std::string& s);  // NUL-terminated
   size_t NestStart(uint16_t type);
   void NestEnd(size_t start);
   const std::vector<uint8_t>& bytes() const;
-  // (implementation details private)
+  nlmsghdr* header() { return reinterpret_cast<nlmsghdr*>(buf_.data()); }
+
+ private:
+  // Appends len zero bytes plus padding to the 4-byte alignment; returns the
+  // offset of the first. Pointers into buf_ die on the next append: fill
+  // an extra header before adding attributes.
+  size_t Grow(size_t len);
+  std::vector<uint8_t> buf_;
 };
+
+template <typename T>
+T* NetlinkMessage::PutExtraHeader() {
+  size_t at = Grow(sizeof(T));
+  return reinterpret_cast<T*>(buf_.data() + at);
+}
 
 // Builders (pure). Interface names ≤ 15 chars.
 NetlinkMessage BuildVethCreate(const std::string& host_name, const std::string& peer_name);

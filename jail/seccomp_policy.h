@@ -37,14 +37,14 @@ struct SeccompArg {
 };
 
 struct SeccompRule {
-  std::string syscall;             // name as libseccomp knows it ("kexec_load")
+  std::string syscall;  // name as libseccomp knows it ("kexec_load")
   SeccompAction action;
-  std::vector<SeccompArg> args;    // all must match; empty: any arguments
+  std::vector<SeccompArg> args;  // all must match; empty: any arguments
   bool operator==(const SeccompRule&) const = default;
 };
 
 struct SeccompPolicy {
-  SeccompAction default_action;    // allow for the deny-list default policy
+  SeccompAction default_action;  // allow for the deny-list default policy
   std::vector<SeccompRule> rules;
   bool operator==(const SeccompPolicy&) const = default;
 };
@@ -53,7 +53,7 @@ struct SeccompPolicy {
 SeccompPolicy DefaultSeccompPolicy();
 
 // A profile file (jail.seccomp = "/path"): TOML, documented in
-// configs/jails.toml. Errors name the file, line and fix.
+// docs/jails-seccomp.md. Errors name the file, line and fix.
 Result<SeccompPolicy> ParseSeccompProfile(std::string_view text, std::string_view filename);
 
 // Compiled for the running architecture (x86_64; other arches killed).

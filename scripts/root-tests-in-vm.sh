@@ -33,11 +33,11 @@ echo "root-tests-in-vm: $expected tests selected by --gtest_filter=$filter"
 root=$work/root
 vm_root "$root" "${mods[@]}"
 cp "$build/root_tests" "$root/bin/"
-# /lib/modules/$kver with modules.dep and two of its modules, for LoadModules
-# on the running kernel (ModulesRoot.*).
+# /lib/modules/$kver with modules.dep and some of its modules, for LoadModules
+# on the running kernel (ModulesRoot.*; veth and macvlan for NetRoot.*).
 mkdir -p "$root/lib/modules/$kver"
 cp "/lib/modules/$kver/modules.dep" "/lib/modules/$kver/modules.builtin" "$root/lib/modules/$kver/"
-for m in loop dm-mod; do
+for m in loop dm-mod veth macvlan; do
   ko=$(modinfo -k "$kver" -n "$m")
   mkdir -p "$root$(dirname "$ko")"
   cp "$ko" "$root$ko"
