@@ -55,6 +55,19 @@ Result<void> ApplyCapabilities(const std::vector<int>& keep, unsigned long secur
   for (int c : keep) {
     if (c < 0 || c > last) return Err() << "capability " << c << " out of range 0.." << last;
   }
+  // After a switch to a non-root user (with keep-caps) only the permitted
+  // set is left: raise effective from it, or CAP_SETPCAP below is missing.
+  {
+    std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree> now(cap_get_proc());
+    if (!now) return ErrnoError() << "cap_get_proc";
+    for (int c = 0; c <= last; ++c) {
+      cap_flag_value_t permitted = CAP_CLEAR;
+      cap_value_t v = c;
+      if (cap_get_flag(now.get(), v, CAP_PERMITTED, &permitted) == 0 && permitted == CAP_SET)
+        cap_set_flag(now.get(), CAP_EFFECTIVE, 1, &v, CAP_SET);
+    }
+    if (cap_set_proc(now.get()) != 0) return ErrnoError() << "raise effective from permitted";
+  }
   // Securebits and the bounding set need CAP_SETPCAP: both before the
   // process sets lose it.
   if (securebits != 0 && ::prctl(PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) {
