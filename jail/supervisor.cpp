@@ -98,14 +98,6 @@ Result<void> JailSupervisor::Prepare() {
     Jail& j = *jails_[i];
     j.uid_map = (*ranges)[i];
     j.gid_map = j.config.gid_map.value_or(j.uid_map);
-    auto pty = OpenConsolePty(j.uid_map);
-    if (!pty.ok()) return Err() << "jail " << j.config.name << ": console: " << pty.error().str();
-    j.console_master = std::move(pty->first);
-    j.console_slave = std::move(pty->second);
-    loop_.WatchFd(j.console_master.get(), POLLIN, [this, &j](short revents) {
-      OnConsole(j, revents);
-      return false;
-    });
   }
   bool any_reaper = std::any_of(jails_.begin(), jails_.end(),
                                 [](const auto& j) { return j->config.reaper; });
@@ -117,12 +109,34 @@ Result<void> JailSupervisor::Prepare() {
   return {};
 }
 
+// A new pty for every start: when a jail's session leader exits the kernel
+// hangs its console up, and every fd of that slave (ours included) stays
+// dead, so a restarted jail could never write to it again.
+Result<void> JailSupervisor::NewConsole(Jail& j) {
+  if (j.console_master.ok()) loop_.UnwatchFd(j.console_master.get());
+  auto pty = OpenConsolePty(j.config.kind == JailKind::kUnprivileged ? j.uid_map : IdRange{});
+  if (!pty.ok()) return Err() << "console: " << pty.error().str();
+  j.console_master = std::move(pty->first);
+  j.console_slave = std::move(pty->second);
+  loop_.WatchFd(j.console_master.get(), POLLIN, [this, &j](short revents) {
+    OnConsole(j, revents);
+    return false;
+  });
+  return {};
+}
+
 void JailSupervisor::OnConsole(Jail& j, short revents) {
   if (!(revents & (POLLIN | POLLHUP | POLLERR))) return;
   char buf[4096];
   for (int rounds = 0; rounds < 16; ++rounds) {  // bounded: other jails get their turn
     ssize_t n = ::read(j.console_master.get(), buf, sizeof(buf));
-    if (n <= 0) return;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      // Hung up (the jail ended): stop polling it, or POLLHUP would spin
+      // the loop; the next start opens a new one.
+      loop_.UnwatchFd(j.console_master.get());
+      return;
+    }
     std::string_view data(buf, static_cast<size_t>(n));
     j.ring.Append(data);
     j.files.Append(data);
@@ -194,6 +208,11 @@ void JailSupervisor::StartJail(Jail& j) {
       return;
     }
     j.rootfs = *root;
+  }
+  if (auto c = NewConsole(j); !c.ok()) {
+    LOG(Error) << "jail " << name << ": " << c.error().str();
+    AfterEnd(j, 127 << 8);
+    return;
   }
   j.spec = std::make_unique<ContainerSpec>();
   j.spec->config = j.config;
@@ -402,6 +421,7 @@ Result<std::string> JailSupervisor::LogText(const std::string& name) const {
 Result<void> JailSupervisor::WriteConsole(const std::string& name, std::string_view data) {
   Jail* j = Find(name);
   if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j->console_master.ok()) return Err() << "jail " << name << " has no console yet";
   if (::write(j->console_master.get(), data.data(), data.size()) < 0 && errno != EAGAIN)
     return ErrnoError() << "jail " << name << " console";
   return {};

@@ -88,6 +88,7 @@ class JailSupervisor {
   void StartJail(Jail& j);
   void StartWaiting();
   void AfterEnd(Jail& j, int wait_status);
+  Result<void> NewConsole(Jail& j);
   void OnConsole(Jail& j, short revents);
 
   JailsConfig config_;

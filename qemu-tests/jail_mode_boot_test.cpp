@@ -143,9 +143,9 @@ TEST(JailModeBoot, DebianAndABusyboxAppInJailsBesideTheSidecar) {
   EXPECT_TRUE(vm.WaitForRegex(R"(jail box exited with status [0-9]+; restarting in 500 ms)"))
       << vm.Tail();
   EXPECT_TRUE(vm.WaitForRegex(R"(jail box started \(unprivileged, pid [0-9]+\))")) << vm.Tail();
-  logs = SshUntil(vm, port, sh.ssh_key, "initos jail logs box", "app started(.|\n)*app started",
+  logs = SshUntil(vm, port, sh.ssh_key, "initos jail logs box", "app started[\\s\\S]*app started",
                   60);
-  EXPECT_TRUE(std::regex_search(logs, std::regex("app started(.|\n)*app started"))) << logs;
+  EXPECT_TRUE(std::regex_search(logs, std::regex("app started[\\s\\S]*app started"))) << logs;
 
   // Poweroff: jails stop in reverse order with their stop signals.
   Ssh(port, sh.ssh_key, "initos poweroff");

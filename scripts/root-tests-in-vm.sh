@@ -16,7 +16,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath "${1:-build}")
 # The tests that need the test kernel's device-mapper/loop/erofs modules, and
 # those the allow-list lets skip on the host because they run here.
-filter=${2:-*Verity*:RootImageTest.*}
+filter=${2:-*Verity*:RootImageTest.*:Container*:JailRun*:NetRoot.*:SeccompRoot.*:CapabilitiesRoot.*:SpawnClone*}
 vm_tests=$(awk '!/^[[:space:]]*#/ && $2 == "[vm]" {print $1}' "$src/tests/skip-allowlist.txt" | paste -sd: -)
 [[ -n "$vm_tests" ]] && filter="$filter:$vm_tests"
 . "$(dirname "$0")/vm-lib.sh"

@@ -162,7 +162,8 @@ TEST_F(JailRunRootTest, ControlSocketListExecRestartStopAndPeerCredentials) {
   // The app killed: on-failure restarts it after the delay.
   auto kill = Jail({"exec", "box", "--", "/bin/sh", "-c", "kill $(pidof sleep)"});
   EXPECT_EQ(kill.status, 0) << kill.err;
-  EXPECT_TRUE(JailUntil({"logs", "box"}, "hello from box(.|\n)*hello from box")) << Log();
+  EXPECT_TRUE(JailUntil({"logs", "box"}, "hello from box[\\s\\S]*hello from box"))
+      << Log() << "logs:\n" << Jail({"logs", "box"}).out << Jail({"status", "box"}).out;
   EXPECT_TRUE(JailUntil({"list"}, R"(box +unprivileged +running +[0-9]+ +1)")) << Log();
   EXPECT_NE(Log().find("restarting in 200 ms"), std::string::npos) << Log();
 
