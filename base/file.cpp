@@ -1,5 +1,11 @@
 #include "base/file.h"
 
+#include <vector>
+
+#include <cstring>
+
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +90,54 @@ std::string PathUnderRoot(const std::string& root, const std::string& path) {
   std::string r = root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   return path == "/" ? r : r + path;
+}
+
+namespace {
+
+Result<void> CopyEntry(const std::string& src, const std::string& dst, bool follow, dev_t fs) {
+  struct stat st {};
+  int r = follow ? ::stat(src.c_str(), &st) : ::lstat(src.c_str(), &st);
+  if (r != 0) return ErrnoError() << "copy " << src;
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST)
+      return ErrnoError() << "mkdir " << dst;
+    if (fs != 0 && st.st_dev != fs) return {};  // a mount point: its directory only
+    DIR* d = ::opendir(src.c_str());
+    if (!d) return ErrnoError() << "opendir " << src;
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        names.push_back(e->d_name);
+    ::closedir(d);
+    for (const auto& n : names) INITOS_TRY(CopyEntry(src + "/" + n, dst + "/" + n, false, fs));
+    return {};
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlink(src.c_str(), target, sizeof(target) - 1);
+    if (n < 0) return ErrnoError() << "readlink " << src;
+    if (::symlink(std::string(target, n).c_str(), dst.c_str()) != 0 && errno != EEXIST)
+      return ErrnoError() << "symlink " << dst;
+    return {};
+  }
+  if (!S_ISREG(st.st_mode)) return {};
+  auto data = ReadFileToString(src);
+  if (!data.ok()) return data.error();
+  return WriteStringToFile(dst, *data, st.st_mode & 07777);
+}
+
+}  // namespace
+
+Result<void> CopyTree(const std::string& src, const std::string& dst, CopyOptions options) {
+  size_t slash = dst.rfind('/');
+  if (slash != std::string::npos && slash > 0) INITOS_TRY(MakeDirs(dst.substr(0, slash)));
+  dev_t fs = 0;
+  if (options.one_file_system) {
+    struct stat st {};
+    if (::stat(src.c_str(), &st) != 0) return ErrnoError() << "copy " << src;
+    fs = st.st_dev;
+  }
+  return CopyEntry(src, dst, options.follow, fs);
 }
 
 }  // namespace base

@@ -23,6 +23,17 @@ Result<void> ReadFully(int fd, void* data, size_t size);
 // mkdir -p; existing directories are fine.
 Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 
+// Copies a file, symlink or directory tree from src to dst (parents
+// created): modes kept, regular files, directories and symlinks only
+// (device nodes come from /dev). follow: a symlink at src itself is copied
+// as what it points to. one_file_system: directories of another filesystem
+// below src (mount points) are created empty, not entered.
+struct CopyOptions {
+  bool follow = false;
+  bool one_file_system = false;
+};
+Result<void> CopyTree(const std::string& src, const std::string& dst, CopyOptions options = {});
+
 // `path` (absolute) inside the directory tree `root`: tests and PID 1 run
 // the same code against a temp dir or "/". Root "" or "/" gives `path`
 // itself, path "/" gives the root (without a trailing slash). A plain string join: it does not

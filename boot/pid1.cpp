@@ -27,6 +27,7 @@
 #include "boot/handover/handover.h"
 #include "boot/initramfs_shutdown.h"
 #include "boot/jails/jail_mode.h"
+#include "boot/jails/leave_initramfs.h"
 #include "boot/rootfs/rootfs_boot.h"
 #include "boot/rootfs/rootfs_policy.h"
 #include "boot/shutdown.h"
@@ -572,6 +573,16 @@ void StartJailModeSidecar(const Pid1State& s) {
 }
 
 int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
+  if (s.is_pid1) {
+    std::vector<std::string> keep;
+    if (s.root) keep.push_back(s.root->target);
+    if (auto r = LeaveInitramfs(s.opts.root, keep); !r.ok()) {
+      LOG(Error) << StageFailedLine("jails", MonotonicSeconds(),
+                                    "leaving the initramfs for a tmpfs root: " + r.error().str());
+      return FailBoot(s, "jails");
+    }
+    LOG(Info) << "jail mode: PID 1 runs from a tmpfs copy of the initramfs (jails can pivot_root)";
+  }
   StartJailModeSidecar(s);
   Supervisor supervisor(s.config.init, so, std::move(s.signal_fd));
   JailModeSetup setup;

@@ -65,8 +65,8 @@ Result<double> ParseSeconds(std::string_view s) {
 }
 
 Result<void> Check(const BootStatus& s) {
-  if (s.mode != "run" && s.mode != "switch-root" && s.mode != "jail")
-    return Err() << "mode '" << s.mode << "' is not run, switch-root or jail";
+  if (s.mode != "run" && s.mode != "switch-root" && s.mode != "jails")
+    return Err() << "mode '" << s.mode << "' is not run, switch-root or jails";
   if (!AllOf(s.source, Printable)) return Err() << "source has control characters";
   if (s.initos_version.empty() || !AllOf(s.initos_version, NameChar))
     return Err() << "initos '" << s.initos_version << "' is not a version";

@@ -1,5 +1,7 @@
 #include "jail/container.h"
 
+#include <linux/capability.h>
+
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
@@ -179,7 +181,11 @@ Result<StartedContainer> StartContainer(const ContainerSpec& spec) {
   const std::string rootfs = spec.rootfs;
   if (Unprivileged(spec))
     o.steps.push_back({"become root of the user namespace", [] { return BecomeNamespaceRoot(); }});
-  o.steps.push_back({"set up the jail root", [&] { return SetUpJailRoot(rootfs, plan); }});
+  const bool chroot_ok =
+      std::none_of(prepared->capabilities.begin(), prepared->capabilities.end(),
+                   [](int cap) { return cap == CAP_SYS_ADMIN || cap == CAP_SYS_CHROOT; });
+  o.steps.push_back(
+      {"set up the jail root", [&, chroot_ok] { return SetUpJailRoot(rootfs, plan, chroot_ok); }});
   o.steps.push_back({"set the hostname", [&] { return SetJailHostname(Hostname(c)); }});
   o.steps.push_back(
       {"set up the jail network", [&] { return SetUpJailNetwork(c.name, c.network); }});

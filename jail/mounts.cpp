@@ -204,7 +204,8 @@ Result<void> RunMountStep(int root_fd, const MountStep& step) {
   return {};
 }
 
-Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountStep>& plan) {
+Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountStep>& plan,
+                           bool chroot_fallback_ok) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     return ErrnoError() << "make / a recursive slave";
   if (::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
@@ -218,6 +219,11 @@ Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountSte
   // and is detached at once; no directory for it needed in the image.
   if (sys::PivotRoot(".", ".") == 0) {
     if (::umount2(".", MNT_DETACH) != 0) return ErrnoError() << "detach the host root";
+  } else if (errno == EINVAL && !chroot_fallback_ok) {
+    return Err() << "pivot_root into " << rootfs
+                 << " refused (the host root is the initramfs), and a chroot cannot hold a jail "
+                    "that keeps CAP_SYS_ADMIN or CAP_SYS_CHROOT; run it from PID 1's jail mode "
+                    "(which leaves the initramfs) or drop those capabilities";
   } else if (errno == EINVAL) {
     // The host root is the initramfs (rootfs), which pivot_root refuses
     // (PID 1 in jail mode, the VM tests): move the jail root over "/" and

@@ -26,8 +26,14 @@ Result<unique_fd> ResolveInRoot(int root_fd, const std::string& path, bool creat
 // Runs one step with root_fd as the jail's root (not yet pivoted).
 Result<void> RunMountStep(int root_fd, const MountStep& step);
 
-// Child step: the whole sequence above, ending in pivot_root.
-Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountStep>& plan);
+// Child step: the whole sequence above, ending in pivot_root. On an
+// initramfs root pivot_root is refused; the move-and-chroot fallback is
+// taken only when chroot_fallback_ok (the jail keeps neither CAP_SYS_ADMIN
+// nor CAP_SYS_CHROOT, without which a chroot cannot be undone). PID 1 in jail
+// mode leaves the initramfs first (boot/jails/leave_initramfs.h), so its
+// jails always pivot.
+Result<void> SetUpJailRoot(const std::string& rootfs, const std::vector<MountStep>& plan,
+                           bool chroot_fallback_ok);
 
 }  // namespace jail
 }  // namespace initos

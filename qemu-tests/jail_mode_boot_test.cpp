@@ -45,7 +45,9 @@ std::string BuildBoxBundle(const Shared& sh, const std::string& dir) {
 }
 
 std::string JailConfig(const Shared& sh) {
-  return "[init]\nmode = \"jails\"\nfailure-delay-s = 0\n" + Modules() +
+  std::string modules = Modules();  // modules = [...]\n: veth added for the Debian jail
+  modules.insert(modules.rfind(']'), ", \"veth\"");
+  return "[init]\nmode = \"jails\"\nfailure-delay-s = 0\n" + modules +
          "[rootfs]\nimage = \"PARTLABEL=debian\"\nname = \"debian\"\n"
          "keys = [\"/etc/initos/keys/dev.pub\"]\non-failure = \"poweroff\"\n"
          "[state]\ndevice = \"LABEL=" +
@@ -59,6 +61,13 @@ std::string JailConfig(const Shared& sh) {
          "stop-signal = \"SIGRTMIN+3\"\nstop-timeout-ms = 90000\nnetwork = \"veth\"\n"
          "host-address = \"10.88.0.1/30\"\naddresses = [\"10.88.0.2/30\"]\n"
          "gateway = \"10.88.0.1\"\n"
+         // systemd-nspawn's default set: power inside the jail's own user
+         // namespace only.
+         "capabilities = [\"CHOWN\", \"DAC_OVERRIDE\", \"DAC_READ_SEARCH\", \"FOWNER\", "
+         "\"FSETID\", \"IPC_OWNER\", \"KILL\", \"LEASE\", \"LINUX_IMMUTABLE\", \"MKNOD\", "
+         "\"NET_BIND_SERVICE\", \"NET_BROADCAST\", \"NET_RAW\", \"NET_ADMIN\", \"SETGID\", "
+         "\"SETFCAP\", \"SETPCAP\", \"SETUID\", \"SYS_ADMIN\", \"SYS_BOOT\", \"SYS_CHROOT\", "
+         "\"SYS_NICE\", \"SYS_PTRACE\", \"SYS_RESOURCE\", \"SYS_TTY_CONFIG\", \"AUDIT_WRITE\"]\n"
          "[[jail]]\nname = \"box\"\nkind = \"unprivileged\"\nrootfs = \"PARTLABEL=box\"\n"
          "rootfs-name = \"box\"\nreaper = true\nhelpers = [[\"/bin/helper\"]]\n"
          "command = [\"/bin/sh\", \"-c\", \"echo app started; exec sleep 100000\"]\n"

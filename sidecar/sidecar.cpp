@@ -38,40 +38,11 @@ std::string Dirname(const std::string& p) {
 // Copies src to dst: regular files by content (symlinks at the top level are
 // followed: ldd names /lib/x86_64-linux-gnu/libz.so.1, a link), directories
 // recursively with their symlinks kept as links.
+// The one tree copier (base/file.h); "sidecar: " in front of its errors.
 Result<void> CopyPath(const std::string& src, const std::string& dst, bool follow) {
-  struct stat st {};
-  int r = follow ? ::stat(src.c_str(), &st) : ::lstat(src.c_str(), &st);
-  if (r != 0) return ErrnoError() << "sidecar: " << src;
-  INITOS_TRY(MakeDirs(Dirname(dst)));
-  if (S_ISDIR(st.st_mode)) {
-    if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
-      return ErrnoError() << "mkdir " << dst;
-    }
-    DIR* d = ::opendir(src.c_str());
-    if (!d) return ErrnoError() << "opendir " << src;
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-        names.push_back(e->d_name);
-      }
-    }
-    ::closedir(d);
-    for (const auto& n : names) INITOS_TRY(CopyPath(src + "/" + n, dst + "/" + n, false));
-    return {};
-  }
-  if (S_ISLNK(st.st_mode)) {
-    char target[4096];
-    ssize_t n = ::readlink(src.c_str(), target, sizeof(target) - 1);
-    if (n < 0) return ErrnoError() << "readlink " << src;
-    if (::symlink(std::string(target, n).c_str(), dst.c_str()) != 0 && errno != EEXIST) {
-      return ErrnoError() << "symlink " << dst;
-    }
-    return {};
-  }
-  if (!S_ISREG(st.st_mode)) return {};  // device nodes etc. come from the /dev bind
-  auto data = ReadFileToString(src);
-  if (!data.ok()) return data.error();
-  return WriteStringToFile(dst, *data, st.st_mode & 07777);
+  auto r = CopyTree(src, dst, CopyOptions{follow, false});
+  if (!r.ok()) return Err() << "sidecar: " << r.error().str();
+  return {};
 }
 
 Result<void> BindMount(const std::string& src, const std::string& dst, bool recursive) {

@@ -1,6 +1,7 @@
 #include "boot/jails/jail_mode.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 
@@ -17,7 +18,10 @@ inline namespace boot {
 
 BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
   BootEnv e = base;
-  e.run_dir = base.run_dir + "/jails/" + jail_name;
+  // Not below run_dir (/run/initos, 0700: the state partition, the boot
+  // record): an unprivileged jail's root must traverse the path to its
+  // rootfs, so /run/initos-jails and its NAME directories are 0711.
+  e.run_dir = base.run_dir + "-jails/" + jail_name;
   e.target = e.run_dir + "/root";
   e.dm_name = "initos-jail-" + jail_name;
   return e;
@@ -45,6 +49,9 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
     c.state.persistent.clear();
     BootEnv env = JailBootEnv(setup.env, jail.name);
     INITOS_TRY(MakeDirs(env.target, 0755));
+    // Search only: the jail's root walks the path, nobody lists it.
+    for (const std::string& d : {env.run_dir.substr(0, env.run_dir.rfind('/')), env.run_dir})
+      if (::chmod(d.c_str(), 0711) != 0) return ErrnoError() << "chmod " << d;
     unique_fd userns;
     if (jail.kind == JailKind::kUnprivileged) {
       auto ns = UserNamespaceWithMaps(uids, gids);
