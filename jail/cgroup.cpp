@@ -56,6 +56,9 @@ void EnableControllers(const std::string& dir) {
   }
 }
 
+
+}  // namespace
+
 Result<void> CheckCgroup2(const std::string& parent) {
   // The parent may not exist yet: its directory above decides the mount.
   std::string probe = Exists(parent) ? parent : Dirname(parent);
@@ -69,7 +72,10 @@ Result<void> CheckCgroup2(const std::string& parent) {
   return {};
 }
 
-}  // namespace
+bool HasLimits(const JailLimits& l) {
+  return l.memory_max || l.memory_high || l.pids_max || !l.cpu_max.empty() || l.cpu_weight ||
+         !l.io_max.empty();
+}
 
 std::string CgroupControllerOf(const std::string& file) {
   return file.substr(0, file.find('.'));

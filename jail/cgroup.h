@@ -32,6 +32,13 @@ std::vector<CgroupWrite> CgroupLimitWrites(const JailLimits& limits);
 // The controller a limit file belongs to ("memory" for "memory.max").
 std::string CgroupControllerOf(const std::string& file);
 
+// parent (or, before it exists, its directory) is on cgroup2; else an error
+// naming the fix (a unified hierarchy).
+Result<void> CheckCgroup2(const std::string& parent);
+
+// Any limit set (a jail without a cgroup could not honour it).
+bool HasLimits(const JailLimits& limits);
+
 // The controllers a jail's cgroup gets when its parent offers them.
 inline constexpr const char* kJailControllers[] = {"memory", "pids", "cpu", "io"};
 

@@ -45,12 +45,12 @@ struct JailControlServer::Client {
 
 JailControlServer::JailControlServer(JailSupervisor& jails, Supervision& loop)
     : jails_(jails), loop_(loop) {
-  jails_.SetOutputListener(
+  listener_ = jails_.AddOutputListener(
       [this](const std::string& name, std::string_view data) { OnOutput(name, data); });
 }
 
 JailControlServer::~JailControlServer() {
-  jails_.SetOutputListener(nullptr);
+  jails_.RemoveOutputListener(listener_);
   for (auto& [fd, c] : clients_) loop_.UnwatchFd(fd);
   if (listen_fd_.ok()) {
     loop_.UnwatchFd(listen_fd_.get());

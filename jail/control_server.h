@@ -40,6 +40,7 @@ class JailControlServer {
   unique_fd listen_fd_;
   std::string path_;
   std::map<int, std::unique_ptr<Client>> clients_;
+  int listener_ = 0;
 };
 
 // Client side (`initos jail ...`): sends the request, relays the answer to

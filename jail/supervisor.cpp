@@ -140,7 +140,7 @@ void JailSupervisor::OnConsole(Jail& j, short revents) {
     std::string_view data(buf, static_cast<size_t>(n));
     j.ring.Append(data);
     j.files.Append(data);
-    if (listener_) listener_(j.config.name, data);
+    for (const auto& [handle, listener] : listeners_) listener(j.config.name, data);
   }
 }
 
@@ -160,6 +160,15 @@ JailSupervisor::Jail* JailSupervisor::ById(Supervision::ChildId id) {
   for (auto& j : jails_)
     if (j->id == id) return j.get();
   return nullptr;
+}
+
+int JailSupervisor::AddOutputListener(OutputListener listener) {
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void JailSupervisor::RemoveOutputListener(int handle) {
+  listeners_.erase(handle);
 }
 
 bool JailSupervisor::Exists(const std::string& name) const {
@@ -252,6 +261,9 @@ void JailSupervisor::OnExit(Supervision::ChildId id, int status) {
   Jail* j = ById(id);
   if (!j) return;
   loop_.ClearDeadline(id);
+  // Its last words may still sit in the console: take them before a
+  // caller (jail run --once, shutdown) stops reading.
+  if (j->console_master.ok()) OnConsole(*j, POLLIN);
   CleanUpContainer(*j->spec, j->started);
   j->started = StartedContainer{};
   AfterEnd(*j, status);

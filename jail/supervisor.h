@@ -71,7 +71,9 @@ class JailSupervisor {
                      int out, int err, std::function<void(int)> on_exit);
   // Called with every chunk of every jail's console output (logs -f, console).
   using OutputListener = std::function<void(const std::string& name, std::string_view data)>;
-  void SetOutputListener(OutputListener listener) { listener_ = std::move(listener); }
+  // Returns a handle for RemoveOutputListener.
+  int AddOutputListener(OutputListener listener);
+  void RemoveOutputListener(int handle);
 
   const JailsConfig& config() const { return config_; }
   bool Exists(const std::string& name) const;
@@ -96,7 +98,8 @@ class JailSupervisor {
   JailHooks hooks_;
   std::vector<std::unique_ptr<Jail>> jails_;
   unique_fd sealed_self_;
-  OutputListener listener_;
+  std::map<int, OutputListener> listeners_;
+  int next_listener_ = 1;
   std::map<Supervision::ChildId, std::function<void(int)>> execs_;
   Supervision::ChildId next_exec_ = kFirstExecId;
 };

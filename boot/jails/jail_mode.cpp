@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/options.h"
+#include "jail/cgroup.h"
 #include "jail/control_server.h"
 #include "os/idmap.h"
 
@@ -77,17 +78,21 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
 namespace {
 
 constexpr const char kRunHelp[] =
-    "usage: initos jail run CONFIG [NAME...]\n"
+    "usage: initos jail run [--once] CONFIG [NAME...]\n"
     "\n"
     "Runs the [[jail]] entries of CONFIG (all, or the NAMEs) on this machine\n"
     "with the code PID 1 uses in jail mode, until SIGINT or SIGTERM, then stops\n"
     "them in reverse order. Directory rootfs entries are allowed here. The\n"
-    "control socket is jails.socket: `initos jail list` etc. work meanwhile.\n";
+    "control socket is jails.socket: `initos jail list` etc. work meanwhile.\n"
+    "  --once   return when every jail has ended and none will restart: exit 0\n"
+    "           when all ended cleanly, 1 otherwise\n"
+    "Without cgroup2 at /sys/fs/cgroup (a hybrid host) the jails get no cgroup\n"
+    "of their own (a warning says so) and a jail with limits is refused.\n";
 
 }  // namespace
 
 int JailRunMain(const std::vector<std::string>& args) {
-  auto a = Options::Parse(args, {});
+  auto a = Options::Parse(args, {{"--once", "", false}});
   if (!a.ok() || a->help() || a->positional().empty()) {
     std::fputs(kRunHelp, a.ok() && a->help() ? stdout : stderr);
     return a.ok() && a->help() ? 0 : 2;
@@ -136,7 +141,20 @@ int JailRunMain(const std::vector<std::string>& args) {
   Supervision loop(sfd.get(), /*reap_orphans=*/true);
   JailModeSetup setup;
   setup.allow_directories = true;
-  JailSupervisor jails(config.jails, loop, JailHooksFor(config, setup));
+  JailHooks hooks = JailHooksFor(config, setup);
+  if (auto cg = CheckCgroup2(hooks.cgroup_parent); !cg.ok()) {
+    for (const JailConfig& j : config.jails.jails)
+      if (HasLimits(j.limits)) {
+        std::fprintf(stderr, "initos jail run: jail %s has cgroup limits, but %s\n",
+                     j.name.c_str(), cg.error().str().c_str());
+        return 1;
+      }
+    LOG(Warning) << cg.error().str()
+                 << ": the jails run without a cgroup of their own (development host only)";
+    hooks.cgroup_parent.clear();
+  }
+  const bool once = a->Has("--once");
+  JailSupervisor jails(config.jails, loop, std::move(hooks));
   if (auto r = jails.Prepare(); !r.ok()) {
     std::fprintf(stderr, "initos jail run: %s\n", r.error().str().c_str());
     return 1;
@@ -145,11 +163,29 @@ int JailRunMain(const std::vector<std::string>& args) {
   if (auto r = control.Listen(config.jails.socket); !r.ok())
     LOG(Warning) << "jail control socket: " << r.error().str()
                  << "; `initos jail` commands will not reach these jails";
+  // On a development host the jails' consoles go to our stdout, each line
+  // as the jail wrote it (a console's \r\n becomes \n).
+  jails.AddOutputListener([](const std::string& name, std::string_view data) {
+    std::string text;
+    for (char c : data)
+      if (c != '\r') text += c;
+    (void)name;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
   jails.StartAll();
   Supervision::Events ev;
+  // --once: done when no jail runs, waits or is about to restart.
+  auto all_ended = [&] {
+    for (const JailConfig& j : jails.config().jails) {
+      JailState st = jails.State(j.name);
+      if (st != JailState::kStopped && st != JailState::kFailed) return false;
+    }
+    return true;
+  };
   ev.exited = [&](Supervision::ChildId id, int status) {
     if (jails.Owns(id)) jails.OnExit(id, status);
-    return false;
+    return once && all_ended();
   };
   ev.deadline = [&](Supervision::ChildId id) {
     if (jails.Owns(id)) jails.OnDeadline(id);
@@ -161,8 +197,11 @@ int JailRunMain(const std::vector<std::string>& args) {
     return true;
   };
   ev.orphan = [](pid_t, int) {};
-  if (auto r = loop.Run(ev); !r.ok()) LOG(Error) << r.error().str();
+  if (!(once && all_ended()))
+    if (auto r = loop.Run(ev); !r.ok()) LOG(Error) << r.error().str();
   jails.StopAll();
+  for (const JailConfig& j : jails.config().jails)
+    if (jails.State(j.name) == JailState::kFailed) return 1;
   return 0;
 }
 
