@@ -77,6 +77,11 @@ def machine():
             "commit": rev}
 
 
+def cell(text):
+    """Markdown table cell: a '|' in a title would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def fmt(v):
     if v is None:
         return ""
@@ -144,20 +149,20 @@ def main():
         "| --- | --- | --- | ---: | --- | --- |",
     ]
     for fig in figures:
-        title = f"{fig['title']} ({fig['unit']})" if fig.get("unit") else fig["title"]
+        title = cell(f"{fig['title']} ({fig['unit']})" if fig.get("unit") else fig["title"])
         load = f"{fig['load_before']} -> {fig['load_after']}"
         if fig["status"] == "not measured yet":
-            lines.append(f"| {title} | **not measured yet** | | | | {fig.get('note', '')} |")
+            lines.append(f"| {title} | **not measured yet** | | | | {cell(fig.get('note', ''))} |")
             continue
         if fig["status"] == "failed":
             lines.append(f"| {title} | **failed to run** | | | | {load} |")
             continue
         a = fig["initos"]
-        cell_a = f"{a['name']}: {fmt(a['min'])} / **{fmt(a['median'])}** / {fmt(a['max'])}"
+        cell_a = f"{cell(a['name'])}: {fmt(a['min'])} / **{fmt(a['median'])}** / {fmt(a['max'])}"
         cell_b, ratio = "", ""
         if "peer" in fig:
             p = fig["peer"]
-            cell_b = f"{p['name']}: {fmt(p['min'])} / **{fmt(p['median'])}** / {fmt(p['max'])}"
+            cell_b = f"{cell(p['name'])}: {fmt(p['min'])} / **{fmt(p['median'])}** / {fmt(p['max'])}"
             ratio = f"{fig['ratio']:.2f}" if fig.get("ratio") is not None else ""
         g = fig.get("goal", "")
         if fig.get("goal_met") is not None:
