@@ -12,6 +12,7 @@
 
 #include "base/children.h"
 #include "base/log.h"
+#include "base/resident.h"
 #include "base/sys/syscalls.h"
 
 #ifndef P_PIDFD
@@ -126,7 +127,15 @@ Result<void> Supervision::Run(const Events& events) {
     }
     size_t first_extra = fds.size();
     for (const auto& [fd, w] : fds_) fds.push_back(pollfd{fd, w.events, 0});
-    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    // After the first second asleep start-up is over: give back the code and
+    // tables it mapped (idle Rss, docs/performance.md). Not sooner, so a
+    // short run (`initos reap -- true`) never faults them in twice.
+    const bool release = !StartupPagesReleased() && (timeout_ms < 0 || timeout_ms > 1000);
+    int n = ::poll(fds.data(), fds.size(), release ? 1000 : timeout_ms);
+    if (n == 0 && release) {
+      ReleaseStartupPagesOnce();
+      continue;  // the loop recomputes the deadlines
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError() << "supervision poll";

@@ -19,7 +19,7 @@ PACKAGES=(
   # sidecar and the Debian demo
   openssh-server openssh-client debootstrap
   # benchmarks
-  hyperfine
+  hyperfine tini bubblewrap crun valgrind strace
 )
 
 missing=()

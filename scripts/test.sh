@@ -53,6 +53,8 @@ run_label() {
 
 echo "== unit and root tests"
 run_label unit+root 'unit|root' unit_tests root_tests
+echo "== benchmarks, quick mode (bench/run --quick: every figure must run; goals are reported, not asserted)"
+./bench/run --quick || { echo "test.sh: bench/run --quick FAILED" >&2; rc=1; }
 echo "== LTO build with ODR violations as errors (build-odr/, log in build-odr/build.log)"
 mkdir -p build-odr
 if cmake -S . -B build-odr -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINITOS_ODR_CHECK=ON >build-odr/build.log 2>&1 &&
