@@ -1,37 +1,36 @@
 #!/usr/bin/env bash
-# Jail benchmark (issue 10): an unprivileged jail from start to the exit of
-# /bin/true, InitOS vs bubblewrap vs crun on the same busybox rootfs, the
-# three interleaved run by run (A B C A B C ...), plus the supervisor's
-# memory per extra jail. All three get a new user (mapped to host uid
-# 100000), mount, pid, ipc, uts and network namespace.
-#   initos: `initos jail run --once` (parse config, uid range, pty, cgroup
-#           when cgroup2 exists, mounts, pivot_root, caps, seccomp, exec)
-#   bwrap:  bwrap --unshare-all --uid 0 --gid 0 --bind ROOT / --proc --dev
-#   crun:   crun run of an OCI bundle (`crun spec --rootless`, uid map 100000)
-# Usage: bench/jails.sh [N] (as root; BUILD=build dir). Prints a markdown
-# table and writes BUILD/bench/jails.json.
+# Jail figures for bench/run (`bench/run --only jails`; run by it, inside a
+# private mount namespace with cgroup2 at /sys/fs/cgroup because crun
+# refuses a hybrid-cgroup host):
+#   jail_start_bwrap, jail_start_crun: an unprivileged jail from start to the
+#     exit of /bin/true, initos vs each peer on the same busybox rootfs, the
+#     three sides interleaved run by run (initos, bwrap, crun, initos, ...).
+#     All get a new user (root mapped to host uid 100000), mount, pid, ipc,
+#     uts and network namespace.
+#       initos: `initos jail run --once` (config, uid range, pty console,
+#               cgroup, mounts, pivot_root, capabilities, seccomp, exec)
+#       bwrap:  bwrap --unshare-all --uid 0 --gid 0 --bind ROOT / --proc --dev
+#       crun:   crun run of an OCI bundle (`crun spec --rootless`, uid map 100000)
+#   jail_supervisor_rss: Rss of `initos jail run` per extra running jail
+#     ((Rss with 9 jails - Rss with 1) / 8).
+# Usage: bench/jails.sh --raw DIR -n N --initos BINARY --work DIR
 set -euo pipefail
-# crun refuses a hybrid-cgroup host: run the whole benchmark (all three
-# sides alike) in a private mount namespace with cgroup2 at /sys/fs/cgroup.
-if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs && -z ${INITOS_BENCH_NS:-} ]]; then
-  exec unshare -m env INITOS_BENCH_NS=1 bash -c \
-    'mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"' "$0" "$@"
-fi
-cd "$(dirname "$0")/.."
-N=${1:-20}
-BUILD=${BUILD:-build}
-initos=$(realpath "$BUILD/initos")
-work=$(realpath -m "$BUILD/bench/jails")
-rm -rf "$work" && mkdir -p "$work"
-for tool in bwrap crun; do
-  command -v "$tool" >/dev/null || { echo "bench/jails.sh: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
+while (($#)); do
+  case $1 in
+    --raw) raw=$2; shift 2 ;;
+    -n) n=$2; shift 2 ;;
+    --initos) initos=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "bench/jails.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
 done
-
+. "$(dirname "$0")/lib.sh"
+rm -rf "$work" && mkdir -p "$work"
+chmod 755 "$work"
 root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc}
-cp /bin/busybox "$root/bin/"
+cp "$(command -v busybox)" "$root/bin/busybox"
 for a in sh true sleep; do ln -s busybox "$root/bin/$a"; done
-chmod 755 "$work" "$BUILD/bench" 2>/dev/null || true
 
 cat >"$work/jail.toml" <<EOT
 [jails]
@@ -54,67 +53,60 @@ c = json.load(open(p))
 c["root"] = {"path": root, "readonly": True}
 c["process"]["args"] = ["/bin/true"]
 c["process"]["terminal"] = False
-c["linux"].pop("resources", None)  # a hybrid-cgroup host: no controllers
+c["linux"].pop("resources", None)
 c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 json.dump(c, open(p, "w"))
 PY
 
-now() { date +%s%N; }
 run_initos() { "$initos" jail run --once "$work/jail.toml" >/dev/null 2>&1; }
-run_bwrap() {
-  bwrap --unshare-all --uid 0 --gid 0 --bind "$root" / --proc /proc --dev /dev /bin/true
-}
+run_bwrap() { bwrap --unshare-all --uid 0 --gid 0 --bind "$root" / --proc /proc --dev /dev /bin/true; }
 i=0
-run_crun() { i=$((i + 1)); crun --cgroup-manager=disabled run --bundle "$work/oci" "bench-$$-$i" >/dev/null; }
+run_crun() { i=$((i + 1)); crun run --bundle "$work/oci" "bench-$$-$i" >/dev/null; }
+for v in initos bwrap crun; do "run_$v"; done  # each works, and caches are warm
 
-for v in initos bwrap crun; do : >"$work/$v.ns"; "run_$v"; done  # warm caches
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for ((r = 0; r < N; r++)); do
+figure jail_start_bwrap "title=unprivileged jail: start to exit of /bin/true" unit=ms \
+  better=lower a=initos b=bwrap "command=initos jail run --once J.toml | bwrap --unshare-all ... /bin/true"
+figure jail_start_crun "title=unprivileged jail: start to exit of /bin/true" unit=ms \
+  better=lower a=initos b=crun "command=initos jail run --once J.toml | crun run --bundle B (rootless spec)"
+for ((r = 0; r < n; r++)); do
   for v in initos bwrap crun; do
-    t0=$(now); "run_$v"; t1=$(now)
-    echo $((t1 - t0)) >>"$work/$v.ns"
+    t0=$(now_ns); "run_$v"; t1=$(now_ns)
+    ms=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e6 }')
+    case $v in
+      initos) sample jail_start_bwrap a "$ms"; sample jail_start_crun a "$ms" ;;
+      bwrap) sample jail_start_bwrap b "$ms" ;;
+      crun) sample jail_start_crun b "$ms" ;;
+    esac
   done
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+done_figure jail_start_bwrap
+done_figure jail_start_crun
 
-# Supervisor memory: Rss of `initos jail run` with 1 and with 9 sleeping jails.
+# Rss of a supervisor running `jails` sleeping jails.
 rss_with() {
-  local n=$1 cfg=$work/mem-$1.toml
-  echo "[jails]"$'\n'"socket = \"$work/ctl/mem.sock\"" >"$cfg"
-  for ((j = 0; j < n; j++)); do
-    printf '[[jail]]\nname = "m%d"\nrootfs = "%s"\ncommand = ["/bin/sleep", "60"]\nrestart = "never"\n' "$j" "$root" >>"$cfg"
+  local count=$1 cfg=$work/mem-$1.toml j w pid
+  printf '[jails]\nsocket = "%s/ctl/mem.sock"\n' "$work" >"$cfg"
+  for ((j = 0; j < count; j++)); do
+    printf '[[jail]]\nname = "m%d"\nrootfs = "%s"\ncommand = ["/bin/sleep", "30"]\nrestart = "never"\n' \
+      "$j" "$root" >>"$cfg"
   done
-  "$initos" jail run "$cfg" >/dev/null 2>&1 &
-  local pid=$!
-  for ((w = 0; w < 100; w++)); do
-    [[ $(ls /proc/"$pid"/task 2>/dev/null | wc -l) -ge 1 && $(pgrep -c -P "$pid" || true) -ge "$n" ]] && break
+  "$initos" jail run "$cfg" >"$work/mem-$count.log" 2>&1 &
+  pid=$!
+  for ((w = 0; w < 200; w++)); do
+    (($(grep -c ' started (' "$work/mem-$count.log" || true) >= count)) && break
     sleep 0.05
   done
-  sleep 0.3
-  awk '/^Rss:/ {print $2}' /proc/"$pid"/smaps_rollup
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  sleep 0.5
+  awk '/^Rss:/ { print $2 }' "/proc/$pid/smaps_rollup"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
 }
-rss1=$(rss_with 1)
-rss9=$(rss_with 9)
-
-python3 - "$work" "$N" "$load_before" "$load_after" "$rss1" "$rss9" <<'PY'
-import json, statistics, sys, platform
-work, n, lb, la, rss1, rss9 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-res = {}
-for v in ("initos", "bwrap", "crun"):
-    xs = [int(l) / 1e6 for l in open(f"{work}/{v}.ns") if l.strip()]
-    res[v] = {"min_ms": min(xs), "median_ms": statistics.median(xs), "max_ms": max(xs), "runs": len(xs)}
-per_jail = (rss9 - rss1) / 8
-out = {"runs": n, "load_before": lb, "load_after": la, "kernel": platform.release(),
-       "start_to_exit_ms": res, "supervisor_rss_kb": {"1_jail": rss1, "9_jails": rss9, "per_extra_jail": per_jail}}
-json.dump(out, open(f"{work}.json", "w"), indent=2)
-print(f"jail start to exit of /bin/true, {n} interleaved runs each, load {lb} -> {la}, kernel {platform.release()}\n")
-print("| peer | min ms | median ms | max ms | initos/peer (median) |")
-print("| --- | ---: | ---: | ---: | ---: |")
-for v in ("initos", "bwrap", "crun"):
-    r = res[v]
-    ratio = res["initos"]["median_ms"] / r["median_ms"]
-    print(f"| {v} | {r['min_ms']:.2f} | {r['median_ms']:.2f} | {r['max_ms']:.2f} | {ratio:.2f} |")
-print(f"\nsupervisor Rss: {rss1} kB with 1 jail, {rss9} kB with 9: {per_jail:.0f} kB per extra jail")
-PY
+figure jail_supervisor_rss "title=jail supervisor Rss per extra running jail" unit=kB better=lower \
+  a="initos jail run" "command=(Rss with 9 sleeping jails - Rss with 1) / 8, smaps_rollup"
+for ((r = 0; r < n; r++)); do
+  one=$(rss_with 1)
+  nine=$(rss_with 9)
+  sample jail_supervisor_rss a "$(awk -v a="$one" -v b="$nine" 'BEGIN { printf "%.1f", (b - a) / 8 }')"
+done
+done_figure jail_supervisor_rss

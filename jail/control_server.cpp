@@ -9,7 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
+#include <cstdio>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -254,9 +254,10 @@ int RunJailClient(const std::string& socket_path, const JailRequest& request) {
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!addr.ok() || !fd.ok() ||
       ::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-    std::cerr << "initos jail: cannot reach the jail supervisor at " << socket_path << ": "
-              << std::strerror(errno)
-              << " (is this machine in jail mode, or `initos jail run` running?)\n";
+    std::fprintf(stderr,
+                 "initos jail: cannot reach the jail supervisor at %s: %s (is this machine in "
+                 "jail mode, or `initos jail run` running?)\n",
+                 socket_path.c_str(), std::strerror(errno));
     return 1;
   }
   std::string frame = Frame('r', EncodeRequest(request));
@@ -276,7 +277,7 @@ int RunJailClient(const std::string& socket_path, const JailRequest& request) {
     std::memcpy(CMSG_DATA(cm), stdio, sizeof(stdio));
   }
   if (::sendmsg(fd.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) {
-    std::cerr << "initos jail: sending the request: " << std::strerror(errno) << "\n";
+    std::fprintf(stderr, "initos jail: sending the request: %s\n", std::strerror(errno));
     return 1;
   }
   std::string buf;
@@ -298,15 +299,16 @@ int RunJailClient(const std::string& socket_path, const JailRequest& request) {
     char chunk[8192];
     ssize_t n = ::read(fd.get(), chunk, sizeof(chunk));
     if (n <= 0) {
-      std::cerr << "initos jail: the supervisor closed the connection\n";
+      std::fputs("initos jail: the supervisor closed the connection\n", stderr);
       return 1;
     }
     buf.append(chunk, static_cast<size_t>(n));
     for (const DecodedFrame& f : TakeFrames(buf)) {
       if (f.type == 'o') {
-        std::cout << f.payload << std::flush;
+        std::fwrite(f.payload.data(), 1, f.payload.size(), stdout);
+        std::fflush(stdout);
       } else if (f.type == 'e') {
-        std::cerr << "initos jail: " << f.payload << "\n";
+        std::fprintf(stderr, "initos jail: %s\n", f.payload.c_str());
       } else if (f.type == 'x' && f.payload.size() == 4) {
         uint32_t code = 0;
         for (int i = 0; i < 4; ++i) code |= uint32_t(uint8_t(f.payload[i])) << (8 * i);
