@@ -1,14 +1,12 @@
 #include "base/file.h"
 
-#include <vector>
-
-#include <cstring>
-
 #include <dirent.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <vector>
 
 namespace initos {
 inline namespace base {

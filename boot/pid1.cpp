@@ -36,9 +36,9 @@
 #include "format/boot_status.h"
 #include "format/config.h"
 #include "format/stage.h"
+#include "jail/control_server.h"
 #include "os/modules.h"
 #include "os/mounts.h"
-#include "jail/control_server.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
@@ -561,8 +561,7 @@ void StartJailModeSidecar(const Pid1State& s) {
   spec->os_root = s.root ? s.root->target : PathUnderRoot(s.opts.root, "/");
   const std::string& sock = s.config.jails.socket;
   std::string control_dir = PathUnderRoot(s.opts.root, sock.substr(0, sock.rfind('/')));
-  if (auto d = MakeDirs(control_dir, 0755); d.ok())
-    spec->extra_binds.push_back(control_dir);
+  if (auto d = MakeDirs(control_dir, 0755); d.ok()) spec->extra_binds.push_back(control_dir);
   auto pid = StartSidecar(*spec);
   if (!pid.ok()) {
     LOG(Error) << pid.error().str() << "; continuing without the SSH sidecar";

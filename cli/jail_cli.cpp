@@ -64,9 +64,8 @@ int JailMain(const std::vector<std::string>& args) {
   JailRequest r;
   const auto& pos = o->positional();
   static const std::pair<const char*, JailVerb> kVerbs[] = {
-      {"list", JailVerb::kList},       {"status", JailVerb::kStatus},
-      {"logs", JailVerb::kLogs},       {"console", JailVerb::kConsole},
-      {"start", JailVerb::kStart},     {"stop", JailVerb::kStop},
+      {"list", JailVerb::kList},       {"status", JailVerb::kStatus}, {"logs", JailVerb::kLogs},
+      {"console", JailVerb::kConsole}, {"start", JailVerb::kStart},   {"stop", JailVerb::kStop},
       {"restart", JailVerb::kRestart}, {"exec", JailVerb::kExec}};
   bool known = false;
   for (const auto& [name, v] : kVerbs)

@@ -32,10 +32,10 @@ struct IdRange {
 struct JailMount {
   enum class Type { kBind, kTmpfs };
   Type type = Type::kBind;
-  std::string source;      // host path (bind); "" for tmpfs
-  std::string target;      // absolute path inside the jail's rootfs
-  bool read_only = true;   // bind mounts are read-only unless said otherwise
-  std::string size;        // tmpfs size ("64m"); "" = kernel default
+  std::string source;     // host path (bind); "" for tmpfs
+  std::string target;     // absolute path inside the jail's rootfs
+  bool read_only = true;  // bind mounts are read-only unless said otherwise
+  std::string size;       // tmpfs size ("64m"); "" = kernel default
   bool operator==(const JailMount&) const = default;
 };
 
@@ -44,10 +44,10 @@ struct JailNetwork {
   // veth: the host side's name (default "ve-" + jail name, cut to 15
   // chars); macvlan: the host NIC the macvlan hangs off (required).
   std::string host_interface;
-  std::string host_address;              // veth: host side "CIDR", e.g. "10.0.0.1/30"
-  std::vector<std::string> addresses;    // inside the jail, "CIDR" each
-  std::string gateway;                   // inside: default route via this address ("" = none)
-  std::vector<std::string> routes;       // inside: extra "CIDR" or "CIDR via ADDR"
+  std::string host_address;            // veth: host side "CIDR", e.g. "10.0.0.1/30"
+  std::vector<std::string> addresses;  // inside the jail, "CIDR" each
+  std::string gateway;                 // inside: default route via this address ("" = none)
+  std::vector<std::string> routes;     // inside: extra "CIDR" or "CIDR via ADDR"
   bool operator==(const JailNetwork&) const = default;
 };
 
@@ -56,9 +56,9 @@ struct JailLimits {
   std::optional<uint64_t> memory_max;   // bytes ("512M" accepted in TOML)
   std::optional<uint64_t> memory_high;  // bytes
   std::optional<uint64_t> pids_max;
-  std::string cpu_max;                  // "QUOTA PERIOD" or "max PERIOD" as cpu.max takes it
-  std::optional<uint32_t> cpu_weight;   // 1..10000
-  std::vector<std::string> io_max;      // lines as io.max takes them: "MAJ:MIN rbps=N ..."
+  std::string cpu_max;                 // "QUOTA PERIOD" or "max PERIOD" as cpu.max takes it
+  std::optional<uint32_t> cpu_weight;  // 1..10000
+  std::vector<std::string> io_max;     // lines as io.max takes them: "MAJ:MIN rbps=N ..."
   bool operator==(const JailLimits&) const = default;
 };
 
@@ -84,9 +84,9 @@ struct JailConfig {
   bool reaper = false;                            // initos' tini-compatible reaper is PID 1
   std::vector<std::vector<std::string>> helpers;  // each execs the rest: helper1 → helper2 → app
   std::map<std::string, std::string> env;
-  std::string hostname;  // default: name
-  std::string user = "0";   // inside the jail: number or name (from the rootfs' /etc/passwd)
-  std::string group = "0";  // number or name (/etc/group); default: the user's group
+  std::string hostname;            // default: name
+  std::string user = "0";          // inside the jail: number or name (from the rootfs' /etc/passwd)
+  std::string group = "0";         // number or name (/etc/group); default: the user's group
   std::optional<IdRange> uid_map;  // unprivileged only; default: a free range of the pool
   std::optional<IdRange> gid_map;  // default: the uid map
   std::vector<std::string> capabilities;  // kept, everything else dropped ("CAP_" optional)
@@ -100,22 +100,22 @@ struct JailConfig {
   std::vector<std::string> devices;
   JailNetwork network;
   RestartPolicy restart = RestartPolicy::kOnFailure;
-  int restart_delay_ms = 1000;       // first delay, doubled each restart up to restart_max_delay_ms
+  int restart_delay_ms = 1000;  // first delay, doubled each restart up to restart_max_delay_ms
   int restart_max_delay_ms = 30000;
-  int restart_limit = 5;             // restarts within restart_window_s, then it stays down
+  int restart_limit = 5;  // restarts within restart_window_s, then it stays down
   int restart_window_s = 60;
-  int stop_signal = 15;              // SIGTERM; "SIGRTMIN+3" for systemd
+  int stop_signal = 15;  // SIGTERM; "SIGRTMIN+3" for systemd
   int stop_timeout_ms = 10000;
-  std::string start_after;           // another jail's name ("" = none)
+  std::string start_after;  // another jail's name ("" = none)
   // kind = "vm" (next issue): recognised so a config asking for it fails
   // with a clear line instead of running it as a container.
   int line = 0;  // where the entry starts in the file, for messages
   bool operator==(const JailConfig&) const = default;
 };
 
-inline constexpr const char* kDefaultJailDevices[] = {
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
-    "/dev/console", "/dev/ptmx"};
+inline constexpr const char* kDefaultJailDevices[] = {"/dev/null",    "/dev/zero",    "/dev/full",
+                                                      "/dev/random",  "/dev/urandom", "/dev/tty",
+                                                      "/dev/console", "/dev/ptmx"};
 
 struct JailsConfig {
   // Host uid/gid pool unprivileged jails get their ranges from when they
@@ -130,10 +130,10 @@ struct JailsConfig {
   // In its own directory: jail mode binds the directory into the SSH
   // sidecar, and a re-created socket must show up there.
   std::string socket = "/run/initos/control/jails.sock";
-  uint64_t log_ring_bytes = 64 * 1024;      // per jail, in memory
-  uint64_t log_file_bytes = 1024 * 1024;    // per file on the state partition
-  int log_files = 3;                        // rotated files kept per jail
-  std::vector<JailConfig> jails;            // in config order (start order, with start-after)
+  uint64_t log_ring_bytes = 64 * 1024;    // per jail, in memory
+  uint64_t log_file_bytes = 1024 * 1024;  // per file on the state partition
+  int log_files = 3;                      // rotated files kept per jail
+  std::vector<JailConfig> jails;          // in config order (start order, with start-after)
   bool operator==(const JailsConfig&) const = default;
 };
 

@@ -15,8 +15,7 @@ namespace initos {
 inline namespace jail {
 
 // The SECCOMP_RET_* value the program returns for `data`.
-Result<uint32_t> EvaluateSeccomp(const std::vector<sock_filter>& program,
-                                 const seccomp_data& data);
+Result<uint32_t> EvaluateSeccomp(const std::vector<sock_filter>& program, const seccomp_data& data);
 
 }  // namespace jail
 }  // namespace initos

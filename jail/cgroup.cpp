@@ -56,7 +56,6 @@ void EnableControllers(const std::string& dir) {
   }
 }
 
-
 }  // namespace
 
 Result<void> CheckCgroup2(const std::string& parent) {

@@ -1,8 +1,7 @@
 #include "jail/container.h"
 
-#include <linux/capability.h>
-
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>

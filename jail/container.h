@@ -27,14 +27,14 @@ inline namespace jail {
 
 struct ContainerSpec {
   JailConfig config;
-  std::string rootfs;      // host path of the prepared root (overlay merged dir), exists
-  IdRange uid_map;         // unprivileged: resolved range (never host 0)
+  std::string rootfs;  // host path of the prepared root (overlay merged dir), exists
+  IdRange uid_map;     // unprivileged: resolved range (never host 0)
   IdRange gid_map;
   std::string cgroup_parent = "/sys/fs/cgroup/initos";  // the jail's cgroup is PARENT/NAME
   // ("" = no cgroup of its own: development hosts without cgroup2 only; the
   // jail then sees the supervisor's cgroup as its root, read-only for an
   // unprivileged jail since nothing there is delegated to it.)
-  int console_fd = -1;     // pty slave (or any fd): the jail's stdin, stdout, stderr
+  int console_fd = -1;  // pty slave (or any fd): the jail's stdin, stdout, stderr
   // The initos binary as a sealed read-only memfd (see SealedSelf): exec'd
   // as the jail's PID 1 when config.reaper, so /proc/self/exe inside never
   // names a writable host file (runc CVE-2019-5736).
@@ -43,9 +43,9 @@ struct ContainerSpec {
 };
 
 struct StartedContainer {
-  pid_t pid = 0;           // in the supervisor's pid namespace
+  pid_t pid = 0;  // in the supervisor's pid namespace
   unique_fd pidfd;
-  std::string cgroup;      // the jail's cgroup directory
+  std::string cgroup;  // the jail's cgroup directory
 };
 
 // Runs every step; any failure kills what was started, removes the cgroup

@@ -46,8 +46,7 @@ struct JailPeer {
 };
 
 // read_group < 0: root only.
-Result<void> AuthorizeRequest(const JailRequest& request, const JailPeer& peer,
-                              int64_t read_group);
+Result<void> AuthorizeRequest(const JailRequest& request, const JailPeer& peer, int64_t read_group);
 
 // Frames.
 std::string Frame(char type, std::string_view payload);

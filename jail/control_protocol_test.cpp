@@ -16,9 +16,18 @@ TEST(JailControlProtocolTest, RequestsRoundTrip) {
 
 TEST(JailControlProtocolTest, MalformedRequestsAreRefused) {
   EXPECT_FALSE(DecodeRequest("").ok());
-  EXPECT_FALSE(DecodeRequest(std::string("format\0x\0" "0", 10)).ok());
-  EXPECT_FALSE(DecodeRequest(std::string("stop\0\0" "0", 7)).ok());  // no name
-  EXPECT_FALSE(DecodeRequest(std::string("exec\0web\0" "0", 10)).ok());  // no command
+  EXPECT_FALSE(DecodeRequest(std::string("format\0x\0"
+                                         "0",
+                                         10))
+                   .ok());
+  EXPECT_FALSE(DecodeRequest(std::string("stop\0\0"
+                                         "0",
+                                         7))
+                   .ok());  // no name
+  EXPECT_FALSE(DecodeRequest(std::string("exec\0web\0"
+                                         "0",
+                                         10))
+                   .ok());  // no command
 }
 
 TEST(JailControlProtocolTest, RootMayDoEverythingGroupMembersOnlyRead) {

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -35,10 +35,10 @@ Result<sockaddr_un> Address(const std::string& path) {
 struct JailControlServer::Client {
   unique_fd fd;
   JailPeer peer;
-  std::string in;            // bytes received, frames not yet handled
-  std::string out;           // bytes not yet sent
-  bool handled = false;      // the request frame has been taken
-  std::string follow;        // logs -f / console: this jail's output is relayed
+  std::string in;        // bytes received, frames not yet handled
+  std::string out;       // bytes not yet sent
+  bool handled = false;  // the request frame has been taken
+  std::string follow;    // logs -f / console: this jail's output is relayed
   bool console = false;
   bool close_after_send = false;
 };
@@ -205,15 +205,14 @@ void JailControlServer::Handle(Client& c, const std::string& bytes, std::vector<
     case JailVerb::kExec: {
       if (fds.size() != 3) return fail("exec needs the client's stdin, stdout and stderr");
       int fd = c.fd.get();
-      auto pid = jails_.Exec(req->name, req->argv, fds[0].get(), fds[1].get(), fds[2].get(),
-                             [this, fd](int status) {
-                               auto it = clients_.find(fd);
-                               if (it == clients_.end()) return;
-                               int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                                            : 128 + WTERMSIG(status);
-                               it->second->close_after_send = true;
-                               Send(*it->second, ExitFrame(code));
-                             });
+      auto pid = jails_.Exec(
+          req->name, req->argv, fds[0].get(), fds[1].get(), fds[2].get(), [this, fd](int status) {
+            auto it = clients_.find(fd);
+            if (it == clients_.end()) return;
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            it->second->close_after_send = true;
+            Send(*it->second, ExitFrame(code));
+          });
       if (!pid.ok()) return fail(pid.error().str());
       return;  // the exit frame follows when it ends; the fds are the child's now
     }

@@ -55,7 +55,7 @@ void LogFiles::Append(std::string_view data) {
     // O_NOFOLLOW: the state partition is the disk attacker's; a planted
     // symlink must not redirect PID 1's writes.
     fd_.reset(::open(path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-    struct stat st{};
+    struct stat st {};
     if (!fd_.ok() || ::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
       LOG(Warning) << "jail " << name_ << ": cannot write " << path() << ": "
                    << std::strerror(errno) << "; its log stays in memory only";

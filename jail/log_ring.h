@@ -18,7 +18,7 @@ class LogRing {
  public:
   explicit LogRing(size_t capacity) : capacity_(capacity) {}
   void Append(std::string_view data);
-  std::string Contents() const;       // oldest first
+  std::string Contents() const;              // oldest first
   uint64_t total() const { return total_; }  // bytes ever appended
   // Bytes appended after `offset` (a total() seen earlier) still held.
   std::string Since(uint64_t offset) const;

@@ -30,9 +30,8 @@ RestartDecision DecideJailRestart(const JailConfig& jail, int status,
     d.reason += "; restart = " + std::string(RestartPolicyName(jail.restart)) + ", not restarted";
     return d;
   }
-  int in_window = static_cast<int>(std::count_if(recent.begin(), recent.end(), [&](double t) {
-    return now - t < jail.restart_window_s;
-  }));
+  int in_window = static_cast<int>(std::count_if(
+      recent.begin(), recent.end(), [&](double t) { return now - t < jail.restart_window_s; }));
   if (jail.restart_limit >= 0 && in_window >= jail.restart_limit) {
     d.reason += "; restarted " + std::to_string(in_window) + " times within " +
                 std::to_string(jail.restart_window_s) +

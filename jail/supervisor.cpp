@@ -46,12 +46,18 @@ struct JailSupervisor::Jail {
 
 std::string_view JailStateName(JailState s) {
   switch (s) {
-    case JailState::kStopped: return "stopped";
-    case JailState::kWaiting: return "waiting";
-    case JailState::kRunning: return "running";
-    case JailState::kStopping: return "stopping";
-    case JailState::kBackoff: return "restarting";
-    case JailState::kFailed: return "failed";
+    case JailState::kStopped:
+      return "stopped";
+    case JailState::kWaiting:
+      return "waiting";
+    case JailState::kRunning:
+      return "running";
+    case JailState::kStopping:
+      return "stopping";
+    case JailState::kBackoff:
+      return "restarting";
+    case JailState::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -99,11 +105,12 @@ Result<void> JailSupervisor::Prepare() {
     j.uid_map = (*ranges)[i];
     j.gid_map = j.config.gid_map.value_or(j.uid_map);
   }
-  bool any_reaper = std::any_of(jails_.begin(), jails_.end(),
-                                [](const auto& j) { return j->config.reaper; });
+  bool any_reaper =
+      std::any_of(jails_.begin(), jails_.end(), [](const auto& j) { return j->config.reaper; });
   if (any_reaper) {
     auto self = SealedSelf();
-    if (!self.ok()) return Err() << "jails: sealed copy of initos for reapers: " << self.error().str();
+    if (!self.ok())
+      return Err() << "jails: sealed copy of initos for reapers: " << self.error().str();
     sealed_self_ = std::move(*self);
   }
   return {};

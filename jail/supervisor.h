@@ -67,8 +67,8 @@ class JailSupervisor {
   Result<std::string> LogText(const std::string& name) const;
   Result<void> WriteConsole(const std::string& name, std::string_view data);
   // Runs argv inside the jail with the given stdio; on_exit gets its wait status.
-  Result<pid_t> Exec(const std::string& name, const std::vector<std::string>& argv, int in,
-                     int out, int err, std::function<void(int)> on_exit);
+  Result<pid_t> Exec(const std::string& name, const std::vector<std::string>& argv, int in, int out,
+                     int err, std::function<void(int)> on_exit);
   // Called with every chunk of every jail's console output (logs -f, console).
   using OutputListener = std::function<void(const std::string& name, std::string_view data)>;
   // Returns a handle for RemoveOutputListener.

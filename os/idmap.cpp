@@ -42,9 +42,10 @@ Result<unique_fd> UserNamespaceWithMaps(const IdRange& uids, const IdRange& gids
   // The child unshares right after fork: wait until its namespace differs.
   unique_fd ns;
   for (int i = 0; i < 1000; ++i) {
-    struct stat mine{}, its{};
-    if (::stat("/proc/self/ns/user", &mine) == 0 && ::stat((proc + "/ns/user").c_str(), &its) == 0 &&
-        mine.st_ino != its.st_ino)
+    struct stat mine {
+    }, its{};
+    if (::stat("/proc/self/ns/user", &mine) == 0 &&
+        ::stat((proc + "/ns/user").c_str(), &its) == 0 && mine.st_ino != its.st_ino)
       break;
     ::usleep(1000);
   }

@@ -19,8 +19,6 @@ namespace initos::qemu {
 
 namespace fs = std::filesystem;
 
-
-
 std::string Run(const std::vector<std::string>& argv, std::string* error) {
   auto [code, out] = RunCapture(argv);
   if (code != 0 && error->empty())
@@ -83,7 +81,6 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-
 Disk MakeDisk(const std::string& dir,
               const std::vector<std::pair<std::string, std::string>>& partitions) {
   Disk d;
@@ -95,18 +92,20 @@ Disk MakeDisk(const std::string& dir,
   for (const auto& [label, file] : partitions) {
     uint64_t mib = (fs::file_size(file) + (1 << 20) - 1) >> 20;
     std::string num = std::to_string(n++);
-    sgdisk.insert(sgdisk.end(), {"-n", num + ":" + std::to_string(at_mib * 2048) + ":+" +
-                                           std::to_string(mib) + "M",
-                                 "-c", num + ":" + label});
+    sgdisk.insert(
+        sgdisk.end(),
+        {"-n", num + ":" + std::to_string(at_mib * 2048) + ":+" + std::to_string(mib) + "M", "-c",
+         num + ":" + label});
     copies.push_back({at_mib, file});
     at_mib += mib;
   }
   uint64_t state_start = at_mib * 2048;  // sectors
   d.state_offset = state_start * 512;
   std::string num = std::to_string(n);
-  sgdisk.insert(sgdisk.end(), {"-n", num + ":" + std::to_string(state_start) + ":+" +
-                                         std::to_string(kStateMiB) + "M",
-                               "-c", num + ":state"});
+  sgdisk.insert(
+      sgdisk.end(),
+      {"-n", num + ":" + std::to_string(state_start) + ":+" + std::to_string(kStateMiB) + "M", "-c",
+       num + ":state"});
   uint64_t total_mib = at_mib + kStateMiB + 1;
   {
     unique_fd fd(::open(d.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -119,8 +118,8 @@ Disk MakeDisk(const std::string& dir,
   Run({"mkfs.ext4", "-q", "-F", "-L", kStateLabel, state, std::to_string(kStateMiB) + "M"}, &err);
   copies.push_back({at_mib, state});
   for (const auto& [mib, file] : copies)
-    Run({"dd", "if=" + file, "of=" + d.path, "bs=1M", "seek=" + std::to_string(mib),
-         "conv=notrunc", "status=none"},
+    Run({"dd", "if=" + file, "of=" + d.path, "bs=1M", "seek=" + std::to_string(mib), "conv=notrunc",
+         "status=none"},
         &err);
   EXPECT_EQ(err, "");
   return d;
@@ -258,6 +257,5 @@ std::string HostKey(int port) {
   }
   return "";
 }
-
 
 }  // namespace initos::qemu

@@ -437,7 +437,8 @@ TEST(Pid1Hardening, JailsModeWithoutJailsStopsTheBoot) {
                        "echo " + marker + "\n");
   auto vm = BuildAndBoot(spec);
   ASSERT_TRUE(vm);
-  ASSERT_TRUE(vm->WaitFor("\"jails\" needs at least one [[jail]] entry", kBootTimeout)) << vm->Tail();
+  ASSERT_TRUE(vm->WaitFor("\"jails\" needs at least one [[jail]] entry", kBootTimeout))
+      << vm->Tail();
   EXPECT_TRUE(vm->WaitFor("stage policy failed")) << vm->Tail();
   auto code = vm->WaitExit();
   ASSERT_TRUE(code) << vm->Tail();

@@ -1,9 +1,9 @@
 #include "boot/jails/jail_mode.h"
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 
@@ -145,8 +145,8 @@ int JailRunMain(const std::vector<std::string>& args) {
   if (auto cg = CheckCgroup2(hooks.cgroup_parent); !cg.ok()) {
     for (const JailConfig& j : config.jails.jails)
       if (HasLimits(j.limits)) {
-        std::fprintf(stderr, "initos jail run: jail %s has cgroup limits, but %s\n",
-                     j.name.c_str(), cg.error().str().c_str());
+        std::fprintf(stderr, "initos jail run: jail %s has cgroup limits, but %s\n", j.name.c_str(),
+                     cg.error().str().c_str());
         return 1;
       }
     LOG(Warning) << cg.error().str()

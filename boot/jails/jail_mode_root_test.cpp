@@ -4,8 +4,8 @@
 // group refused, a member may list but not exec), and no process left
 // after SIGTERM. Needs cgroup2 (the QEMU guest has it; this host may not).
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -32,7 +32,7 @@ constexpr gid_t kReadGroup = 4242;
 constexpr uid_t kNobody = 65534;
 
 bool HaveCgroup2() {
-  struct statfs st{};
+  struct statfs st {};
   return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == 0x63677270;  // CGROUP2_SUPER_MAGIC
 }
 
@@ -80,8 +80,8 @@ class JailRunRootTest : public ::testing::Test {
     socket_ = dir_ / "ctl/jails.sock";
     ASSERT_TRUE(WriteStringToFile(
                     dir_ / "jails.toml",
-                    "[jails]\nsocket = \"" + socket_ + "\"\nread-group = " +
-                        std::to_string(kReadGroup) +
+                    "[jails]\nsocket = \"" + socket_ +
+                        "\"\nread-group = " + std::to_string(kReadGroup) +
                         "\n[[jail]]\nname = \"box\"\nkind = \"unprivileged\"\nrootfs = \"" +
                         (dir_ / "root") +
                         "\"\nreaper = true\ncommand = [\"/bin/sh\", \"-c\", \"echo hello from "
@@ -163,7 +163,8 @@ TEST_F(JailRunRootTest, ControlSocketListExecRestartStopAndPeerCredentials) {
   auto kill = Jail({"exec", "box", "--", "/bin/sh", "-c", "kill $(pidof sleep)"});
   EXPECT_EQ(kill.status, 0) << kill.err;
   EXPECT_TRUE(JailUntil({"logs", "box"}, "hello from box[\\s\\S]*hello from box"))
-      << Log() << "logs:\n" << Jail({"logs", "box"}).out << Jail({"status", "box"}).out;
+      << Log() << "logs:\n"
+      << Jail({"logs", "box"}).out << Jail({"status", "box"}).out;
   EXPECT_TRUE(JailUntil({"list"}, R"(box +unprivileged +running +[0-9]+ +1)")) << Log();
   EXPECT_NE(Log().find("restarting in 200 ms"), std::string::npos) << Log();
 

@@ -12,8 +12,8 @@
 namespace initos {
 inline namespace boot {
 
-Result<std::vector<SwitchRootStep>> PlanLeaveInitramfs(const std::string& mountinfo,
-                                                       const std::vector<std::string>& keep_mounts) {
+Result<std::vector<SwitchRootStep>> PlanLeaveInitramfs(
+    const std::string& mountinfo, const std::vector<std::string>& keep_mounts) {
   SwitchRootInput in;
   in.new_root = kJailHostRoot;
   in.mountinfo = mountinfo;
@@ -27,7 +27,8 @@ Result<std::vector<SwitchRootStep>> PlanLeaveInitramfs(const std::string& mounti
 
 Result<void> LeaveInitramfs(const std::string& root, const std::vector<std::string>& keep_mounts) {
   std::string target = PathUnderRoot(root, kJailHostRoot);
-  if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError() << "mkdir " << target;
+  if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST)
+    return ErrnoError() << "mkdir " << target;
   if (::mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
     return ErrnoError() << "mount a tmpfs on " << target;
   auto names = ReadFileToString(PathUnderRoot(root, "/proc/self/mountinfo"));

@@ -1,18 +1,16 @@
 #include "boot/rootfs/rootfs_stage.h"
 
-#include <cctype>
-
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <vector>
 
 #include "base/file.h"
 #include "base/log.h"
-#include "os/idmap.h"
 #include "base/safe_open.h"
 #include "base/sys/dm.h"
 #include "boot/rootfs/persistent_dirs.h"
@@ -22,6 +20,7 @@
 #include "format/signing.h"
 #include "image/bundle.h"
 #include "os/blockdev.h"
+#include "os/idmap.h"
 #include "os/loop.h"
 #include "os/mount_util.h"
 
@@ -195,9 +194,9 @@ Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const
   std::string uuid = env.dm_name;
   for (char& c : uuid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   uuid += "-" + m.uuid;
-  Result<std::string> root = target.ok()
-                                 ? CreateDmDevice(*dm, env.dm_name, uuid, {*target}, true, env.dev_dir)
-                                 : Result<std::string>(target.error());
+  Result<std::string> root =
+      target.ok() ? CreateDmDevice(*dm, env.dm_name, uuid, {*target}, true, env.dev_dir)
+                  : Result<std::string>(target.error());
   if (!root.ok()) {
     (void)dm->Remove(base_name);
     return Fail("create dm-verity device " + env.dm_name, root.error());
