@@ -81,14 +81,19 @@ Result<Prepared> Prepare(const ContainerSpec& spec) {
 
 // The steps after the process is inside the jail's root: rlimits, ids,
 // capabilities, no_new_privs, seccomp (last, so nothing before it needs a
-// syscall the policy denies).
+// syscall the policy denies). Without no_new_privs the kernel only lets a
+// process holding CAP_SYS_ADMIN install a filter: then seccomp goes first,
+// while the jail's root still has it (as runc does).
 void AddProcessSteps(std::vector<ChildStep>& steps, const JailConfig& c, const Prepared& p) {
   steps.push_back({"set rlimits", [&c] { return ApplyRlimits(c.rlimits); }});
+  if (p.seccomp && !c.no_new_privileges)
+    steps.push_back({"install seccomp", [&p] { return InstallSeccomp(*p.seccomp); }});
   steps.push_back(
       {"switch to the jail's user", [&c] { return SwitchToJailUser(c.user, c.group); }});
   steps.push_back({"cut capabilities", [&p] { return ApplyCapabilities(p.capabilities); }});
   if (c.no_new_privileges) steps.push_back({"set no_new_privs", [] { return SetNoNewPrivs(); }});
-  if (p.seccomp) steps.push_back({"install seccomp", [&p] { return InstallSeccomp(*p.seccomp); }});
+  if (p.seccomp && c.no_new_privileges)
+    steps.push_back({"install seccomp", [&p] { return InstallSeccomp(*p.seccomp); }});
 }
 
 // The pid behind a pidfd ("Pid:" of its fdinfo).

@@ -50,6 +50,11 @@ void Probe(const char* name, long r) {
 }
 
 int RunProbesIfAsked() {
+  if (std::getenv("INITOS_JAIL_PROBE_EUID") != nullptr) {  // run as a setuid copy
+    std::printf("euid %d\n", static_cast<int>(::geteuid()));
+    std::fflush(stdout);
+    ::_exit(0);
+  }
   const char* host = std::getenv("INITOS_JAIL_PROBE");
   if (host == nullptr) return 0;
   const pid_t host_pid = static_cast<pid_t>(std::atoi(host));
@@ -522,10 +527,15 @@ TEST_F(ContainerRootTest, PidsMaxStopsAForkBomb) {
 // The probes of RunProbesIfAsked, run inside an unprivileged jail.
 class ContainerProbeTest : public ContainerRootTest {
  protected:
-  std::map<std::string, int> RunProbes() {
+  // The host's libraries, read-only: this test binary runs inside.
+  std::vector<JailMount> HostLibs() {
     std::vector<JailMount> libs;
     for (const char* d : {"/lib", "/lib64", "/usr/lib"})
       if (::access(d, F_OK) == 0) libs.push_back({JailMount::Type::kBind, d, d, true, ""});
+    return libs;
+  }
+  std::map<std::string, int> RunProbes() {
+    std::vector<JailMount> libs = HostLibs();
     std::string self = fs::read_symlink("/proc/self/exe").string();
     libs.push_back({JailMount::Type::kBind, self, "/probe", true, ""});
     spec_.config.mounts = libs;
@@ -583,8 +593,7 @@ TEST_F(ContainerProbeTest, KernelAndHostEscapesFailWithTheExpectedErrno) {
 // the syscall gives (keyctl, for one, would work without it).
 TEST_F(ContainerProbeTest, SeccompBlocksTheKernelAttackSurface) {
   SeccompPolicy policy = DefaultSeccompPolicy();
-  if (policy.rules.empty())
-    GTEST_SKIP() << "the default seccomp policy (jail/seccomp_policy.cpp) is not merged yet";
+  ASSERT_FALSE(policy.rules.empty());
   auto errno_for = [&](const std::string& syscall) {
     for (const auto& r : policy.rules)
       if (r.syscall == syscall && r.action.kind == SeccompAction::Kind::kErrno)
@@ -608,6 +617,27 @@ TEST_F(ContainerProbeTest, SeccompBlocksTheKernelAttackSurface) {
     ASSERT_GT(want, 0) << "the default policy has no errno rule for " << name;
     EXPECT_EQ(got[name], want) << name;
   }
+}
+
+// A setuid-root binary of the image (owned by the jail's root) run by an
+// unprivileged user inside: no_new_privs (the default) keeps its euid; the
+// same file without no_new_privs does change it, so the test can fail.
+TEST_F(ContainerProbeTest, ASetuidBinaryGainsNothingUnderNoNewPrivs) {
+  std::string probe = rootfs_ + "/bin/suid-probe";
+  fs::copy_file(fs::read_symlink("/proc/self/exe"), probe);
+  ASSERT_EQ(::chown(probe.c_str(), kHostBase, kHostBase), 0);
+  ASSERT_EQ(::chmod(probe.c_str(), 04755), 0);
+  spec_.config.mounts = HostLibs();
+  spec_.config.user = "app";
+  spec_.config.group = "app";
+  spec_.config.env["INITOS_JAIL_PROBE_EUID"] = "1";
+  auto [out, status] = Run({"/bin/suid-probe"});
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "euid 1000\n");
+  spec_.config.no_new_privileges = false;
+  auto [out2, status2] = Run({"/bin/suid-probe"});
+  EXPECT_EQ(status2, 0) << out2;
+  EXPECT_EQ(out2, "euid 0\n") << "the control: without no_new_privs the setuid bit works";
 }
 
 }  // namespace
