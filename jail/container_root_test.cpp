@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "base/file.h"
@@ -388,6 +389,23 @@ TEST_F(ContainerRootTest, PrivilegedJailIsRealRootInItsOwnNamespaces) {
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   EXPECT_NE(std::string(host), "priv");
+}
+
+// Hardware goes only to privileged jails, and only what is named: the
+// granted node plus the default set, never the rest of the host's /dev.
+TEST_F(ContainerRootTest, APrivilegedJailGetsTheGrantedDevicesAndNoOthers) {
+  ASSERT_EQ(::access("/dev/loop-control", F_OK), 0) << "the test grants /dev/loop-control";
+  spec_.config.kind = JailKind::kPrivileged;
+  spec_.config.devices = {"/dev/loop-control"};
+  auto [out, status] = Run({"/bin/sh", "-c", "ls /dev"});
+  EXPECT_EQ(status, 0) << out;
+  std::set<std::string> names;
+  std::istringstream in(out);
+  for (std::string n; in >> n;) names.insert(n);
+  for (const char* want : {"loop-control", "null", "zero", "full", "random", "urandom", "tty"})
+    EXPECT_TRUE(names.count(want)) << want << " missing from the jail's /dev: " << out;
+  for (const char* host_only : {"loop0", "mem", "kmsg", "vda", "sda", "port"})
+    EXPECT_FALSE(names.count(host_only)) << host_only << " reached the jail: " << out;
 }
 
 TEST_F(ContainerRootTest, ReaperIsPid1AndRunsTheChain) {
