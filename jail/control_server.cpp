@@ -143,19 +143,30 @@ void JailControlServer::OnReadable(Client& c) {
   c.in.append(buf, static_cast<size_t>(n));
   if (c.in.size() > kMaxRequest) return Close(c.fd.get());
   int fd = c.fd.get();
+  // Input typed into a console still reaches the jail when the client hung
+  // up right after sending it (a pipe on its stdin): the target is kept
+  // here, not in the client that a failed reply may have closed.
+  std::string console = c.console ? c.follow : "";
   for (DecodedFrame& f : TakeFrames(c.in)) {
     if (f.type == 'r' && !c.handled) {
       c.handled = true;
-      Handle(c, f.payload, std::move(fds));
-      if (!clients_.count(fd)) return;
-    } else if (f.type == 'i' && c.console) {
-      auto w = jails_.WriteConsole(c.follow, f.payload);
+      console = Handle(c, f.payload, std::move(fds));
+      if (!clients_.count(fd) && console.empty()) return;
+    } else if (f.type == 'i' && !console.empty()) {
+      auto w = jails_.WriteConsole(console, f.payload);
       if (!w.ok()) LOG(Warning) << w.error().str();
     }
   }
 }
 
-void JailControlServer::Handle(Client& c, const std::string& bytes, std::vector<unique_fd> fds) {
+std::string JailControlServer::Handle(Client& c, const std::string& bytes,
+                                      std::vector<unique_fd> fds) {
+  Dispatch(c, bytes, std::move(fds));
+  return console_;
+}
+
+void JailControlServer::Dispatch(Client& c, const std::string& bytes, std::vector<unique_fd> fds) {
+  console_.clear();
   auto fail = [&](const std::string& line) {
     Send(c, Frame('e', line) + ExitFrame(1));
     c.close_after_send = true;
@@ -194,6 +205,7 @@ void JailControlServer::Handle(Client& c, const std::string& bytes, std::vector<
     case JailVerb::kConsole:
       c.follow = req->name;
       c.console = true;
+      console_ = req->name;  // before Send: it may close a client that hung up
       Send(c, Frame('o', "[attached to " + req->name + "'s console; end input to detach]\n"));
       return;
     case JailVerb::kStart:

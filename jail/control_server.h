@@ -30,7 +30,10 @@ class JailControlServer {
   struct Client;
   void Accept();
   void OnReadable(Client& c);
-  void Handle(Client& c, const std::string& request, std::vector<unique_fd> fds);
+  // Answers one request; returns the jail whose console the client
+  // attached to ("" for other requests), valid even if the client is gone.
+  std::string Handle(Client& c, const std::string& request, std::vector<unique_fd> fds);
+  void Dispatch(Client& c, const std::string& request, std::vector<unique_fd> fds);
   void Send(Client& c, const std::string& bytes);
   void Close(int fd);
   void OnOutput(const std::string& name, std::string_view data);
@@ -41,6 +44,7 @@ class JailControlServer {
   std::string path_;
   std::map<int, std::unique_ptr<Client>> clients_;
   int listener_ = 0;
+  std::string console_;  // Dispatch's console target
 };
 
 // Client side (`initos jail ...`): sends the request, relays the answer to

@@ -86,7 +86,11 @@ class JailRunRootTest : public ::testing::Test {
                         (dir_ / "root") +
                         "\"\nreaper = true\ncommand = [\"/bin/sh\", \"-c\", \"echo hello from "
                         "box; exec sleep 1000\"]\nrestart = \"on-failure\"\n"
-                        "restart-delay-ms = 200\n")
+                        "restart-delay-ms = 200\n"
+                        "[[jail]]\nname = \"talk\"\nrootfs = \"" +
+                        (dir_ / "root") +
+                        "\"\ncommand = [\"/bin/sh\", \"-c\", \"read line; echo \\\"got "
+                        "$line\\\"; exec sleep 1000\"]\n")
                     .ok());
   }
   void TearDown() override {
@@ -169,6 +173,14 @@ TEST_F(JailRunRootTest, ControlSocketListExecRestartStopAndPeerCredentials) {
       << Jail({"logs", "box"}).out << Jail({"status", "box"}).out;
   EXPECT_TRUE(JailUntil({"list"}, R"(box +unprivileged +running +[0-9]+ +1)")) << Log();
   EXPECT_NE(Log().find("restarting in 200 ms"), std::string::npos) << Log();
+
+  // The console: what the client types reaches the jail's stdin.
+  ASSERT_TRUE(WriteStringToFile(dir_ / "typed", "hello console\n").ok());
+  auto console = RunProgram({INITOS_BINARY, "jail", "console", "--socket", socket_, "talk"}, "",
+                            dir_ / "typed");
+  EXPECT_EQ(console.status, 0) << console.err;
+  EXPECT_TRUE(JailUntil({"logs", "talk"}, "got hello console"))
+      << Jail({"logs", "talk"}).out << Log() << console.out << console.err;
 
   auto stop = Jail({"stop", "box"});
   EXPECT_EQ(stop.status, 0) << stop.err;
