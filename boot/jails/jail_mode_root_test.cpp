@@ -90,7 +90,10 @@ class JailRunRootTest : public ::testing::Test {
                         "[[jail]]\nname = \"talk\"\nrootfs = \"" +
                         (dir_ / "root") +
                         "\"\ncommand = [\"/bin/sh\", \"-c\", \"read line; echo \\\"got "
-                        "$line\\\"; exec sleep 1000\"]\n")
+                        "$line\\\"; exec sleep 1000\"]\n"
+                        // sleep as a pid namespace's init ignores SIGTERM:
+                        // killed after this, not the default 10 s.
+                        "stop-timeout-ms = 500\n")
                     .ok());
   }
   void TearDown() override {
@@ -174,6 +177,20 @@ TEST_F(JailRunRootTest, ControlSocketListExecRestartStopAndPeerCredentials) {
   EXPECT_TRUE(JailUntil({"list"}, R"(box +unprivileged +running +[0-9]+ +1)")) << Log();
   EXPECT_NE(Log().find("restarting in 200 ms"), std::string::npos) << Log();
 
+  // `logs -f` started before the jail says anything: what it prints later
+  // can only have come live.
+  pid_t follower = ::fork();
+  if (follower == 0) {
+    int out = ::open((dir_ / "follow.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::execl(INITOS_BINARY, "initos", "jail", "logs", "-f", "--socket", socket_.c_str(), "talk",
+            nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(follower, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Jail({"logs", "talk"}).out, "") << "the talk jail printed before it was typed to";
+
   // The console: what the client types reaches the jail's stdin.
   ASSERT_TRUE(WriteStringToFile(dir_ / "typed", "hello console\n").ok());
   auto console = RunProgram({INITOS_BINARY, "jail", "console", "--socket", socket_, "talk"}, "",
@@ -181,6 +198,16 @@ TEST_F(JailRunRootTest, ControlSocketListExecRestartStopAndPeerCredentials) {
   EXPECT_EQ(console.status, 0) << console.err;
   EXPECT_TRUE(JailUntil({"logs", "talk"}, "got hello console"))
       << Jail({"logs", "talk"}).out << Log() << console.out << console.err;
+
+  std::string followed;
+  for (int i = 0; i < 100 && followed.find("got hello console") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto f = ReadFileToString(dir_ / "follow.out");
+    followed = f.ok() ? *f : "";
+  }
+  EXPECT_NE(followed.find("got hello console"), std::string::npos) << followed;
+  ::kill(follower, SIGTERM);
+  ::waitpid(follower, nullptr, 0);
 
   auto stop = Jail({"stop", "box"});
   EXPECT_EQ(stop.status, 0) << stop.err;
