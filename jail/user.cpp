@@ -46,23 +46,6 @@ std::optional<std::vector<std::string_view>> FindEntry(std::string_view db, std:
 
 }  // namespace
 
-std::string IdMapLine(const IdRange& range) {
-  return "0 " + std::to_string(range.host) + " " + std::to_string(range.count) + "\n";
-}
-
-Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups) {
-  std::string proc = "/proc/" + std::to_string(pid);
-  if (auto r = WriteStringToFile(proc + "/setgroups", deny_setgroups ? "deny" : "allow"); !r.ok())
-    return Err() << "write setgroups of the jail: " << r.error().str();
-  if (auto r = WriteStringToFile(proc + "/gid_map", IdMapLine(gids)); !r.ok())
-    return Err() << "write gid_map " << IdMapLine(gids).substr(0, IdMapLine(gids).size() - 1)
-                 << ": " << r.error().str() << "; is the range free and below /etc/subgid limits?";
-  if (auto r = WriteStringToFile(proc + "/uid_map", IdMapLine(uids)); !r.ok())
-    return Err() << "write uid_map " << IdMapLine(uids).substr(0, IdMapLine(uids).size() - 1)
-                 << ": " << r.error().str();
-  return {};
-}
-
 Result<JailIds> ResolveJailIds(std::string_view user, std::string_view group,
                                std::string_view passwd, std::string_view group_file) {
   JailIds ids;

@@ -1,6 +1,6 @@
-// Who the jail runs as: the uid/gid maps of an unprivileged jail's user
-// namespace (written by the supervisor, the parent, while the child waits),
-// and the configured user/group resolved against the jail's own
+// Who the jail runs as: becoming root of an unprivileged jail's user
+// namespace once the supervisor wrote its maps (os/idmap.h WriteIdMaps, while
+// the child waits), and the configured user/group resolved against the jail's own
 // /etc/passwd and /etc/group. Privileged jails have no user namespace.
 #pragma once
 
@@ -11,19 +11,10 @@
 
 #include "base/result.h"
 #include "format/jail_config.h"
+#include "os/idmap.h"  // IdMapLine, WriteIdMaps
 
 namespace initos {
 inline namespace jail {
-
-// "0 HOST COUNT\n": inside ids [0, COUNT) are host ids [HOST, HOST+COUNT) (pure).
-std::string IdMapLine(const IdRange& range);
-
-// Writes /proc/PID/setgroups ("deny" or "allow"), gid_map and uid_map.
-// "allow" is safe when the writer is host root and every mapped gid is the
-// jail's own (the "deny" rule protects negative-group ACLs from
-// unprivileged map writers, CVE-2014-8989), and an OS in the jail needs
-// setgroups for its services.
-Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups);
 
 struct JailIds {
   uid_t uid = 0;

@@ -12,11 +12,6 @@ constexpr const char* kPasswd =
     "app:x:1000:1001::/home/app:/bin/sh\n";
 constexpr const char* kGroup = "root:x:0:\nwww-data:x:33:\nstaff:x:50:app\n";
 
-TEST(UserTest, MapLine) {
-  EXPECT_EQ(IdMapLine({100000, 65536}), "0 100000 65536\n");
-  EXPECT_EQ(IdMapLine({200000, 1}), "0 200000 1\n");
-}
-
 TEST(UserTest, NumbersNeedNoDatabase) {
   auto ids = ResolveJailIds("1234", "99", "", "");
   ASSERT_TRUE(ids.ok()) << ids.error().str();

@@ -14,8 +14,21 @@
 namespace initos {
 inline namespace os {
 
-std::string IdMapLine(const IdRange& r) {
-  return "0 " + std::to_string(r.host) + " " + std::to_string(r.count) + "\n";
+std::string IdMapLine(const IdRange& range) {
+  return "0 " + std::to_string(range.host) + " " + std::to_string(range.count) + "\n";
+}
+
+Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  if (auto r = WriteStringToFile(proc + "/setgroups", deny_setgroups ? "deny" : "allow"); !r.ok())
+    return Err() << "write setgroups of the jail: " << r.error().str();
+  if (auto r = WriteStringToFile(proc + "/gid_map", IdMapLine(gids)); !r.ok())
+    return Err() << "write gid_map " << IdMapLine(gids).substr(0, IdMapLine(gids).size() - 1)
+                 << ": " << r.error().str() << "; is the range free and below /etc/subgid limits?";
+  if (auto r = WriteStringToFile(proc + "/uid_map", IdMapLine(uids)); !r.ok())
+    return Err() << "write uid_map " << IdMapLine(uids).substr(0, IdMapLine(uids).size() - 1)
+                 << ": " << r.error().str();
+  return {};
 }
 
 Result<unique_fd> UserNamespaceWithMaps(const IdRange& uids, const IdRange& gids) {
@@ -49,9 +62,7 @@ Result<unique_fd> UserNamespaceWithMaps(const IdRange& uids, const IdRange& gids
       break;
     ::usleep(1000);
   }
-  Result<void> maps = WriteStringToFile(proc + "/uid_map", IdMapLine(uids));
-  if (maps.ok()) maps = WriteStringToFile(proc + "/setgroups", "deny");
-  if (maps.ok()) maps = WriteStringToFile(proc + "/gid_map", IdMapLine(gids));
+  Result<void> maps = WriteIdMaps(pid, uids, gids, /*deny_setgroups=*/true);
   if (!maps.ok()) {
     finish();
     return Err() << "user namespace for the idmapped rootfs: " << maps.error().str();

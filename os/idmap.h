@@ -4,6 +4,8 @@
 // overlayfs lower layers support it since 5.19).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "base/result.h"
@@ -21,8 +23,16 @@ Result<unique_fd> UserNamespaceWithMaps(const IdRange& uids, const IdRange& gids
 // namespace's mapping.
 Result<void> IdmappedBind(const std::string& source, const std::string& target, int userns_fd);
 
-// "0 100000 65536\n": one uid_map/gid_map line. Pure.
+// "0 HOST COUNT\n": inside ids [0, COUNT) are host ids [HOST, HOST+COUNT) (pure).
 std::string IdMapLine(const IdRange& range);
+
+// Writes /proc/PID/setgroups ("deny" or "allow"), gid_map and uid_map: a
+// jail's child (while it waits) or the helper namespace of an idmapped
+// mount. "allow" is safe when the writer is host root and every mapped gid
+// is the jail's own (the "deny" rule protects negative-group ACLs from
+// unprivileged map writers, CVE-2014-8989), and an OS in the jail needs
+// setgroups for its services.
+Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups);
 
 }  // namespace os
 }  // namespace initos
