@@ -1,10 +1,7 @@
 #include "boot/jails/leave_initramfs.h"
 
-#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-
-#include <cstring>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -33,31 +30,11 @@ Result<void> LeaveInitramfs(const std::string& root, const std::vector<std::stri
     return ErrnoError() << "mount a tmpfs on " << target;
   auto names = ReadFileToString(PathUnderRoot(root, "/proc/self/mountinfo"));
   if (!names.ok()) return names.error();
-  // Everything of the initramfs' own filesystem; mount points come along as
-  // empty directories; the new root's own directory is skipped.
-  std::string top = PathUnderRoot(root, "/");
-  DIR* d = ::opendir(top.c_str());
-  if (!d) return ErrnoError() << "opendir " << top;
-  std::vector<std::string> entries;
-  while (struct dirent* e = ::readdir(d))
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 &&
-        std::strcmp(e->d_name, kJailHostRoot + 1) != 0)
-      entries.push_back(e->d_name);
-  ::closedir(d);
-  struct stat top_st {};
-  if (::stat(top.c_str(), &top_st) != 0) return ErrnoError() << "stat " << top;
-  for (const std::string& e : entries) {
-    struct stat st {};
-    std::string path = PathUnderRoot(root, "/" + e);
-    if (::lstat(path.c_str(), &st) != 0) return ErrnoError() << "stat " << path;
-    if (S_ISDIR(st.st_mode) && st.st_dev != top_st.st_dev) {  // a mount point: moved later
-      if (::mkdir((target + "/" + e).c_str(), st.st_mode & 07777) != 0 && errno != EEXIST)
-        return ErrnoError() << "mkdir " << target << "/" << e;
-      continue;
-    }
-    auto copy = CopyTree(path, target + "/" + e, CopyOptions{false, true});
-    if (!copy.ok()) return Err() << "copy the initramfs: " << copy.error().str();
-  }
+  // Everything of the initramfs' own filesystem. Mount points (/proc,
+  // /run, ..., the new root itself) come along as empty directories: the
+  // plan moves the API mounts onto them.
+  auto copy = CopyTree(PathUnderRoot(root, "/"), target, CopyOptions{false, true});
+  if (!copy.ok()) return Err() << "copy the initramfs: " << copy.error().str();
   auto steps = PlanLeaveInitramfs(*names, keep_mounts);
   if (!steps.ok()) return steps.error();
   for (const auto& s : *steps) LOG(Debug) << "leave initramfs: " << s.str();
