@@ -104,12 +104,7 @@ void JailControlServer::Accept() {
     c->fd = std::move(fd);
     Client* cp = c.get();
     clients_[raw] = std::move(c);
-    loop_.WatchFd(raw, POLLIN, [this, cp, raw](short revents) {
-      if (revents & POLLOUT) Send(*cp, "");
-      if (!clients_.count(raw)) return false;
-      if (revents & (POLLIN | POLLHUP | POLLERR)) OnReadable(*cp);
-      return false;
-    });
+    WatchClient(*cp, POLLIN);
   }
 }
 
@@ -243,10 +238,16 @@ void JailControlServer::Send(Client& c, const std::string& bytes) {
   }
   if (c.out.size() > kMaxPendingOutput) return Close(fd);  // a client that stopped reading
   if (c.out.empty() && c.close_after_send) return Close(fd);
-  loop_.WatchFd(fd, c.out.empty() ? POLLIN : (POLLIN | POLLOUT), [this, cp = &c, fd](short rev) {
-    if (rev & POLLOUT) Send(*cp, "");
+  WatchClient(c, c.out.empty() ? POLLIN : (POLLIN | POLLOUT));
+}
+
+// POLLOUT only while replies wait to be sent; a handler may close the client.
+void JailControlServer::WatchClient(Client& c, short events) {
+  int fd = c.fd.get();
+  loop_.WatchFd(fd, events, [this, cp = &c, fd](short revents) {
+    if (revents & POLLOUT) Send(*cp, "");
     if (!clients_.count(fd)) return false;
-    if (rev & (POLLIN | POLLHUP | POLLERR)) OnReadable(*cp);
+    if (revents & (POLLIN | POLLHUP | POLLERR)) OnReadable(*cp);
     return false;
   });
 }

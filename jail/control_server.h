@@ -29,6 +29,7 @@ class JailControlServer {
  private:
   struct Client;
   void Accept();
+  void WatchClient(Client& c, short events);
   void OnReadable(Client& c);
   // Answers one request; returns the jail whose console the client
   // attached to ("" for other requests), valid even if the client is gone.

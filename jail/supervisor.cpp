@@ -82,6 +82,10 @@ Result<std::pair<unique_fd, unique_fd>> OpenConsolePty(const IdRange& owner) {
   return std::make_pair(std::move(master), std::move(slave));
 }
 
+Error NoSuchJail(const std::string& name) {
+  return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+}
+
 }  // namespace
 
 JailSupervisor::JailSupervisor(JailsConfig config, Supervision& loop, JailHooks hooks)
@@ -320,7 +324,7 @@ void JailSupervisor::OnDeadline(Supervision::ChildId id) {
 
 Result<void> JailSupervisor::Stop(const std::string& name) {
   Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   if (j->state == JailState::kBackoff || j->state == JailState::kWaiting) {
     loop_.ClearDeadline(j->id);
     j->state = JailState::kStopped;
@@ -337,7 +341,7 @@ Result<void> JailSupervisor::Stop(const std::string& name) {
 
 Result<void> JailSupervisor::Start(const std::string& name) {
   Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   if (j->state == JailState::kRunning || j->state == JailState::kStopping)
     return Err() << "jail " << name << " is " << JailStateName(j->state)
                  << "; use `initos jail restart " << name << "`";
@@ -355,7 +359,7 @@ Result<void> JailSupervisor::Start(const std::string& name) {
 
 Result<void> JailSupervisor::Restart(const std::string& name) {
   Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   if (j->state != JailState::kRunning) return Start(name);
   // Stop, and once it ended start it again: AfterEnd sees a stop request,
   // so the restart comes from here, not from the policy.
@@ -413,7 +417,7 @@ std::string JailSupervisor::ListText() const {
 
 Result<std::string> JailSupervisor::StatusText(const std::string& name) const {
   const Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   std::ostringstream out;
   out << "name: " << name << "\n"
       << "kind: " << JailKindName(j->config.kind) << "\n"
@@ -433,13 +437,13 @@ Result<std::string> JailSupervisor::StatusText(const std::string& name) const {
 
 Result<std::string> JailSupervisor::LogText(const std::string& name) const {
   const Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   return j->ring.Contents();
 }
 
 Result<void> JailSupervisor::WriteConsole(const std::string& name, std::string_view data) {
   Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   if (!j->console_master.ok()) return Err() << "jail " << name << " has no console yet";
   if (::write(j->console_master.get(), data.data(), data.size()) < 0 && errno != EAGAIN)
     return ErrnoError() << "jail " << name << " console";
@@ -449,7 +453,7 @@ Result<void> JailSupervisor::WriteConsole(const std::string& name, std::string_v
 Result<pid_t> JailSupervisor::Exec(const std::string& name, const std::vector<std::string>& argv,
                                    int in, int out, int err, std::function<void(int)> on_exit) {
   Jail* j = Find(name);
-  if (!j) return Err() << "no jail named \"" << name << "\"; see `initos jail list`";
+  if (!j) return NoSuchJail(name);
   if (j->state != JailState::kRunning)
     return Err() << "jail " << name << " is " << JailStateName(j->state)
                  << "; start it first (initos jail start " << name << ")";
