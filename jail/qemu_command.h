@@ -24,7 +24,7 @@ struct QemuVm {
   std::string machine = "q35";  // "q35" or "microvm"
   int memory_mb = 512;
   int cpus = 1;
-  std::string kernel;           // required
+  std::string kernel;           // required unless firmware_code is set
   std::string initramfs;        // "" = none
   std::string append;           // kernel arguments after the console ones
   std::vector<QemuDisk> disks;  // raw images, virtio-blk, in order (vda, vdb, ...)
@@ -33,6 +33,16 @@ struct QemuVm {
   // Serial console on QEMU's stdio (the harness reads it), no monitor, and
   // QEMU exits instead of rebooting, so a guest reboot or panic ends the run.
   bool no_reboot = true;
+  // EFI boot: OVMF code (read-only pflash) and the writable variables file
+  // (a copy per VM: the firmware writes it). With firmware and no kernel the
+  // firmware boots from the disks (EFI/BOOT/BOOTX64.EFI on an ESP).
+  std::string firmware_code;
+  std::string firmware_vars;
+  // OVMF's Secure Boot build needs SMM and a secure pflash, or it refuses to
+  // start (q35 only): without SMM the guest could rewrite the variables.
+  bool secure_boot = false;
+  // Control socket of a running swtpm: the guest gets a TPM 2.0 (tpm-tis).
+  std::string tpm_socket;
 };
 
 // The argv (argv[0] = binary). Errors name the bad field: a missing kernel,

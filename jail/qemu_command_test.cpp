@@ -98,4 +98,54 @@ TEST(QemuCommandTest, InvalidFieldsAreNamed) {
 }
 
 }  // namespace
+TEST(QemuCommandTest, FirmwareBootHasPflashAndNoKernel) {
+  QemuVm vm;
+  vm.firmware_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+  vm.firmware_vars = "/tmp/vars.fd";
+  vm.secure_boot = true;
+  vm.tpm_socket = "/tmp/swtpm.sock";
+  vm.disks.push_back({"/tmp/esp.img", false});
+  auto argv = QemuArgv(vm);
+  ASSERT_TRUE(argv.ok()) << argv.error().str();
+  EXPECT_EQ(CountOf(*argv, "-kernel"), 0u);
+  EXPECT_EQ(CountOf(*argv, "-append"), 0u);
+  EXPECT_EQ(After(*argv, "-M"), "q35,smm=on");
+  EXPECT_EQ(After(*argv, "-global"), "driver=cfi.pflash01,property=secure,value=on");
+  EXPECT_EQ(CountOf(*argv,
+                    "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/"
+                    "OVMF_CODE_4M.secboot.fd"),
+            1u);
+  EXPECT_EQ(CountOf(*argv, "if=pflash,format=raw,unit=1,file=/tmp/vars.fd"), 1u);
+  EXPECT_EQ(After(*argv, "-chardev"), "socket,id=chrtpm,path=/tmp/swtpm.sock");
+  EXPECT_EQ(After(*argv, "-tpmdev"), "emulator,id=tpm0,chardev=chrtpm");
+  EXPECT_EQ(CountOf(*argv, "tpm-tis,tpmdev=tpm0"), 1u);
+}
+
+TEST(QemuCommandTest, FirmwareCombinationsAreChecked) {
+  QemuVm none;
+  EXPECT_FALSE(QemuArgv(none).ok());  // neither kernel nor firmware
+  QemuVm code_only;
+  code_only.firmware_code = "c";
+  EXPECT_FALSE(QemuArgv(code_only).ok());
+  QemuVm sb_without_firmware;
+  sb_without_firmware.kernel = "k";
+  sb_without_firmware.secure_boot = true;
+  EXPECT_FALSE(QemuArgv(sb_without_firmware).ok());
+  QemuVm sb_microvm;
+  sb_microvm.firmware_code = "c";
+  sb_microvm.firmware_vars = "v";
+  sb_microvm.machine = "microvm";
+  sb_microvm.secure_boot = true;
+  EXPECT_FALSE(QemuArgv(sb_microvm).ok());
+  QemuVm initrd_without_kernel;
+  initrd_without_kernel.firmware_code = "c";
+  initrd_without_kernel.firmware_vars = "v";
+  initrd_without_kernel.initramfs = "i";
+  EXPECT_FALSE(QemuArgv(initrd_without_kernel).ok());
+  QemuVm comma;
+  comma.firmware_code = "c,x";
+  comma.firmware_vars = "v";
+  EXPECT_FALSE(QemuArgv(comma).ok());
+}
+
 }  // namespace initos

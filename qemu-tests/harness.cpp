@@ -184,9 +184,11 @@ std::string TestLogPath() {
 // ---- Qemu -------------------------------------------------------------------
 
 Result<std::unique_ptr<Qemu>> Qemu::Start(QemuOptions o) {
-  if (o.kernel.empty()) o.kernel = FindKernel();
-  if (o.kernel.empty()) return Err() << "no kernel found in /boot";
-  if (o.initramfs.empty()) return Err() << "QemuOptions.initramfs is required";
+  if (!o.firmware_boot) {
+    if (o.kernel.empty()) o.kernel = FindKernel();
+    if (o.kernel.empty()) return Err() << "no kernel found in /boot";
+    if (o.initramfs.empty()) return Err() << "QemuOptions.initramfs is required";
+  }
   std::unique_ptr<Qemu> q(new Qemu());
   q->log_path_ = o.log_path.empty() ? TestLogPath() : o.log_path;
 
@@ -194,11 +196,17 @@ Result<std::unique_ptr<Qemu>> Qemu::Start(QemuOptions o) {
   vm.binary = kQemu;
   vm.accel = Accel();
   vm.memory_mb = o.memory_mb;
-  vm.kernel = o.kernel;
-  vm.initramfs = o.initramfs;
-  vm.append = o.append;
-  // Debugging aid: extra kernel arguments for every boot.
-  if (std::string extra = Env("INITOS_QEMU_APPEND"); !extra.empty()) vm.append += " " + extra;
+  if (!o.firmware_boot) {
+    vm.kernel = o.kernel;
+    vm.initramfs = o.initramfs;
+    vm.append = o.append;
+    // Debugging aid: extra kernel arguments for every boot.
+    if (std::string extra = Env("INITOS_QEMU_APPEND"); !extra.empty()) vm.append += " " + extra;
+  }
+  vm.firmware_code = o.firmware_code;
+  vm.firmware_vars = o.firmware_vars;
+  vm.secure_boot = o.secure_boot;
+  vm.tpm_socket = o.tpm_socket;
   for (const std::string& d : o.disks) vm.disks.push_back({d, false});
   vm.hostfwd = o.hostfwd;
   auto argv = QemuArgv(vm);

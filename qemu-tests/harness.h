@@ -45,13 +45,20 @@ std::string TestWorkDir();
 std::string TestLogPath();
 
 struct QemuOptions {
-  std::string kernel;                        // "" = FindKernel()
-  std::string initramfs;                     // required
+  std::string kernel;                        // "" = FindKernel() (unless firmware boots)
+  std::string initramfs;                     // required for a direct kernel boot
   std::string append;                        // appended to "console=ttyS0 panic=-1 ..."
   std::vector<std::string> disks;            // raw files, attached as virtio-blk
   std::vector<std::pair<int, int>> hostfwd;  // host TCP port -> guest TCP port
   int memory_mb = 512;
   std::string log_path;  // "" = TestLogPath()
+  // EFI boot through OVMF (QemuVm's fields): with firmware_boot the kernel,
+  // initramfs and append are not used; the firmware boots the first disk.
+  bool firmware_boot = false;
+  std::string firmware_code;
+  std::string firmware_vars;  // writable copy, one per VM
+  bool secure_boot = false;
+  std::string tpm_socket;  // swtpm's control socket ("" = no TPM)
 };
 
 // Options for booting `initramfs` with extra kernel arguments `append`.

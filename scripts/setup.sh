@@ -15,7 +15,7 @@ PACKAGES=(
   python3
   # boots
   qemu-system-x86 qemu-utils linux-image-cloud-amd64 ovmf
-  systemd-boot-efi sbsigntool
+  systemd-boot-efi sbsigntool efitools mtools swtpm swtpm-tools
   # sidecar and the Debian demo
   openssh-server openssh-client debootstrap
   # benchmarks
