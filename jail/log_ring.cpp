@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/safe_open.h"
 
 namespace initos {
 inline namespace jail {
@@ -34,37 +35,57 @@ std::string LogRing::Since(uint64_t offset) const {
   return buf_.substr(offset - first);
 }
 
-LogFiles::LogFiles(std::string dir, std::string name, uint64_t max_bytes, int files)
-    : dir_(std::move(dir)), name_(std::move(name)), max_bytes_(max_bytes), files_(files) {}
+LogFiles::LogFiles(std::string base, std::string rel, std::string name, uint64_t max_bytes,
+                   int files)
+    : base_(std::move(base)),
+      rel_(std::move(rel)),
+      name_(std::move(name)),
+      max_bytes_(max_bytes),
+      files_(files) {}
 
 void LogFiles::Rotate() {
   fd_.reset();
-  std::string base = path();
+  std::string base = name_ + ".log";
   for (int i = files_ - 1; i >= 1; --i) {
     std::string from = i == 1 ? base : base + "." + std::to_string(i - 1);
-    ::rename(from.c_str(), (base + "." + std::to_string(i)).c_str());
+    ::renameat(dir_fd_.get(), from.c_str(), dir_fd_.get(),
+               (base + "." + std::to_string(i)).c_str());
   }
-  if (files_ <= 1) ::unlink(base.c_str());
+  if (files_ <= 1) ::unlinkat(dir_fd_.get(), base.c_str(), 0);
   size_ = 0;
 }
 
-void LogFiles::Append(std::string_view data) {
-  if (failed_ || dir_.empty() || data.empty()) return;
-  if (!fd_.ok()) {
-    (void)MakeDirs(dir_, 0700);
-    // O_NOFOLLOW: the state partition is the disk attacker's; a planted
-    // symlink must not redirect PID 1's writes.
-    fd_.reset(::open(path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-    struct stat st {};
-    if (!fd_.ok() || ::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      LOG(Warning) << "jail " << name_ << ": cannot write " << path() << ": "
-                   << std::strerror(errno) << "; its log stays in memory only";
-      failed_ = true;
-      fd_.reset();
-      return;
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
+bool LogFiles::Open() {
+  std::string problem;
+  if (!dir_fd_.ok()) {
+    auto root = OpenFile(base_, O_RDONLY | O_DIRECTORY);
+    auto dir =
+        root.ok() ? MakeDirsBeneath(root->get(), rel_, 0700) : Result<unique_fd>(root.error());
+    if (dir.ok())
+      dir_fd_ = std::move(*dir);
+    else
+      problem = dir.error().str();
   }
+  if (dir_fd_.ok()) {
+    fd_.reset(::openat(dir_fd_.get(), (name_ + ".log").c_str(),
+                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+    struct stat st {};
+    if (fd_.ok() && ::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+      size_ = static_cast<uint64_t>(st.st_size);
+      return true;
+    }
+    problem = fd_.ok() ? "not a regular file" : std::strerror(errno);
+  }
+  LOG(Warning) << "jail " << name_ << ": cannot write " << path() << ": " << problem
+               << "; its log stays in memory only (remove what is there on the state partition)";
+  failed_ = true;
+  fd_.reset();
+  return false;
+}
+
+void LogFiles::Append(std::string_view data) {
+  if (failed_ || base_.empty() || data.empty()) return;
+  if (!fd_.ok() && !Open()) return;
   if (size_ + data.size() > max_bytes_ && size_ > 0) {
     Rotate();
     return Append(data);

@@ -29,18 +29,24 @@ class LogRing {
   uint64_t total_ = 0;
 };
 
-// Appends to DIR/NAME.log; past max_bytes it is renamed NAME.log.1 (older
-// ones shifted, at most `files` kept) and a new one begun. Write errors
-// (full disk) drop the data and are reported once, never retried in a loop.
+// Appends to BASE/REL/NAME.log; past max_bytes it is renamed NAME.log.1
+// (older ones shifted, at most `files` kept) and a new one begun. Write
+// errors (full disk) drop the data and are reported once, never retried in a
+// loop. BASE is trusted (the state partition's mount point); REL and the
+// files below it were written by whoever wrote the disk, so no symlink there
+// is followed: the directories are opened one component at a time and every
+// open, rename and unlink is relative to REL's fd.
 class LogFiles {
  public:
-  LogFiles(std::string dir, std::string name, uint64_t max_bytes, int files);
+  LogFiles(std::string base, std::string rel, std::string name, uint64_t max_bytes, int files);
   void Append(std::string_view data);
-  std::string path() const { return dir_ + "/" + name_ + ".log"; }
+  std::string path() const { return base_ + "/" + rel_ + "/" + name_ + ".log"; }
 
  private:
+  bool Open();
   void Rotate();
-  std::string dir_, name_;
+  std::string base_, rel_, name_;
+  unique_fd dir_fd_;
   uint64_t max_bytes_;
   int files_;
   unique_fd fd_;

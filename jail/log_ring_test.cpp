@@ -35,7 +35,7 @@ TEST(LogRingTest, SinceGivesWhatCameAfterAnOffset) {
 TEST(LogFilesTest, RotatesAtTheCapAndKeepsAtMostNFiles) {
   char tmpl[] = "/tmp/logfilesXXXXXX";
   std::string dir = ::mkdtemp(tmpl);
-  LogFiles f(dir + "/logs", "web", 10, 3);
+  LogFiles f(dir, "logs", "web", 10, 3);
   for (int i = 0; i < 5; ++i) f.Append("0123456789");  // 5 fills of exactly the cap
   auto cur = ReadFileToString(dir + "/logs/web.log");
   ASSERT_TRUE(cur.ok());
@@ -51,9 +51,22 @@ TEST(LogFilesTest, APlantedSymlinkIsNotFollowed) {
   std::string dir = ::mkdtemp(tmpl);
   ::mkdir((dir + "/logs").c_str(), 0700);
   std::filesystem::create_symlink(dir + "/victim", dir + "/logs/web.log");
-  LogFiles f(dir + "/logs", "web", 100, 2);
+  LogFiles f(dir, "logs", "web", 100, 2);
   f.Append("data");
   EXPECT_FALSE(std::filesystem::exists(dir + "/victim"));
+  std::filesystem::remove_all(dir);
+}
+
+// The disk's owner can also plant the directory: state/jails -> /etc would
+// otherwise put PID 1's log files (and their rotation renames) there.
+TEST(LogFilesTest, APlantedDirectorySymlinkIsNotFollowed) {
+  char tmpl[] = "/tmp/logfilesXXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  ::mkdir((dir + "/victim").c_str(), 0700);
+  std::filesystem::create_symlink(dir + "/victim", dir + "/jails");
+  LogFiles f(dir, "jails/logs", "web", 100, 2);
+  f.Append("data");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/victim/logs"));
   std::filesystem::remove_all(dir);
 }
 

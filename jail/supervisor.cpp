@@ -38,10 +38,10 @@ struct JailSupervisor::Jail {
   std::string last_exit;  // "exited with status 3; restarting in 200 ms"
   LogRing ring;
   LogFiles files;
-  Jail(const JailConfig& c, const JailsConfig& all, const std::string& log_dir)
+  Jail(const JailConfig& c, const JailsConfig& all, const std::string& log_base)
       : config(c),
         ring(all.log_ring_bytes),
-        files(log_dir, c.name, all.log_file_bytes, all.log_files) {}
+        files(log_base, "jails/logs", c.name, all.log_file_bytes, all.log_files) {}
 };
 
 std::string_view JailStateName(JailState s) {
@@ -91,7 +91,7 @@ Error NoSuchJail(const std::string& name) {
 JailSupervisor::JailSupervisor(JailsConfig config, Supervision& loop, JailHooks hooks)
     : config_(std::move(config)), loop_(loop), hooks_(std::move(hooks)) {
   for (size_t i = 0; i < config_.jails.size(); ++i) {
-    jails_.push_back(std::make_unique<Jail>(config_.jails[i], config_, hooks_.log_dir));
+    jails_.push_back(std::make_unique<Jail>(config_.jails[i], config_, hooks_.log_base));
     jails_.back()->id = kFirstJailId + static_cast<int>(i);
   }
 }

@@ -34,7 +34,9 @@ struct JailHooks {
   std::function<Result<std::string>(const JailConfig&, const IdRange& uids, const IdRange& gids)>
       prepare_rootfs;
   std::function<void(const JailConfig&)> release_rootfs;
-  std::string log_dir;  // rotated log files (the state partition); "" = memory only
+  // Rotated log files go to log_base/jails/logs: log_base is the state
+  // partition's mount point ("" = memory only).
+  std::string log_base;
   std::string cgroup_parent = "/sys/fs/cgroup/initos";
 };
 

@@ -30,7 +30,7 @@ BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
 
 JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
   JailHooks hooks;
-  hooks.log_dir = setup.state_dir.empty() ? "" : setup.state_dir + "/jails/logs";
+  hooks.log_base = setup.state_dir;
   hooks.prepare_rootfs = [config, setup](const JailConfig& jail, const IdRange& uids,
                                          const IdRange& gids) -> Result<std::string> {
     if (JailRootfsIsDirectory(jail)) {
@@ -66,7 +66,8 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
       if (setup.state_dir.empty())
         return Err() << "upper = \"state\" but no state partition is mounted: set state.device "
                         "or use upper = \"tmpfs\"";
-      env.upper_dir = setup.state_dir + "/jails/" + jail.name;
+      env.upper_base = setup.state_dir;
+      env.upper_dir = "jails/" + jail.name;
     }
     auto root = MountVerifiedRoot(c, env);
     if (!root.ok()) return root.error();

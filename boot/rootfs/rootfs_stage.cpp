@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "base/file.h"
@@ -207,19 +208,58 @@ Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const
 // The root overlay's upper layer is always a tmpfs: a disk attacker cannot
 // shadow a file of the verified image. Only state.persistent directories get
 // their upper layer from the state partition (init/persistent_dirs.h).
-Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const BootEnv& env) {
-  std::string layer_root = env.run_dir + "/overlay";
-  if (!env.upper_dir.empty()) {
-    layer_root = env.upper_dir;
-    INITOS_TRY(Dirs(layer_root, 0700));
-  } else {
-    INITOS_TRY(Dirs(layer_root, 0700));
-    auto t = MountTmpfs(layer_root, "0755");
-    if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+// The overlay's upper and work directories, and fds holding them.
+struct OverlayLayers {
+  unique_fd upper_fd, work_fd;
+  std::string upper, work;
+};
+
+// A jail's persistent layer on the state partition: created beneath the
+// mount point one component at a time (a planted symlink is refused, not
+// followed), then handed to overlayfs as /proc/self/fd paths of the
+// directories just checked, so nothing is resolved twice.
+Result<OverlayLayers> StateLayers(const BootEnv& env) {
+  auto base = OpenFile(env.upper_base, O_RDONLY | O_DIRECTORY);
+  if (!base.ok()) return Fail("state partition", base.error());
+  OverlayLayers l;
+  for (auto [name, mode, fd, path] :
+       {std::tuple{"upper", 0755, &l.upper_fd, &l.upper}, {"work", 0700, &l.work_fd, &l.work}}) {
+    auto d = MakeDirsBeneath(base->get(), env.upper_dir + "/root/" + name, mode);
+    if (!d.ok())
+      return Err() << "rootfs: " << env.upper_base << "/" << d.error().str()
+                   << ": remove it from the state partition";
+    *path = "/proc/self/fd/" + std::to_string(d->get());
+    *fd = std::move(*d);
   }
-  std::string upper = layer_root + "/root/upper", work = layer_root + "/root/work";
-  INITOS_TRY(Dirs(upper, 0755));
-  INITOS_TRY(Dirs(work, 0700));
+  return l;
+}
+
+Result<OverlayLayers> TmpfsLayers(const BootEnv& env) {
+  std::string layer_root = env.run_dir + "/overlay";
+  INITOS_TRY(Dirs(layer_root, 0700));
+  auto t = MountTmpfs(layer_root, "0755");
+  if (!t.ok()) return Fail("tmpfs for the overlay", t.error());
+  OverlayLayers l;
+  l.upper = layer_root + "/root/upper";
+  l.work = layer_root + "/root/work";
+  INITOS_TRY(Dirs(l.upper, 0755));
+  INITOS_TRY(Dirs(l.work, 0700));
+  for (auto [path, fd] : {std::pair{&l.upper, &l.upper_fd}, {&l.work, &l.work_fd}}) {
+    auto f = OpenFile(*path, O_RDONLY | O_DIRECTORY);
+    if (!f.ok()) return f.error();
+    *fd = std::move(*f);
+  }
+  return l;
+}
+
+// The root overlay's upper layer is always a tmpfs: a disk attacker cannot
+// shadow a file of the verified image. Only state.persistent directories get
+// their upper layer from the state partition (init/persistent_dirs.h).
+Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const BootEnv& env) {
+  auto layers = env.upper_dir.empty() ? TmpfsLayers(env) : StateLayers(env);
+  if (!layers.ok()) return layers.error();
+  const std::string& upper = layers->upper;
+  const std::string& work = layers->work;
   INITOS_TRY(Dirs(env.target, 0755));
   std::string lower = out.lower_dir;
   if (env.lower_userns_fd >= 0) {
@@ -227,9 +267,10 @@ Result<void> MountOverlayRoot(MountedRoot& out, const StateConfig& state, const 
     INITOS_TRY(Dirs(lower, 0755));
     auto b = IdmappedBind(out.lower_dir, lower, env.lower_userns_fd);
     if (!b.ok()) return Fail("idmapped view of the image", b.error());
-    for (const std::string& d : {upper, work})
-      if (::chown(d.c_str(), env.owner_uid, env.owner_gid) != 0)
-        return Fail("overlay layer", ErrnoError() << "chown " << d);
+    for (const unique_fd* d : {&layers->upper_fd, &layers->work_fd})
+      if (::fchown(d->get(), env.owner_uid, env.owner_gid) != 0)
+        return Fail("overlay layer", ErrnoError()
+                                         << "chown " << (d == &layers->upper_fd ? upper : work));
   }
   auto o = MountOverlay(lower, upper, work, env.target);
   if (!o.ok()) return Fail("overlay on " + env.target, o.error());

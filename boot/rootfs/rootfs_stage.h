@@ -47,6 +47,10 @@ struct BootEnv {
   // "" = the upper layer is a tmpfs; else a directory on the state
   // partition (a jail with upper = "state": its changes persist, and the
   // disk can change them: they are the jail's, not the verified image's).
+  // upper_dir is relative to upper_base (the state partition's mount point,
+  // which PID 1 made): every component below it was written by whoever
+  // wrote the disk, so it is created and opened without following symlinks.
+  std::string upper_base;
   std::string upper_dir;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
