@@ -17,9 +17,19 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
+Result<uint64_t> SlotSize(const ApplyTarget& t) {
+  auto slot = OpenFile(t.slot_path, O_RDONLY);
+  if (!slot.ok()) return slot.error();
+  return DeviceSize(slot->get());
+}
+
+}  // namespace
+
 // What the header says, checked before a byte is written anywhere.
-Result<Manifest> CheckHeader(std::string_view area, uint64_t slot_size, const ApplyTarget& t) {
-  auto h = ParseBundleHeader(area, slot_size);
+Result<Manifest> CheckBundleHeader(std::string_view area, const ApplyTarget& t) {
+  auto slot_size = SlotSize(t);
+  if (!slot_size.ok()) return slot_size.error();
+  auto h = ParseBundleHeader(area, *slot_size);
   if (!h.ok()) return Wrap(h.error(), "bundle header");
   auto key = VerifyWithTrustedKeys(t.keys, h->manifest, h->signature);
   if (!key.ok()) return Wrap(key.error(), "bundle signature");
@@ -32,11 +42,13 @@ Result<Manifest> CheckHeader(std::string_view area, uint64_t slot_size, const Ap
     return Err() << "bundle version " << m->version << " is older than " << t.floor
                  << ", the highest version this machine booted healthy; build a newer one";
   uint64_t size = m->hash_offset + m->hash_size;
-  if (size > slot_size)
+  if (size > *slot_size)
     return Err() << "bundle needs " << size << " bytes, slot " << SlotName(t.slot) << " ("
-                 << t.slot_path << ") has " << slot_size << "; grow the slot partition";
+                 << t.slot_path << ") has " << *slot_size << "; grow the slot partition";
   return m;
 }
+
+namespace {
 
 // Copies `size` bytes from `in` (a stream) to `out` at `offset` onwards,
 // reporting progress from `done`.
@@ -85,46 +97,57 @@ Result<void> VerifySlot(int fd, const ApplyTarget& t, const Manifest& expected) 
 
 }  // namespace
 
-Result<Manifest> ApplyBundle(int in_fd, const ApplyTarget& t, BootStateFile& record,
-                             const ApplyProgressFn& progress) {
-  auto slot = OpenFile(t.slot_path, O_RDWR);
-  if (!slot.ok()) return slot.error();
-  auto slot_size = DeviceSize(slot->get());
-  if (!slot_size.ok()) return slot_size.error();
-  std::string area(kBundleHeaderAreaSize, '\0');
-  if (auto r = ReadFully(in_fd, area.data(), area.size()); !r.ok())
-    return Err() << "bundle header: " << r.error().str();
-  auto m = CheckHeader(area, *slot_size, t);
-  if (!m.ok()) return m.error();
-  auto loaded = record.Load();
-  if (!loaded.ok()) return loaded.error();
-
-  // Stage and verify: nothing changes on a bad stream.
+Result<unique_fd> StagingFile(const ApplyTarget& t) {
   unique_fd stage(::open(t.staging_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!stage.ok()) return ErrnoError() << "staging file in " << t.staging_dir;
-  uint64_t total = m->hash_offset + m->hash_size;
-  if (::pwrite(stage.get(), area.data(), area.size(), 0) != static_cast<ssize_t>(area.size()))
-    return ErrnoError() << "staging file in " << t.staging_dir << " (disk full?)";
-  INITOS_TRY(
-      Stream(in_fd, stage.get(), area.size(), total - area.size(), area.size(), total, progress));
-  char extra = 0;
-  if (::read(in_fd, &extra, 1) == 1)
-    return Err() << "bundle is longer than its manifest says (" << total
-                 << " bytes); refusing trailing data";
-  auto staged = VerifyBundle(stage.get(), t.keys);
-  if (!staged.ok()) return Wrap(staged.error(), "bundle as received");
+  return stage;
+}
 
+Result<Manifest> InstallStaged(int stage_fd, const Manifest& expected, const ApplyTarget& t,
+                               BootStateFile& record) {
+  auto staged = VerifyBundle(stage_fd, t.keys);
+  if (!staged.ok()) return Wrap(staged.error(), "bundle as received");
+  if (staged->bundle.manifest != expected)
+    return Err() << "bundle as received: the manifest changed while it was staged";
+  auto loaded = record.Load();
+  if (!loaded.ok()) return loaded.error();
+  auto slot = OpenFile(t.slot_path, O_RDWR);
+  if (!slot.ok()) return slot.error();
   // From here the inactive slot changes: first the record forgets it.
   BootState state = loaded->state;
   state.at(t.slot) = SlotState{};
   ++state.sequence;
   INITOS_TRY(record.Store(state));
-  INITOS_TRY(CopyAll(stage.get(), slot->get(), total));
-  INITOS_TRY(VerifySlot(slot->get(), t, *m));
-  auto next = MarkNext(state, t.slot, m->version, t.tries);
+  INITOS_TRY(CopyAll(stage_fd, slot->get(), expected.hash_offset + expected.hash_size));
+  INITOS_TRY(VerifySlot(slot->get(), t, expected));
+  auto next = MarkNext(state, t.slot, expected.version, t.tries);
   if (!next.ok()) return next.error();
   INITOS_TRY(record.Store(*next));
-  return m;
+  return expected;
+}
+
+Result<Manifest> ApplyBundle(int in_fd, const ApplyTarget& t, BootStateFile& record,
+                             const ApplyProgressFn& progress) {
+  std::string area(kBundleHeaderAreaSize, '\0');
+  if (auto r = ReadFully(in_fd, area.data(), area.size()); !r.ok())
+    return Err() << "bundle header: " << r.error().str();
+  auto m = CheckBundleHeader(area, t);
+  if (!m.ok()) return m.error();
+  if (auto l = record.Load(); !l.ok()) return l.error();
+
+  // Stage and verify: nothing changes on a bad stream.
+  auto stage = StagingFile(t);
+  if (!stage.ok()) return stage.error();
+  uint64_t total = m->hash_offset + m->hash_size;
+  if (::pwrite(stage->get(), area.data(), area.size(), 0) != static_cast<ssize_t>(area.size()))
+    return ErrnoError() << "staging file in " << t.staging_dir << " (disk full?)";
+  INITOS_TRY(
+      Stream(in_fd, stage->get(), area.size(), total - area.size(), area.size(), total, progress));
+  char extra = 0;
+  if (::read(in_fd, &extra, 1) == 1)
+    return Err() << "bundle is longer than its manifest says (" << total
+                 << " bytes); refusing trailing data";
+  return InstallStaged(stage->get(), *m, t, record);
 }
 
 std::string ProgressLine(uint64_t done, uint64_t total, double seconds) {

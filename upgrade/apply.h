@@ -44,6 +44,17 @@ using ApplyProgressFn = std::function<void(uint64_t, uint64_t)>;
 Result<Manifest> ApplyBundle(int in_fd, const ApplyTarget& target, BootStateFile& record,
                              const ApplyProgressFn& progress = {});
 
+// The steps apply shares with the delta receiver (upgrade/delta_receive.h).
+// Step 1: the header area (kBundleHeaderAreaSize bytes) checked against the
+// target: signature, key, name, version floor, slot size. Nothing is written.
+Result<Manifest> CheckBundleHeader(std::string_view area, const ApplyTarget& target);
+// An unlinked staging file in target.staging_dir.
+Result<unique_fd> StagingFile(const ApplyTarget& target);
+// Steps 2-4 once a complete bundle is staged: verify it, then install it
+// into the slot and mark it next.
+Result<Manifest> InstallStaged(int stage_fd, const Manifest& expected, const ApplyTarget& target,
+                               BootStateFile& record);
+
 // "12.0 MiB of 300.0 MiB, 40.1 MiB/s, ETA 7 s" (pure, for the CLI).
 std::string ProgressLine(uint64_t done, uint64_t total, double seconds);
 
