@@ -1,5 +1,5 @@
 // A release rebuilt from the same tree with the same SOURCE_DATE_EPOCH is
-// byte-identical: bundle, initramfs, unsigned UKI and ESP, each built by
+// byte-identical: bundle, initramfs, UKI (unsigned and signed) and ESP, each built by
 // the initos binary twice, a wall-clock second apart (every tool that would
 // stamp "now" gets a different second). A different SOURCE_DATE_EPOCH
 // changes the bundle's salt and root hash. docs/secure-boot.md,
@@ -30,6 +30,10 @@ class ReproducibleRelease : public ::testing::Test {
     ASSERT_TRUE(WriteStringToFile(dir_ / "src/initos.toml", "[init]\nmain = [\"/app\"]\n").ok());
     ASSERT_TRUE(WriteStringToFile(dir_ / "src/vmlinuz", std::string(40000, 'k')).ok());
     ASSERT_EQ(Initos({"image", "keygen", "-o", dir_ / "keys"}, "").status, 0);
+    auto cert = RunProgram({"openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-subj", "/CN=initos release test db", "-days", "30", "-keyout",
+                            dir_ / "keys/db.key", "-out", dir_ / "keys/db.crt"});
+    ASSERT_EQ(cert.status, 0) << cert.err;
   }
   testutil::RunResult Initos(std::vector<std::string> args, const std::string& epoch) {
     args.insert(args.begin(), INITOS_BINARY);
@@ -50,6 +54,10 @@ class ReproducibleRelease : public ::testing::Test {
            epoch);
     Initos({"image", "uki", "-o", out + "/initos.efi", "--kernel", dir_ / "src/vmlinuz",
             "--initramfs", out + "/initramfs.img", "--cmdline", "console=ttyS0"},
+           epoch);
+    Initos({"image", "uki", "-o", out + "/initos-signed.efi", "--kernel", dir_ / "src/vmlinuz",
+            "--initramfs", out + "/initramfs.img", "--cmdline", "console=ttyS0", "--key",
+            dir_ / "keys/db.key", "--cert", dir_ / "keys/db.crt"},
            epoch);
     Initos({"image", "esp", "-o", out + "/esp.img", "--uki", out + "/initos.efi"}, epoch);
   }
@@ -72,7 +80,8 @@ TEST_F(ReproducibleRelease, SameEpochSameBytesOtherEpochOtherSalt) {
   Release(dir_ / "a", "1700000000");
   ::sleep(1);
   Release(dir_ / "b", "1700000000");
-  for (const char* f : {"root.bundle", "initramfs.img", "initos.efi", "esp.img"}) {
+  for (const char* f :
+       {"root.bundle", "initramfs.img", "initos.efi", "initos-signed.efi", "esp.img"}) {
     std::string a = Read(dir_ / "a/" + f);
     EXPECT_FALSE(a.empty()) << f;
     EXPECT_TRUE(a == Read(dir_ / "b/" + f)) << f << " differs between two builds";
