@@ -202,3 +202,58 @@ TEST_F(UkiTest, FailuresNameTheThingAndTheFix) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// The command line: usage errors exit 2 with one line, failures exit 1 with
+// one line, --help exits 0.
+TEST(UkiCli, UsageAndFailures) {
+  testutil::TempDir dir;
+  ASSERT_TRUE(WriteStringToFile(dir / "k", "kernel").ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "i", "initrd").ok());
+  const std::vector<std::string> base = {INITOS_BINARY, "image",       "uki",
+                                         "-o",          dir / "u.efi", "--kernel",
+                                         dir / "k",     "--initramfs", dir / "i"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunProgram(argv);
+  };
+  auto key_only = with({"--key", dir / "db.key"});
+  EXPECT_EQ(key_only.status, 2);
+  EXPECT_NE(key_only.err.find("--key and --cert go together"), std::string::npos) << key_only.err;
+  EXPECT_EQ(key_only.err.find('\n'), key_only.err.size() - 1) << key_only.err;
+  EXPECT_EQ(with({"--cert", dir / "db.crt"}).status, 2);
+  EXPECT_EQ(with({"--cmdline", ""}).status, 2);
+  EXPECT_EQ(RunProgram({INITOS_BINARY, "image", "uki", "-o", dir / "u.efi"}).status, 2);
+  auto stub = with({"--stub", dir / "none.stub"});
+  EXPECT_EQ(stub.status, 1);
+  EXPECT_NE(stub.err.find("install systemd-boot-efi"), std::string::npos) << stub.err;
+  EXPECT_EQ(stub.err.find('\n'), stub.err.size() - 1) << stub.err;
+  EXPECT_EQ(with({}).status, 0);
+  auto help = RunProgram({INITOS_BINARY, "image", "uki", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--initramfs"), std::string::npos);
+  auto list = RunProgram({INITOS_BINARY, "image", "--help"});
+  EXPECT_NE(list.out.find("uki"), std::string::npos);
+  EXPECT_NE(list.out.find("esp"), std::string::npos);
+}
+
+TEST(EspCli, UsageAndFailures) {
+  testutil::TempDir dir;
+  auto missing = RunProgram({INITOS_BINARY, "image", "esp", "-o", dir / "esp.img"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("missing --uki"), std::string::npos) << missing.err;
+  auto size = RunProgram({INITOS_BINARY, "image", "esp", "-o", dir / "esp.img", "--uki",
+                          dir / "a.efi", "--size-mib", "x"});
+  EXPECT_EQ(size.status, 2);
+  auto none =
+      RunProgram({INITOS_BINARY, "image", "esp", "-o", dir / "esp.img", "--uki", dir / "a.efi"});
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.err.find("initos image uki"), std::string::npos) << none.err;
+  EXPECT_EQ(none.err.find('\n'), none.err.size() - 1) << none.err;
+}
+
+}  // namespace
+}  // namespace initos
