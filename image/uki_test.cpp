@@ -231,7 +231,11 @@ TEST(UkiCli, UsageAndFailures) {
   EXPECT_EQ(stub.status, 1);
   EXPECT_NE(stub.err.find("install systemd-boot-efi"), std::string::npos) << stub.err;
   EXPECT_EQ(stub.err.find('\n'), stub.err.size() - 1) << stub.err;
-  EXPECT_EQ(with({}).status, 0);
+  auto ok = with({});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  auto sum = RunProgram({"sha256sum", dir / "u.efi"});
+  ASSERT_EQ(sum.status, 0);
+  EXPECT_NE(ok.out.find("sha256 " + sum.out.substr(0, 64)), std::string::npos) << ok.out;
   auto help = RunProgram({INITOS_BINARY, "image", "uki", "--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--initramfs"), std::string::npos);
