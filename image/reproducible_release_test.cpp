@@ -12,6 +12,7 @@
 #include "base/testing/test_util.h"
 #include "image/bundle.h"
 #include "image/erofs.h"
+#include "image/uki.h"
 
 namespace initos {
 namespace {
@@ -28,7 +29,10 @@ class ReproducibleRelease : public ::testing::Test {
     ASSERT_TRUE(WriteStringToFile(dir_ / "src/rootfs/etc/hostname", "initos\n").ok());
     ASSERT_TRUE(WriteStringToFile(dir_ / "src/rootfs/app", std::string(50000, 'x')).ok());
     ASSERT_TRUE(WriteStringToFile(dir_ / "src/initos.toml", "[init]\nmain = [\"/app\"]\n").ok());
-    ASSERT_TRUE(WriteStringToFile(dir_ / "src/vmlinuz", std::string(40000, 'k')).ok());
+    // A stand-in kernel: any PE32+ image (the stub itself) and some bytes.
+    ASSERT_TRUE(WriteStringToFile(dir_ / "src/vmlinuz",
+                                  *ReadFileToString(kDefaultUkiStub) + std::string(40000, 'k'))
+                    .ok());
     ASSERT_EQ(Initos({"image", "keygen", "-o", dir_ / "keys"}, "").status, 0);
     auto cert = RunProgram({"openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes",
                             "-subj", "/CN=initos release test db", "-days", "30", "-keyout",

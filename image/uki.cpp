@@ -97,6 +97,15 @@ Result<void> BuildUki(const UkiOptions& o) {
   if (!kernel.ok()) return kernel.error();
   auto initrd = InputSize("initramfs", o.initramfs, "build one with `initos image initramfs`");
   if (!initrd.ok()) return initrd.error();
+  // systemd-stub starts the kernel through its own EFI stub: a kernel
+  // without one (no PE header) would only fail at boot.
+  auto kernel_bytes = ReadFileToString(o.kernel);
+  if (!kernel_bytes.ok()) return kernel_bytes.error();
+  if (!ParsePeHeaders(*kernel_bytes).ok()) {
+    return Err() << "kernel " << o.kernel
+                 << " is not an EFI-stub kernel (no PE32+ header); give a bzImage built with "
+                    "CONFIG_EFI_STUB (Debian's /boot/vmlinuz-*)";
+  }
   in.osrel_size = *osrel;
   in.cmdline_size = o.cmdline.size();
   in.linux_size = *kernel;

@@ -19,7 +19,10 @@ using testutil::RunProgram;
 class UkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(WriteStringToFile(dir_ / "vmlinuz", std::string(70000, 'K') + "kernel-end").ok());
+    // Any PE32+ passes for a kernel: the stub itself, and a marker.
+    ASSERT_TRUE(WriteStringToFile(dir_ / "vmlinuz", *ReadFileToString(kDefaultUkiStub) +
+                                                        std::string(70000, 'K') + "kernel-end")
+                    .ok());
     ASSERT_TRUE(WriteStringToFile(dir_ / "initrd", std::string(30000, 'I') + "initrd-end").ok());
     o_.kernel = dir_ / "vmlinuz";
     o_.initramfs = dir_ / "initrd";
@@ -191,11 +194,17 @@ TEST_F(UkiTest, FailuresNameTheThingAndTheFix) {
   EXPECT_NE(kernel.error().str().find("no-kernel"), std::string::npos);
 
   o = o_;
+  o.kernel = o_.initramfs;  // no PE header: not an EFI-stub kernel
+  auto not_efi = BuildUki(o);
+  ASSERT_FALSE(not_efi.ok());
+  EXPECT_NE(not_efi.error().str().find("CONFIG_EFI_STUB"), std::string::npos);
+
+  o = o_;
   o.cmdline.clear();
   EXPECT_FALSE(BuildUki(o).ok());
 
   o = o_;
-  o.stub = o_.kernel;  // not a PE image
+  o.stub = o_.initramfs;  // not a PE image
   EXPECT_FALSE(BuildUki(o).ok());
   EXPECT_NE(::access(o_.output.c_str(), F_OK), 0);
 }
@@ -210,7 +219,7 @@ namespace {
 // one line, --help exits 0.
 TEST(UkiCli, UsageAndFailures) {
   testutil::TempDir dir;
-  ASSERT_TRUE(WriteStringToFile(dir / "k", "kernel").ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "k", *ReadFileToString(kDefaultUkiStub)).ok());
   ASSERT_TRUE(WriteStringToFile(dir / "i", "initrd").ok());
   const std::vector<std::string> base = {INITOS_BINARY, "image",       "uki",
                                          "-o",          dir / "u.efi", "--kernel",
