@@ -68,6 +68,9 @@ Result<void> BuildUki(const UkiOptions& o) {
     return Err() << "signing needs both --key and --cert (or neither, for an unsigned UKI)";
   }
   if (o.output.empty()) return Err() << "no output path; give -o OUT.efi";
+  if (o.cmdline.empty()) {
+    return Err() << "empty --cmdline: systemd-stub would then take the boot loader's; give one";
+  }
   auto stub = ReadFileToString(o.stub);
   if (!stub.ok()) {
     return Err() << "EFI stub " << o.stub << ": " << stub.error().str()
@@ -108,11 +111,8 @@ Result<void> BuildUki(const UkiOptions& o) {
   }
   in.osrel_size = *osrel;
   in.cmdline_size = o.cmdline.size();
-  in.linux_size = *kernel;
+  in.linux_size = kernel_bytes->size();
   in.initrd_size = *initrd;
-  if (o.cmdline.empty()) {
-    return Err() << "empty --cmdline: systemd-stub would then take the boot loader's; give one";
-  }
   auto plan = PlanUkiSections(*pe, in);
   if (!plan.ok()) return Wrap(plan.error(), "EFI stub " + o.stub);
 
