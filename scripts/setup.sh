@@ -11,8 +11,8 @@ PACKAGES=(
   # images and peers
   erofs-utils cryptsetup-bin busybox-static cpio zstd e2fsprogs dosfstools
   util-linux fdisk gdisk kmod file btrfs-progs dmsetup
-  # CI checks (scripts/check-skip-policy.py)
-  python3
+  # CI checks (scripts/check-skip-policy.py, scripts/check-playbook.sh)
+  python3 ansible-core
   # boots
   qemu-system-x86 qemu-utils linux-image-cloud-amd64 ovmf
   systemd-boot-efi sbsigntool efitools mtools swtpm swtpm-tools
