@@ -297,6 +297,10 @@ bool Qemu::PumpUntil(Clock::time_point deadline, Pred done) {
   }
 }
 
+void Qemu::Pump(std::chrono::milliseconds d) {
+  PumpUntil(Clock::now() + d, [] { return false; });
+}
+
 bool Qemu::WaitFor(std::string_view needle, Seconds timeout) {
   size_t pos = std::string::npos;
   bool found = PumpUntil(Clock::now() + timeout, [&] {

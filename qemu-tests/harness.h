@@ -83,6 +83,9 @@ class Qemu {
   // match never depends on how the output was split; returns the matched text.
   std::optional<std::string> WaitForRegex(const std::string& pattern,
                                           Seconds timeout = kStepTimeout);
+  // Reads console output for `d` (sub-second), moving no cursor: keeps QEMU
+  // from blocking on a full pipe while a test waits for a random instant.
+  void Pump(std::chrono::milliseconds d);
   // Types into the serial console (guest stdin).
   bool Send(std::string_view text);
   // Waits for QEMU to exit; its exit status (128+signal if killed) or nullopt.
