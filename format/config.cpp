@@ -329,6 +329,28 @@ const KeySpec kKeys[] = {
        return {};
      },
      "where the signed root image is"},
+    {"rootfs.slots", KeyType::kStringList, CmdlineRule::kSignedOnly,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       if (v.list.size() != 2)
+         return Err() << "lists " << v.list.size()
+                      << " slots; list exactly two, slot a then slot b, e.g. "
+                         "[\"PARTLABEL=os-a\", \"PARTLABEL=os-b\"]";
+       for (size_t i = 0; i < 2; ++i) {
+         if (v.list[i].empty())
+           return Err() << "slot " << (i ? "b" : "a")
+                        << " is empty; write PARTLABEL=name or LABEL=name:/path/file.bundle";
+         auto r = ValidateImageSpec(v.list[i]);
+         if (!r.ok()) return Err() << "slot " << (i ? "b" : "a") << ": " << r.error().message;
+       }
+       if (v.list[0] == v.list[1])
+         return Err() << "both slots are \"" << v.list[0]
+                      << "\"; an upgrade would overwrite the running image: name two places";
+       c.rootfs.slots = v.list;
+       return {};
+     },
+     "A/B slots of the root image (a, b), instead of image"},
+    {"rootfs.tries", KeyType::kInt, CmdlineRule::kSignedOnly, INT_SETTER(rootfs.tries, 1, 100),
+     "trial boots of a new slot before falling back to the other"},
     {"rootfs.name", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        if (!v.str.empty()) INITOS_TRY(ValidateImageName(v.str));
@@ -634,6 +656,25 @@ void CheckConsistency(const Config& c, std::string_view file,
     problems.push_back(ConfigProblem{
         std::string(file), 0, "rootfs.name",
         "rootfs.image is set but rootfs.name is not: set name = \"...\" to the --name your "
+        "images are built with, so an image of another product is refused",
+        true});
+  // A/B slots: one way to name the root, a record to choose by, a name.
+  if (!c.rootfs.slots.empty() && !c.rootfs.image.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "rootfs.slots",
+        "rootfs.image and rootfs.slots are both set; keep slots (A/B upgrades) or image "
+        "(one fixed image), not both",
+        true});
+  if (!c.rootfs.slots.empty() && c.state.device.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "rootfs.slots",
+        "rootfs.slots needs a state partition for the boot-state record: set state.device "
+        "(e.g. \"PARTLABEL=state\")",
+        true});
+  if (!c.rootfs.slots.empty() && c.rootfs.image.empty() && c.rootfs.name.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "rootfs.name",
+        "rootfs.slots is set but rootfs.name is not: set name = \"...\" to the --name your "
         "images are built with, so an image of another product is refused",
         true});
   for (const std::string& d : c.state.allow_exec)

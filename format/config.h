@@ -67,7 +67,12 @@ struct InitConfig {
 };
 
 struct RootfsConfig {
-  std::string image;              // "PARTLABEL=x", "LABEL=x", "LABEL=x:/path/f.bundle"; "" = none
+  std::string image;  // "PARTLABEL=x", "LABEL=x", "LABEL=x:/path/f.bundle"; "" = none
+  // A/B slots instead of image (issue 12): two locators in image's syntax,
+  // slot a then slot b; PID 1 picks one from the boot-state record on the
+  // state partition (docs/upgrades.md). Mutually exclusive with image.
+  std::vector<std::string> slots;
+  uint32_t tries = 3;             // trial boots of a newly written slot before falling back
   std::string name;               // the manifest name an image must carry (required with image)
   std::vector<std::string> keys;  // trusted public keys (PEM paths in the initramfs)
   uint64_t min_version = 0;       // lowest version ever accepted

@@ -579,3 +579,87 @@ TEST(ConfigTest, BundlePathsArePlain) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+constexpr char kSlotsBase[] =
+    "[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=os-a\", \"PARTLABEL=os-b\"]\n"
+    "[state]\ndevice = \"PARTLABEL=state\"\n";
+
+TEST(ConfigSlotsTest, SlotsAndTriesParse) {
+  ParsedConfig p = LoadConfig(
+      "[rootfs]\nname = \"os\"\ntries = 5\nslots = [\"LABEL=imgs:/os/a.bundle\", "
+      "\"LABEL=imgs:/os/b.bundle\"]\n[state]\ndevice = \"PARTLABEL=state\"\n",
+      "f", "");
+  EXPECT_TRUE(p.problems.empty()) << Joined(p.problems);
+  EXPECT_EQ(p.config.rootfs.slots,
+            (std::vector<std::string>{"LABEL=imgs:/os/a.bundle", "LABEL=imgs:/os/b.bundle"}));
+  EXPECT_EQ(p.config.rootfs.tries, 5u);
+  p = LoadConfig(kSlotsBase, "f", "");
+  EXPECT_TRUE(p.problems.empty()) << Joined(p.problems);
+  EXPECT_EQ(p.config.rootfs.tries, 3u);  // the default
+}
+
+// Every invalid combination is one fatal problem naming the key.
+TEST(ConfigSlotsTest, InvalidSlotsAreFatal) {
+  struct Case {
+    std::string toml, key, needle;
+  } cases[] = {
+      {"[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=os-a\"]\n[state]\ndevice = "
+       "\"PARTLABEL=state\"\n",
+       "rootfs.slots", "list exactly two"},
+      {"[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=a\", \"PARTLABEL=b\", \"PARTLABEL=c\"]\n"
+       "[state]\ndevice = \"PARTLABEL=state\"\n",
+       "rootfs.slots", "list exactly two"},
+      {"[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=os-a\", \"/dev/vdb\"]\n[state]\ndevice = "
+       "\"PARTLABEL=state\"\n",
+       "rootfs.slots", "slot b: invalid image"},
+      {"[rootfs]\nname = \"os\"\nslots = [\"\", \"PARTLABEL=os-b\"]\n[state]\ndevice = "
+       "\"PARTLABEL=state\"\n",
+       "rootfs.slots", "slot a is empty"},
+      {"[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=os\", \"PARTLABEL=os\"]\n[state]\ndevice = "
+       "\"PARTLABEL=state\"\n",
+       "rootfs.slots", "both slots"},
+      {"[rootfs]\nname = \"os\"\nimage = \"PARTLABEL=root\"\nslots = [\"PARTLABEL=os-a\", "
+       "\"PARTLABEL=os-b\"]\n[state]\ndevice = \"PARTLABEL=state\"\n",
+       "rootfs.slots", "both set"},
+      {"[rootfs]\nname = \"os\"\nslots = [\"PARTLABEL=os-a\", \"PARTLABEL=os-b\"]\n",
+       "rootfs.slots", "needs a state partition"},
+      {"[rootfs]\nslots = [\"PARTLABEL=os-a\", \"PARTLABEL=os-b\"]\n[state]\ndevice = "
+       "\"PARTLABEL=state\"\n",
+       "rootfs.name", "rootfs.slots is set but rootfs.name is not"},
+      {std::string(kSlotsBase).replace(std::string(kSlotsBase).find("[state]"), 0, "tries = 0\n"),
+       "rootfs.tries", ""},
+      {std::string(kSlotsBase).replace(std::string(kSlotsBase).find("[state]"), 0, "tries = 101\n"),
+       "rootfs.tries", ""},
+  };
+  for (const Case& c : cases) {
+    ParsedConfig p = LoadConfig(c.toml, "initos.toml", "");
+    ASSERT_EQ(p.problems.size(), 1u) << c.toml << Joined(p.problems);
+    EXPECT_EQ(p.problems[0].key, c.key) << c.toml;
+    EXPECT_TRUE(p.problems[0].fatal) << c.toml;
+    EXPECT_NE(p.problems[0].message.find(c.needle), std::string::npos)
+        << c.toml << p.problems[0].message;
+  }
+}
+
+// Slots choose what boots: never from the kernel command line, not even in
+// development mode.
+TEST(ConfigSlotsTest, SignedOnly) {
+  for (const char* cmdline :
+       {"initos.rootfs.slots=PARTLABEL=x,PARTLABEL=y", "initos.rootfs.tries=50"}) {
+    ParsedConfig p = LoadConfig(
+        "[rootfs]\nname = \"os\"\ninsecure-dev-mode = true\nslots = [\"PARTLABEL=os-a\", "
+        "\"PARTLABEL=os-b\"]\n[state]\ndevice = \"PARTLABEL=state\"\n",
+        "f", cmdline);
+    ASSERT_EQ(p.problems.size(), 1u) << cmdline << Joined(p.problems);
+    EXPECT_NE(p.problems[0].message.find("signed config"), std::string::npos);
+    EXPECT_EQ(p.config.rootfs.slots,
+              (std::vector<std::string>{"PARTLABEL=os-a", "PARTLABEL=os-b"}));
+    EXPECT_EQ(p.config.rootfs.tries, 3u);
+  }
+}
+
+}  // namespace
+}  // namespace initos
