@@ -283,6 +283,7 @@ void WriteStatusRecord(const Pid1State& s) {
     st.version = s.root->image.version;
     st.root_hash = s.root->image.root_hash;
     st.source = s.root->source;
+    if (s.root->slot) st.slot = std::string(SlotName(*s.root->slot));
   }
   std::string path = PathUnderRoot(s.opts.root, kBootStatusPath);
   auto w = WriteBootStatus(path, st);
@@ -293,8 +294,8 @@ void WriteStatusRecord(const Pid1State& s) {
 // (docs/boot-verification.md). Fatal: nothing unverified ever runs.
 Result<void> StageRootfs(Pid1State& s) {
   if (!s.is_pid1) {
-    if (!s.config.rootfs.image.empty())
-      LOG(Info) << "rootfs: not PID 1, not mounting " << s.config.rootfs.image;
+    if (!s.config.rootfs.image.empty() || !s.config.rootfs.slots.empty())
+      LOG(Info) << "rootfs: not PID 1, not mounting the verified root";
     return {};
   }
   BootEnv env;

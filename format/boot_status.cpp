@@ -70,6 +70,8 @@ Result<void> Check(const BootStatus& s) {
   if (!AllOf(s.source, Printable)) return Err() << "source has control characters";
   if (s.initos_version.empty() || !AllOf(s.initos_version, NameChar))
     return Err() << "initos '" << s.initos_version << "' is not a version";
+  if (!s.slot.empty() && s.slot != "a" && s.slot != "b")
+    return Err() << "slot '" << s.slot << "' is not a or b";
   if (s.image == "none") {
     if (s.version != 0 || !s.root_hash.empty() || !s.source.empty())
       return Err() << "image none must have version 0, no root-hash and no source";
@@ -88,7 +90,8 @@ Result<void> Check(const BootStatus& s) {
 std::string SerializeBootStatus(const BootStatus& s) {
   return "image=" + s.image + "\nversion=" + std::to_string(s.version) +
          "\nroot-hash=" + s.root_hash + "\nmode=" + s.mode + "\nsource=" + s.source +
-         "\ninitos=" + s.initos_version + "\nbooted-at=" + FormatSeconds(s.booted_at) + "\n";
+         "\ninitos=" + s.initos_version + "\nbooted-at=" + FormatSeconds(s.booted_at) + "\n" +
+         (s.slot.empty() ? "" : "slot=" + s.slot + "\n");
 }
 
 Result<BootStatus> ParseBootStatus(std::string_view text) {
@@ -108,6 +111,7 @@ Result<BootStatus> ParseBootStatus(std::string_view text) {
     std::string_view key = line.substr(0, eq);
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
+    known = known || key == "slot";
     if (!known) return Err() << "boot status line " << line_no << ": unknown key '" << key << "'";
     if (!values.emplace(std::string(key), std::string(line.substr(eq + 1))).second)
       return Err() << "boot status line " << line_no << ": key '" << key << "' repeated";
@@ -126,6 +130,7 @@ Result<BootStatus> ParseBootStatus(std::string_view text) {
   auto at = ParseSeconds(values["booted-at"]);
   if (!at.ok()) return Err() << "boot status: " << at.error().message;
   s.booted_at = *at;
+  if (auto slot = values.find("slot"); slot != values.end()) s.slot = slot->second;
   auto ok = Check(s);
   if (!ok.ok()) return Err() << "boot status: " << ok.error().message;
   return s;

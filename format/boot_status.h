@@ -10,6 +10,7 @@
 //   source=PARTLABEL=debian rootfs.image as configured ("" for "none")
 //   initos=0.1.0            the initos version that booted it
 //   booted-at=4.630000      CLOCK_BOOTTIME seconds when the record was made
+//   slot=b                  only with rootfs.slots: the A/B slot booted (optional)
 // Anything else (unknown or repeated keys, a missing newline, bad values) is
 // an error naming the line: a damaged record must not print plausible lies.
 #pragma once
@@ -33,6 +34,7 @@ struct BootStatus {
   std::string source;
   std::string initos_version;
   double booted_at = 0;  // CLOCK_BOOTTIME seconds
+  std::string slot;      // "a"/"b" with rootfs.slots, "" otherwise (key absent)
   bool operator==(const BootStatus&) const = default;
 };
 

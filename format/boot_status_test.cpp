@@ -118,3 +118,31 @@ TEST(BootStatus, BootTimeAdvances) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+// rootfs.slots: the booted slot rides along (the CLI's "not booted" slot).
+TEST(BootStatusSlot, RoundTripsAndIsOptional) {
+  BootStatus s;
+  s.image = "os";
+  s.version = 2;
+  s.root_hash = std::string(64, 'b');
+  s.source = "PARTLABEL=os-b";
+  s.initos_version = "0.1.0";
+  s.slot = "b";
+  std::string text = SerializeBootStatus(s);
+  EXPECT_NE(text.find("\nslot=b\n"), std::string::npos);
+  auto back = ParseBootStatus(text);
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(*back, s);
+  s.slot.clear();
+  EXPECT_EQ(SerializeBootStatus(s).find("slot="), std::string::npos);
+  EXPECT_FALSE(ParseBootStatus(text + "slot=a\n").ok());  // repeated
+  std::string bad = text;
+  bad.replace(bad.find("slot=b"), 6, "slot=c");
+  EXPECT_FALSE(ParseBootStatus(bad).ok());
+}
+
+}  // namespace
+}  // namespace initos
