@@ -1,0 +1,259 @@
+// Measured boot end to end (docs/measured-boot.md): OVMF (no Secure Boot)
+// with a swtpm TPM 2.0 boots a UKI from the ESP; systemd-stub measures the
+// UKI into PCR 11, PID 1 verifies the bundle and extends PCR 11 with its
+// event. The value PID 1 reads back (TPM2_PCR_Read) and the kernel's own view
+// (/sys/class/tpm/tpm0/pcr-sha256/11, read by the image's main program)
+// must equal `initos image pcr` on the host for that UKI and bundle. The
+// same UKI with a second bundle (another version) gives another value that
+// also matches. Two OVMF boots in all (TCG is slow).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "base/file.h"
+#include "base/spawn.h"
+#include "format/tpm2.h"
+#include "format/verity.h"
+#include "qemu-tests/harness.h"
+
+namespace initos::qemu {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kStub[] = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+// OVMF under TCG on a loaded machine: power-on to PID 1 took ~90 s.
+constexpr Seconds kFirmwareBootTimeout{400};
+
+const std::vector<std::string> kModules = {"virtio_pci", "virtio_blk", "dm-mod", "dm-verity",
+                                           "erofs",      "overlay",    "loop"};
+
+void RunOk(const std::vector<std::string>& argv, std::string* out = nullptr) {
+  auto [code, text] = RunCapture(argv);
+  ASSERT_EQ(code, 0) << argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ":\n" << text;
+  if (out) *out = text;
+}
+
+// The image's main program: its version, the status record PID 1 wrote,
+// and PCR 11 as the kernel's TPM driver reads it (independent of initos).
+std::string MainScript() {
+  return "#!/bin/busybox sh\n"
+         "B=/bin/busybox\n"
+         "echo \"FROM-IMAGE version=$($B cat /etc/version)\"\n"
+         "echo \"SYSFS-PCR11=$($B cat /sys/class/tpm/tpm0/pcr-sha256/11)\"\n"
+         "$B sed 's/^/STATUS /' /run/initos/status\n";
+}
+
+std::string BuildBundle(const std::string& dir, int version) {
+  std::string tree = dir + "/tree" + std::to_string(version);
+  EXPECT_TRUE(MakeDirs(tree + "/bin").ok());
+  EXPECT_TRUE(MakeDirs(tree + "/etc").ok());
+  fs::copy_file("/bin/busybox", tree + "/bin/busybox", fs::copy_options::overwrite_existing);
+  EXPECT_TRUE(WriteStringToFile(tree + "/main.sh", MainScript(), 0755).ok());
+  EXPECT_TRUE(WriteStringToFile(tree + "/etc/version", std::to_string(version) + "\n").ok());
+  std::string out = dir + "/testos-" + std::to_string(version) + ".bundle";
+  RunOk({INITOS_BINARY, "image", "build", "--rootfs", tree, "--key", dir + "/a/signing.key",
+         "--name", "testos", "--version", std::to_string(version), "-o", out});
+  return out;
+}
+
+// The UKI: Debian's systemd-stub with the kernel, the initramfs and a command
+// line (no_timer_check: under TCG on a loaded host the IO-APIC timer check
+// can fail and panic the kernel).
+std::string BuildUki(const std::string& dir, const std::string& initramfs) {
+  std::string cmdline = dir + "/cmdline", osrel = dir + "/os-release", uki = dir + "/uki.efi";
+  EXPECT_TRUE(WriteStringToFile(cmdline, "console=ttyS0 panic=-1 no_timer_check").ok());
+  EXPECT_TRUE(WriteStringToFile(osrel, "ID=initos\nNAME=InitOS\n").ok());
+  RunOk({"objcopy", "--add-section", ".osrel=" + osrel, "--change-section-vma", ".osrel=0x20000",
+         "--add-section", ".cmdline=" + cmdline, "--change-section-vma", ".cmdline=0x30000",
+         "--add-section", ".linux=" + FindKernel(), "--change-section-vma", ".linux=0x2000000",
+         "--add-section", ".initrd=" + initramfs, "--change-section-vma", ".initrd=0x3000000",
+         kStub, uki});
+  return uki;
+}
+
+// A GPT disk: partition 1 the ESP (FAT, the UKI at the removable-media path
+// EFI/BOOT/BOOTX64.EFI, which OVMF boots without boot entries), partition 2
+// "rootA" the bundle.
+std::string BuildDisk(const std::string& dir, const std::string& uki, const std::string& bundle,
+                      const std::string& name) {
+  std::string esp = dir + "/" + name + ".esp", disk = dir + "/" + name + ".img";
+  uint64_t uki_mib = fs::file_size(uki) / (1024 * 1024) + 8;
+  uint64_t bundle_mib = fs::file_size(bundle) / (1024 * 1024) + 1;
+  (void)::unlink(esp.c_str());
+  RunOk({"mkfs.vfat", "-C", esp, std::to_string(uki_mib * 1024)});
+  RunOk({"mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"});
+  RunOk({"mcopy", "-i", esp, uki, "::/EFI/BOOT/BOOTX64.EFI"});
+  {
+    auto fd = OpenFile(disk, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EXPECT_TRUE(fd.ok());
+    EXPECT_EQ(::ftruncate(fd->get(), static_cast<off_t>((uki_mib + bundle_mib + 2) << 20)), 0);
+  }
+  uint64_t root_sector = 2048 + uki_mib * 2048;
+  RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(uki_mib) + "M", "-t", "1:ef00", "-c", "1:esp",
+         "-n", "2:" + std::to_string(root_sector) + ":+" + std::to_string(bundle_mib) + "M", "-c",
+         "2:rootA", disk});
+  RunOk({"dd", "if=" + esp, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
+  RunOk({"dd", "if=" + bundle, "of=" + disk, "bs=512", "seek=" + std::to_string(root_sector),
+         "conv=notrunc", "status=none"});
+  return disk;
+}
+
+// swtpm for one boot: started here, killed (by its pid) when the test ends.
+struct Swtpm {
+  pid_t pid = -1;
+  std::string socket;
+  explicit Swtpm(const std::string& dir) {
+    std::string state = dir + "/state";
+    std::error_code ec;
+    fs::remove_all(state, ec);
+    EXPECT_TRUE(MakeDirs(state).ok());
+    socket = state + "/swtpm.sock";
+    SpawnOptions so;
+    so.argv = {"swtpm",
+               "socket",
+               "--tpm2",
+               "--tpmstate",
+               "dir=" + state,
+               "--ctrl",
+               "type=unixio,path=" + socket,
+               "--flags",
+               "startup-clear"};
+    auto p = Spawn(so);
+    EXPECT_TRUE(p.ok()) << p.error().str();
+    if (p.ok()) pid = *p;
+    for (int i = 0; i < 100 && ::access(socket.c_str(), F_OK) != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(::access(socket.c_str(), F_OK), 0) << "swtpm did not create " << socket;
+  }
+  ~Swtpm() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// `initos image pcr` on the host, and its event digest.
+struct Expected {
+  std::string pcr;
+  std::string event;
+};
+Expected HostPcr(const std::string& dir, const std::string& uki, const std::string& bundle) {
+  Expected e;
+  std::string out;
+  RunOk({INITOS_BINARY, "image", "pcr", "--uki", uki, "--bundle", bundle, "--key",
+         dir + "/a/signing.pub", "--value-only"},
+        &out);
+  e.pcr = out.substr(0, out.find('\n'));
+  RunOk({INITOS_BINARY, "image", "pcr", "--bundle", bundle}, &out);
+  size_t at = out.find("event sha256:");
+  EXPECT_NE(at, std::string::npos) << out;
+  if (at != std::string::npos) e.event = out.substr(at + 13, 64);
+  EXPECT_EQ(e.pcr.size(), 64u) << out;
+  return e;
+}
+
+struct Measured {
+  std::string logged_event, logged_pcr, sysfs_pcr, status;
+};
+
+Measured BootAndRead(const std::string& dir, const std::string& disk, const std::string& name) {
+  Measured m;
+  Swtpm tpm(dir + "/" + name);
+  std::string vars = dir + "/" + name + ".vars";
+  fs::copy_file(kOvmfVars, vars, fs::copy_options::overwrite_existing);
+  QemuOptions o;
+  o.firmware_boot = true;
+  o.firmware_code = kOvmfCode;
+  o.firmware_vars = vars;
+  o.tpm_socket = tpm.socket;
+  o.disks = {disk};
+  auto q = Qemu::Start(o);
+  EXPECT_TRUE(q.ok()) << q.error().str();
+  if (!q.ok()) return m;
+  Qemu& vm = **q;
+  auto line = vm.WaitForRegex(
+      R"(measured bundle testos [0-9]+ into PCR 11: event sha256:([0-9a-f]{64}), PCR 11 now ([0-9a-f]{64}))",
+      kFirmwareBootTimeout);
+  EXPECT_TRUE(line) << vm.Tail();
+  if (line) {
+    std::smatch sm;
+    std::regex_search(*line, sm, std::regex(R"(sha256:([0-9a-f]{64}), PCR 11 now ([0-9a-f]{64}))"));
+    m.logged_event = sm[1];
+    m.logged_pcr = sm[2];
+  }
+  auto sysfs = vm.WaitForRegex(R"(SYSFS-PCR11=([0-9A-Fa-f]{64}))");
+  EXPECT_TRUE(sysfs) << vm.Tail();
+  if (sysfs) m.sysfs_pcr = Lower(sysfs->substr(sysfs->find('=') + 1, 64));
+  EXPECT_TRUE(vm.WaitExit()) << vm.Tail();
+  for (size_t at = 0; (at = vm.Output().find("STATUS ", at)) != std::string::npos; at += 7)
+    m.status += vm.Output().substr(at + 7, vm.Output().find('\n', at) - at - 7) + "\n";
+  return m;
+}
+
+TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  InitramfsSpec spec;
+  spec.config =
+      "[init]\nmain = [\"/bin/busybox\", \"sh\", \"/main.sh\"]\non-exit = \"poweroff\"\n"
+      "failure-delay-s = 0\nmodules = [\"virtio_pci\", \"virtio_blk\", \"dm-mod\", "
+      "\"dm-verity\", \"erofs\", \"overlay\", \"loop\"]\n"
+      "[rootfs]\nname = \"testos\"\nkeys = [\"/etc/initos/keys/a.pub\"]\n"
+      "image = \"PARTLABEL=rootA\"\n";
+  spec.modules = kModules;
+  spec.files.push_back({dir + "/a/signing.pub", "/etc/initos/keys/a.pub"});
+  auto initramfs = BuildInitramfs(spec, dir);
+  ASSERT_TRUE(initramfs.ok()) << initramfs.error().str();
+  std::string uki = BuildUki(dir, *initramfs);
+
+  std::vector<Expected> expected;
+  std::vector<Measured> seen;
+  for (int version : {3, 4}) {
+    std::string bundle = BuildBundle(dir, version);
+    expected.push_back(HostPcr(dir, uki, bundle));
+    std::string name = "v" + std::to_string(version);
+    seen.push_back(BootAndRead(dir, BuildDisk(dir, uki, bundle, name), name));
+    const Expected& e = expected.back();
+    const Measured& m = seen.back();
+    EXPECT_EQ(m.logged_event, e.event) << "version " << version;
+    EXPECT_EQ(m.logged_pcr, e.pcr) << "version " << version << ": PID 1's TPM2_PCR_Read";
+    EXPECT_EQ(m.sysfs_pcr, e.pcr) << "version " << version << ": the kernel's view";
+    EXPECT_NE(m.status.find("measured=pcr11\n"), std::string::npos) << m.status;
+    EXPECT_NE(m.status.find("measured-pcr=" + e.pcr + "\n"), std::string::npos) << m.status;
+  }
+  EXPECT_NE(expected[0].pcr, expected[1].pcr);
+  EXPECT_NE(seen[0].sysfs_pcr, seen[1].sysfs_pcr);
+  // The UKI part is the same for both: each value is it extended by the event.
+  std::string uki_only;
+  RunOk({INITOS_BINARY, "image", "pcr", "--uki", uki, "--value-only"}, &uki_only);
+  auto digest = [](const std::string& hex) {
+    Sha256Digest d{};
+    auto bytes = HexDecode(hex);
+    EXPECT_TRUE(bytes.ok() && bytes->size() == 32) << hex;
+    if (bytes.ok() && bytes->size() == 32) std::copy(bytes->begin(), bytes->end(), d.begin());
+    return d;
+  };
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(HexOf(ExtendSha256(digest(uki_only.substr(0, 64)), digest(expected[i].event))),
+              expected[i].pcr);
+}
+
+}  // namespace
+}  // namespace initos::qemu
