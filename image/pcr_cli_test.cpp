@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "format/measurement.h"
@@ -77,6 +79,37 @@ TEST(ImagePcr, UkiPartMatchesSystemdMeasure) {
   EXPECT_LT(initrd_at, pcrpkey_at) << r.out;
   EXPECT_NE(pcrpkey_at, std::string::npos) << r.out;
   EXPECT_NE(r.out.find("PCR 11 (sha256): " + want + "\n"), std::string::npos) << r.out;
+}
+
+std::string AnyKernel() {
+  for (const auto& e : std::filesystem::directory_iterator("/boot"))
+    if (e.path().filename().string().rfind("vmlinuz-", 0) == 0) return e.path();
+  return "";
+}
+
+// The UKI InitOS ships is built by `initos image uki`: its replay equals
+// systemd-measure over the same four inputs.
+TEST(ImagePcr, InitosUkiMatchesSystemdMeasure) {
+  TempDir dir;
+  std::string kernel = AnyKernel();
+  ASSERT_FALSE(kernel.empty()) << "no /boot/vmlinuz-* on this host";
+  ASSERT_TRUE(WriteStringToFile(dir / "initrd", Random(300001, 7)).ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "os-release", "ID=initos\nVERSION_ID=9\n").ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "cmdline", "console=ttyS0 panic=-1 initos.test=1").ok());
+  auto r = RunProgram({INITOS_BINARY, "image", "uki", "-o", dir / "uki.efi", "--kernel", kernel,
+                       "--initramfs", dir / "initrd", "--os-release", dir / "os-release",
+                       "--cmdline", "console=ttyS0 panic=-1 initos.test=1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunProgram({kMeasure, "calculate", "--bank=sha256", "--phase=:", "--linux=" + kernel,
+                  "--osrel=" + (dir / "os-release"), "--cmdline=" + (dir / "cmdline"),
+                  "--initrd=" + (dir / "initrd")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  size_t at = r.out.find("11:sha256=");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string want = r.out.substr(at + 10, 64);
+  r = RunProgram({INITOS_BINARY, "image", "pcr", "--uki", dir / "uki.efi", "--value-only"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, want + "\n");
 }
 
 TEST(ImagePcr, OneChangedByteChangesTheValue) {
