@@ -1,5 +1,6 @@
 // Measured boot end to end (docs/measured-boot.md): OVMF (no Secure Boot)
-// with a swtpm TPM 2.0 boots a UKI from the ESP; systemd-stub measures the
+// with a swtpm TPM 2.0 boots a UKI (`initos image uki`) from an ESP
+// (`initos image esp`); systemd-stub measures the
 // UKI into PCR 11, PID 1 verifies the bundle and extends PCR 11 with its
 // event. The value PID 1 reads back (TPM2_PCR_Read) and the kernel's own view
 // (/sys/class/tpm/tpm0/pcr-sha256/11, read by the image's main program)
@@ -28,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kStub[] = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 // OVMF under TCG on a loaded machine: power-on to PID 1 took ~90 s.
@@ -66,45 +66,36 @@ std::string BuildBundle(const std::string& dir, int version) {
   return out;
 }
 
-// The UKI: Debian's systemd-stub with the kernel, the initramfs and a command
-// line (no_timer_check: under TCG on a loaded host the IO-APIC timer check
-// can fail and panic the kernel).
+// The UKI (`initos image uki`: Debian's systemd-stub with the kernel, the
+// initramfs and a command line; no_timer_check: under TCG on a loaded host
+// the IO-APIC timer check can fail and panic the kernel) and the ESP holding
+// it at EFI/BOOT/BOOTX64.EFI (`initos image esp`), the path OVMF boots
+// without boot entries.
 std::string BuildUki(const std::string& dir, const std::string& initramfs) {
-  std::string cmdline = dir + "/cmdline", osrel = dir + "/os-release", uki = dir + "/uki.efi";
-  EXPECT_TRUE(WriteStringToFile(cmdline, "console=ttyS0 panic=-1 no_timer_check").ok());
-  EXPECT_TRUE(WriteStringToFile(osrel, "ID=initos\nNAME=InitOS\n").ok());
-  RunOk({"objcopy", "--add-section", ".osrel=" + osrel, "--change-section-vma", ".osrel=0x20000",
-         "--add-section", ".cmdline=" + cmdline, "--change-section-vma", ".cmdline=0x30000",
-         "--add-section", ".linux=" + FindKernel(), "--change-section-vma", ".linux=0x2000000",
-         "--add-section", ".initrd=" + initramfs, "--change-section-vma", ".initrd=0x3000000",
-         kStub, uki});
+  std::string uki = dir + "/uki.efi";
+  RunOk({INITOS_BINARY, "image", "uki", "-o", uki, "--kernel", FindKernel(), "--initramfs",
+         initramfs, "--cmdline", "console=ttyS0 panic=-1 no_timer_check"});
   return uki;
 }
 
-// A GPT disk: partition 1 the ESP (FAT, the UKI at the removable-media path
-// EFI/BOOT/BOOTX64.EFI, which OVMF boots without boot entries), partition 2
-// "rootA" the bundle.
-std::string BuildDisk(const std::string& dir, const std::string& uki, const std::string& bundle,
-                      const std::string& name) {
-  std::string esp = dir + "/" + name + ".esp", disk = dir + "/" + name + ".img";
-  uint64_t uki_mib = fs::file_size(uki) / (1024 * 1024) + 8;
+std::string BuildEsp(const std::string& dir, const std::string& uki) {
+  std::string esp = dir + "/esp.img";
+  RunOk({INITOS_BINARY, "image", "esp", "-o", esp, "--uki", uki});
+  return esp;
+}
+
+// A GPT disk whose partition "rootA" holds the bundle.
+std::string BuildRootDisk(const std::string& dir, const std::string& bundle,
+                          const std::string& name) {
+  std::string disk = dir + "/" + name + ".img";
   uint64_t bundle_mib = fs::file_size(bundle) / (1024 * 1024) + 1;
-  (void)::unlink(esp.c_str());
-  RunOk({"mkfs.vfat", "-C", esp, std::to_string(uki_mib * 1024)});
-  RunOk({"mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"});
-  RunOk({"mcopy", "-i", esp, uki, "::/EFI/BOOT/BOOTX64.EFI"});
   {
     auto fd = OpenFile(disk, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     EXPECT_TRUE(fd.ok());
-    EXPECT_EQ(::ftruncate(fd->get(), static_cast<off_t>((uki_mib + bundle_mib + 2) << 20)), 0);
+    EXPECT_EQ(::ftruncate(fd->get(), static_cast<off_t>((bundle_mib + 2) << 20)), 0);
   }
-  uint64_t root_sector = 2048 + uki_mib * 2048;
-  RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(uki_mib) + "M", "-t", "1:ef00", "-c", "1:esp",
-         "-n", "2:" + std::to_string(root_sector) + ":+" + std::to_string(bundle_mib) + "M", "-c",
-         "2:rootA", disk});
-  RunOk({"dd", "if=" + esp, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
-  RunOk({"dd", "if=" + bundle, "of=" + disk, "bs=512", "seek=" + std::to_string(root_sector),
-         "conv=notrunc", "status=none"});
+  RunOk({"sgdisk", "-n", "1:2048:+" + std::to_string(bundle_mib) + "M", "-c", "1:rootA", disk});
+  RunOk({"dd", "if=" + bundle, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc", "status=none"});
   return disk;
 }
 
@@ -172,7 +163,8 @@ struct Measured {
   std::string logged_event, logged_pcr, sysfs_pcr, status;
 };
 
-Measured BootAndRead(const std::string& dir, const std::string& disk, const std::string& name) {
+Measured BootAndRead(const std::string& dir, const std::string& esp, const std::string& disk,
+                     const std::string& name) {
   Measured m;
   Swtpm tpm(dir + "/" + name);
   std::string vars = dir + "/" + name + ".vars";
@@ -182,7 +174,7 @@ Measured BootAndRead(const std::string& dir, const std::string& disk, const std:
   o.firmware_code = kOvmfCode;
   o.firmware_vars = vars;
   o.tpm_socket = tpm.socket;
-  o.disks = {disk};
+  o.disks = {esp, disk};  // OVMF boots the first disk's ESP
   auto q = Qemu::Start(o);
   EXPECT_TRUE(q.ok()) << q.error().str();
   if (!q.ok()) return m;
@@ -222,6 +214,7 @@ TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
   auto initramfs = BuildInitramfs(spec, dir);
   ASSERT_TRUE(initramfs.ok()) << initramfs.error().str();
   std::string uki = BuildUki(dir, *initramfs);
+  std::string esp = BuildEsp(dir, uki);
 
   std::vector<Expected> expected;
   std::vector<Measured> seen;
@@ -229,7 +222,7 @@ TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
     std::string bundle = BuildBundle(dir, version);
     expected.push_back(HostPcr(dir, uki, bundle));
     std::string name = "v" + std::to_string(version);
-    seen.push_back(BootAndRead(dir, BuildDisk(dir, uki, bundle, name), name));
+    seen.push_back(BootAndRead(dir, esp, BuildRootDisk(dir, bundle, name), name));
     const Expected& e = expected.back();
     const Measured& m = seen.back();
     EXPECT_EQ(m.logged_event, e.event) << "version " << version;
