@@ -164,18 +164,24 @@ struct Measured {
   std::string logged_event, logged_pcr, sysfs_pcr, sysfs_pcr12, status;
 };
 
-Measured BootAndRead(const std::string& dir, const std::string& esp, const std::string& disk,
-                     const std::string& name) {
-  Measured m;
-  Swtpm tpm(dir + "/" + name);
+// OVMF boots the UKI on the first disk's ESP.
+QemuOptions FirmwareBoot(const std::string& dir, const std::string& esp, const std::string& disk,
+                         const std::string& name) {
   std::string vars = dir + "/" + name + ".vars";
   fs::copy_file(kOvmfVars, vars, fs::copy_options::overwrite_existing);
   QemuOptions o;
   o.firmware_boot = true;
   o.firmware_code = kOvmfCode;
   o.firmware_vars = vars;
+  o.disks = {esp, disk};
+  return o;
+}
+
+// Boots `o` with a fresh swtpm and collects what PID 1 and the image report.
+Measured BootAndRead(const std::string& dir, QemuOptions o, const std::string& name) {
+  Measured m;
+  Swtpm tpm(dir + "/" + name);
   o.tpm_socket = tpm.socket;
-  o.disks = {esp, disk};  // OVMF boots the first disk's ESP
   auto q = Qemu::Start(o);
   EXPECT_TRUE(q.ok()) << q.error().str();
   if (!q.ok()) return m;
@@ -202,9 +208,9 @@ Measured BootAndRead(const std::string& dir, const std::string& esp, const std::
   return m;
 }
 
-TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
-  INITOS_REQUIRE_QEMU();
-  std::string dir = TestWorkDir();
+// keygen a, and an initramfs that verifies PARTLABEL=rootA with a.pub and
+// runs the image's /main.sh.
+std::string BuildTestInitramfs(const std::string& dir) {
   RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   InitramfsSpec spec;
   spec.config =
@@ -216,8 +222,16 @@ TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
   spec.modules = kModules;
   spec.files.push_back({dir + "/a/signing.pub", "/etc/initos/keys/a.pub"});
   auto initramfs = BuildInitramfs(spec, dir);
-  ASSERT_TRUE(initramfs.ok()) << initramfs.error().str();
-  std::string uki = BuildUki(dir, *initramfs);
+  EXPECT_TRUE(initramfs.ok()) << initramfs.error().str();
+  return initramfs.ok() ? *initramfs : "";
+}
+
+TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  std::string initramfs = BuildTestInitramfs(dir);
+  ASSERT_FALSE(initramfs.empty());
+  std::string uki = BuildUki(dir, initramfs);
   std::string esp = BuildEsp(dir, uki);
 
   std::vector<Expected> expected;
@@ -226,7 +240,8 @@ TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
     std::string bundle = BuildBundle(dir, version);
     expected.push_back(HostPcr(dir, uki, bundle));
     std::string name = "v" + std::to_string(version);
-    seen.push_back(BootAndRead(dir, esp, BuildRootDisk(dir, bundle, name), name));
+    seen.push_back(
+        BootAndRead(dir, FirmwareBoot(dir, esp, BuildRootDisk(dir, bundle, name), name), name));
     const Expected& e = expected.back();
     const Measured& m = seen.back();
     EXPECT_EQ(m.logged_event, e.event) << "version " << version;
@@ -253,6 +268,27 @@ TEST(MeasuredBoot, PcrElevenMatchesTheHostForTwoBundles) {
   for (size_t i = 0; i < 2; ++i)
     EXPECT_EQ(HexOf(ExtendSha256(digest(uki_only.substr(0, 64)), digest(expected[i].event))),
               expected[i].pcr);
+}
+
+// A direct kernel boot (QEMU loads kernel and initramfs, no firmware, no
+// stub): nothing but PID 1 extends PCR 11, so it holds
+// extend(0^32, event), which `initos image pcr --bundle` alone prints.
+TEST(MeasuredBoot, DirectKernelBootIsTheBundleEventAlone) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  std::string initramfs = BuildTestInitramfs(dir);
+  ASSERT_FALSE(initramfs.empty());
+  std::string bundle = BuildBundle(dir, 5);
+  std::string want;
+  RunOk({INITOS_BINARY, "image", "pcr", "--bundle", bundle, "--key", dir + "/a/signing.pub",
+         "--value-only"},
+        &want);
+  QemuOptions o = BootOptions(initramfs);
+  o.disks = {BuildRootDisk(dir, bundle, "v5")};
+  Measured m = BootAndRead(dir, o, "v5");
+  EXPECT_EQ(m.logged_pcr + "\n", want);
+  EXPECT_EQ(m.sysfs_pcr + "\n", want);
+  EXPECT_EQ(m.sysfs_pcr12, std::string(64, '0'));
 }
 
 }  // namespace
