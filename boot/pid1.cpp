@@ -28,6 +28,7 @@
 #include "boot/initramfs_shutdown.h"
 #include "boot/jails/jail_mode.h"
 #include "boot/jails/leave_initramfs.h"
+#include "boot/rootfs/measured_boot.h"
 #include "boot/rootfs/rootfs_boot.h"
 #include "boot/rootfs/rootfs_policy.h"
 #include "boot/shutdown.h"
@@ -93,6 +94,7 @@ struct Pid1State {
   unique_fd signal_fd;
   unique_fd tty;                    // the console's real tty device, for the main program
   std::optional<MountedRoot> root;  // the verified root init.main runs in
+  MeasuredBoot measured;            // PCR 11 extended with the root's bundle event
   std::vector<std::string> fatal_config_problems;  // StagePolicy refuses to boot on these
   // The switch-root handover began: the initramfs may be deleted and "/" the
   // OS, so paths no longer name initramfs files.
@@ -283,7 +285,9 @@ void WriteStatusRecord(const Pid1State& s) {
     st.version = s.root->image.version;
     st.root_hash = s.root->image.root_hash;
     st.source = s.root->source;
+    if (s.root->slot) st.slot = std::string(SlotName(*s.root->slot));
   }
+  RecordMeasurement(s.measured, st);
   std::string path = PathUnderRoot(s.opts.root, kBootStatusPath);
   auto w = WriteBootStatus(path, st);
   if (!w.ok()) LOG(Error) << "status: cannot write " << path << ": " << w.error().str();
@@ -293,8 +297,8 @@ void WriteStatusRecord(const Pid1State& s) {
 // (docs/boot-verification.md). Fatal: nothing unverified ever runs.
 Result<void> StageRootfs(Pid1State& s) {
   if (!s.is_pid1) {
-    if (!s.config.rootfs.image.empty())
-      LOG(Info) << "rootfs: not PID 1, not mounting " << s.config.rootfs.image;
+    if (!s.config.rootfs.image.empty() || !s.config.rootfs.slots.empty())
+      LOG(Info) << "rootfs: not PID 1, not mounting the verified root";
     return {};
   }
   BootEnv env;
@@ -306,6 +310,9 @@ Result<void> StageRootfs(Pid1State& s) {
   auto root = BootVerifiedRoot(s.config, env);
   if (!root.ok()) return root.error();
   s.root = std::move(*root);
+  // Measured before anything from the verified root runs (init.main, the
+  // OS init); never fatal (boot/rootfs/measured_boot.h).
+  if (s.root) s.measured = MeasureBootedBundle(s.root->image, PathUnderRoot(s.opts.root, "/dev"));
   WriteStatusRecord(s);
   return {};
 }

@@ -145,6 +145,15 @@ Result<FoundStatus> FindBootStatus(const std::string& root) {
   return FoundStatus{path, std::move(*s)};
 }
 
+std::string DescribeMeasurement(const BootStatus& s) {
+  if (s.measured == "pcr11")
+    return "PCR 11, event sha256:" + s.measured_event + ", PCR 11 " +
+           (s.measured_pcr.empty() ? std::string("not read back") : s.measured_pcr);
+  if (s.measured == "no-tpm") return "no TPM, boot not measured";
+  if (s.measured == "failed") return "FAILED (the TPM errored; see initos logs)";
+  return "nothing measured (no verified root)";
+}
+
 std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar_uptime) {
   const BootStatus& s = f.status;
   std::string out = "image: " + s.image + "\n";
@@ -155,6 +164,7 @@ std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar
   }
   out += "mode: " + s.mode + "\n";
   out += "initos: " + s.initos_version + "\n";
+  out += "measured boot: " + DescribeMeasurement(s) + "\n";
   out += "sidecar uptime: " + (sidecar_uptime ? FormatDuration(*sidecar_uptime) : "not running") +
          "\n";
   return out;
@@ -168,6 +178,9 @@ std::string FormatStatusJson(const FoundStatus& f, std::optional<double> sidecar
          ",\n  \"source\": " + JsonQuote(s.source) +
          ",\n  \"initos\": " + JsonQuote(s.initos_version) +
          ",\n  \"booted_at\": " + FormatSeconds(s.booted_at) +
+         ",\n  \"measured\": " + JsonQuote(s.measured) +
+         ",\n  \"measured_event\": " + JsonQuote(s.measured_event) +
+         ",\n  \"measured_pcr\": " + JsonQuote(s.measured_pcr) +
          ",\n  \"sidecar_uptime_s\": " + FormatUptimeJson(sidecar_uptime) +
          ",\n  \"record\": " + JsonQuote(f.path) + "\n}\n";
 }

@@ -65,6 +65,9 @@ class StatusRoot : public ::testing::Test {
     s.source = "PARTLABEL=debian";
     s.initos_version = "0.1.0";
     s.booted_at = 4.25;
+    s.measured = "pcr11";
+    s.measured_event = std::string(64, 'e');
+    s.measured_pcr = std::string(64, '9');
     status_ = s;
     ASSERT_TRUE(MakeDirs(dir_ / "proc/77").ok());
     ASSERT_TRUE(MakeDirs(dir_ / "proc/78").ok());
@@ -101,6 +104,9 @@ TEST_F(StatusRoot, PrintsTheRecordFromRun) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "image: debian\nversion: 3\nroot hash: " + std::string(64, 'c') +
                        "\nsource: PARTLABEL=debian\nmode: switch-root\ninitos: 0.1.0\n"
+                       "measured boot: PCR 11, event sha256:" +
+                       std::string(64, 'e') + ", PCR 11 " + std::string(64, '9') +
+                       "\n"
                        "sidecar uptime: 1m23s\n");
 }
 
@@ -113,6 +119,10 @@ TEST_F(StatusRoot, PrintsJson) {
   EXPECT_NE(r.out.find("\"root_hash\": \"" + std::string(64, 'c') + "\""), std::string::npos);
   EXPECT_NE(r.out.find("\"mode\": \"switch-root\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"sidecar_uptime_s\": 83,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"measured\": \"pcr11\",\n  \"measured_event\": \"" + std::string(64, 'e') +
+                       "\",\n  \"measured_pcr\": \"" + std::string(64, '9') + "\""),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("\"record\": \"" + dir_.path() + "/run/initos/status\""), std::string::npos)
       << r.out;
 }
@@ -160,7 +170,13 @@ TEST_F(StatusRoot, NoImageAndNoSidecar) {
   ASSERT_TRUE(WriteStringToFile(dir_ / "proc/77/cmdline", "sh").ok());
   auto r = Run({});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, "image: none\nmode: run\ninitos: 0.1.0\nsidecar uptime: not running\n");
+  EXPECT_EQ(r.out,
+            "image: none\nmode: run\ninitos: 0.1.0\nmeasured boot: nothing measured (no verified "
+            "root)\nsidecar uptime: not running\n");
+  none.measured = "no-tpm";
+  ASSERT_TRUE(WriteBootStatus(dir_ / "run/initos/status", none).ok());
+  r = Run({});
+  EXPECT_NE(r.out.find("measured boot: no TPM, boot not measured\n"), std::string::npos) << r.out;
 }
 
 TEST(StatusCli, UnknownArgument) {

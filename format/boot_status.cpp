@@ -16,8 +16,9 @@ inline namespace format {
 namespace {
 
 constexpr size_t kMaxText = 4096;
-constexpr const char* kKeys[] = {"image",  "version", "root-hash", "mode",
-                                 "source", "initos",  "booted-at"};
+constexpr const char* kKeys[] = {"image",          "version",     "root-hash", "mode",
+                                 "source",         "initos",      "booted-at", "measured",
+                                 "measured-event", "measured-pcr"};
 
 bool NameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -70,6 +71,20 @@ Result<void> Check(const BootStatus& s) {
   if (!AllOf(s.source, Printable)) return Err() << "source has control characters";
   if (s.initos_version.empty() || !AllOf(s.initos_version, NameChar))
     return Err() << "initos '" << s.initos_version << "' is not a version";
+  if (s.measured != "none" && s.measured != "no-tpm" && s.measured != "failed" &&
+      s.measured != "pcr11")
+    return Err() << "measured '" << s.measured << "' is not pcr11, no-tpm, failed or none";
+  auto digest = [](const std::string& h) {
+    return h.empty() || (h.size() == 64 && AllOf(h, LowerHex));
+  };
+  if (!digest(s.measured_event) || !digest(s.measured_pcr))
+    return Err() << "measured-event and measured-pcr must be 64 lowercase hex digits or empty";
+  if (s.measured == "pcr11" && s.measured_event.empty())
+    return Err() << "measured=pcr11 needs measured-event";
+  if (s.measured != "pcr11" && (!s.measured_event.empty() || !s.measured_pcr.empty()))
+    return Err() << "measured-event and measured-pcr are only set with measured=pcr11";
+  if (!s.slot.empty() && s.slot != "a" && s.slot != "b")
+    return Err() << "slot '" << s.slot << "' is not a or b";
   if (s.image == "none") {
     if (s.version != 0 || !s.root_hash.empty() || !s.source.empty())
       return Err() << "image none must have version 0, no root-hash and no source";
@@ -88,7 +103,10 @@ Result<void> Check(const BootStatus& s) {
 std::string SerializeBootStatus(const BootStatus& s) {
   return "image=" + s.image + "\nversion=" + std::to_string(s.version) +
          "\nroot-hash=" + s.root_hash + "\nmode=" + s.mode + "\nsource=" + s.source +
-         "\ninitos=" + s.initos_version + "\nbooted-at=" + FormatSeconds(s.booted_at) + "\n";
+         "\ninitos=" + s.initos_version + "\nbooted-at=" + FormatSeconds(s.booted_at) +
+         "\nmeasured=" + s.measured + "\nmeasured-event=" + s.measured_event +
+         "\nmeasured-pcr=" + s.measured_pcr + "\n" +
+         (s.slot.empty() ? "" : "slot=" + s.slot + "\n");
 }
 
 Result<BootStatus> ParseBootStatus(std::string_view text) {
@@ -108,6 +126,7 @@ Result<BootStatus> ParseBootStatus(std::string_view text) {
     std::string_view key = line.substr(0, eq);
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
+    known = known || key == "slot";
     if (!known) return Err() << "boot status line " << line_no << ": unknown key '" << key << "'";
     if (!values.emplace(std::string(key), std::string(line.substr(eq + 1))).second)
       return Err() << "boot status line " << line_no << ": key '" << key << "' repeated";
@@ -126,6 +145,10 @@ Result<BootStatus> ParseBootStatus(std::string_view text) {
   auto at = ParseSeconds(values["booted-at"]);
   if (!at.ok()) return Err() << "boot status: " << at.error().message;
   s.booted_at = *at;
+  s.measured = values["measured"];
+  s.measured_event = values["measured-event"];
+  s.measured_pcr = values["measured-pcr"];
+  if (auto slot = values.find("slot"); slot != values.end()) s.slot = slot->second;
   auto ok = Check(s);
   if (!ok.ok()) return Err() << "boot status: " << ok.error().message;
   return s;

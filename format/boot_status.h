@@ -10,6 +10,14 @@
 //   source=PARTLABEL=debian rootfs.image as configured ("" for "none")
 //   initos=0.1.0            the initos version that booted it
 //   booted-at=4.630000      CLOCK_BOOTTIME seconds when the record was made
+//   measured=pcr11          measured boot (docs/measured-boot.md): pcr11 (the
+//                           bundle event was extended into PCR 11), no-tpm,
+//                           failed (a TPM that errored; the boot went on), or
+//                           none (nothing to measure: no verified root)
+//   measured-event=ab12...  SHA-256 of the event (hex), "" unless pcr11
+//   measured-pcr=cd34...    PCR 11 read back after the extend (hex), "" unless
+//                           pcr11 (or when the read-back failed)
+//   slot=b                  only with rootfs.slots: the A/B slot booted (optional)
 // Anything else (unknown or repeated keys, a missing newline, bad values) is
 // an error naming the line: a damaged record must not print plausible lies.
 #pragma once
@@ -33,6 +41,10 @@ struct BootStatus {
   std::string source;
   std::string initos_version;
   double booted_at = 0;  // CLOCK_BOOTTIME seconds
+  std::string measured = "none";
+  std::string measured_event;
+  std::string measured_pcr;
+  std::string slot;  // "a"/"b" with rootfs.slots, "" otherwise (key absent)
   bool operator==(const BootStatus&) const = default;
 };
 

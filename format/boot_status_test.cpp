@@ -25,10 +25,25 @@ TEST(BootStatus, RoundTrips) {
   std::string text = SerializeBootStatus(Sample());
   EXPECT_EQ(text,
             "image=debian\nversion=7\nroot-hash=" + std::string(64, 'a') +
-                "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000\n");
+                "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000"
+                "\nmeasured=none\nmeasured-event=\nmeasured-pcr=\n");
   auto back = ParseBootStatus(text);
   ASSERT_TRUE(back.ok()) << back.error().str();
   EXPECT_EQ(*back, Sample());
+}
+
+TEST(BootStatus, MeasurementRoundTrips) {
+  BootStatus s = Sample();
+  s.measured = "pcr11";
+  s.measured_event = std::string(64, 'b');
+  s.measured_pcr = std::string(64, 'c');
+  std::string text = SerializeBootStatus(s);
+  EXPECT_NE(text.find("\nmeasured=pcr11\nmeasured-event=" + s.measured_event +
+                      "\nmeasured-pcr=" + s.measured_pcr + "\n"),
+            std::string::npos);
+  auto back = ParseBootStatus(text);
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(*back, s);
 }
 
 TEST(BootStatus, NoImageRoundTrips) {
@@ -43,8 +58,8 @@ TEST(BootStatus, NoImageRoundTrips) {
 
 TEST(BootStatus, KeysInAnyOrder) {
   std::string text =
-      "mode=run\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\nversion=0\n"
-      "image=none\n";
+      "mode=run\nmeasured-pcr=\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\nversion=0\n"
+      "measured=no-tpm\nimage=none\nmeasured-event=\n";
   auto s = ParseBootStatus(text);
   ASSERT_TRUE(s.ok()) << s.error().str();
   EXPECT_DOUBLE_EQ(s->booted_at, 0.000001);
@@ -78,8 +93,15 @@ TEST(BootStatus, RejectsDamagedRecords) {
   ExpectBad(replace("booted-at=4.500000", "booted-at=4.5"), "booted-at '4.5'");
   ExpectBad(replace("booted-at=4.500000", "booted-at=-4.500000"), "booted-at");
   ExpectBad(replace("initos=0.1.0", "initos="), "initos ''");
-  ExpectBad("image=none\nversion=3\nroot-hash=\nmode=run\nsource=\ninitos=1\nbooted-at=1.000000\n",
-            "image none");
+  ExpectBad(
+      "image=none\nversion=3\nroot-hash=\nmode=run\nsource=\ninitos=1\nbooted-at=1.000000\n"
+      "measured=none\nmeasured-event=\nmeasured-pcr=\n",
+      "image none");
+  ExpectBad(replace("measured=none", "measured=yes"), "measured 'yes'");
+  ExpectBad(replace("measured=none", "measured=pcr11"), "needs measured-event");
+  ExpectBad(replace("measured-event=", "measured-event=" + std::string(64, 'b')),
+            "only set with measured=pcr11");
+  ExpectBad(replace("measured-pcr=", "measured-pcr=abc"), "64 lowercase hex");
   ExpectBad(std::string(5000, 'x') + "\n", "over 4096 bytes");
 }
 
@@ -114,6 +136,34 @@ TEST(BootStatus, BootTimeAdvances) {
   double a = BootTimeSeconds();
   EXPECT_GT(a, 0);
   EXPECT_GE(BootTimeSeconds(), a);
+}
+
+}  // namespace
+}  // namespace initos
+
+namespace initos {
+namespace {
+
+// rootfs.slots: the booted slot rides along (the CLI's "not booted" slot).
+TEST(BootStatusSlot, RoundTripsAndIsOptional) {
+  BootStatus s;
+  s.image = "os";
+  s.version = 2;
+  s.root_hash = std::string(64, 'b');
+  s.source = "PARTLABEL=os-b";
+  s.initos_version = "0.1.0";
+  s.slot = "b";
+  std::string text = SerializeBootStatus(s);
+  EXPECT_NE(text.find("\nslot=b\n"), std::string::npos);
+  auto back = ParseBootStatus(text);
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(*back, s);
+  s.slot.clear();
+  EXPECT_EQ(SerializeBootStatus(s).find("slot="), std::string::npos);
+  EXPECT_FALSE(ParseBootStatus(text + "slot=a\n").ok());  // repeated
+  std::string bad = text;
+  bad.replace(bad.find("slot=b"), 6, "slot=c");
+  EXPECT_FALSE(ParseBootStatus(bad).ok());
 }
 
 }  // namespace

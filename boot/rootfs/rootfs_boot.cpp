@@ -5,17 +5,19 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "boot/rootfs/rootfs_policy.h"
+#include "boot/rootfs/slot_boot.h"
 
 namespace initos {
 inline namespace boot {
 
 Result<std::optional<MountedRoot>> BootVerifiedRoot(const Config& config, const BootEnv& env) {
   if (auto warning = InsecureModeWarning(config.rootfs)) LOG(Warning) << *warning;
-  if (config.rootfs.image.empty()) {
+  const bool slots = !config.rootfs.slots.empty();
+  if (config.rootfs.image.empty() && !slots) {
     LOG(Info) << "rootfs: rootfs.image not set; the main program runs from the initramfs";
     return std::optional<MountedRoot>();
   }
-  auto root = MountVerifiedRoot(config, env);
+  auto root = slots ? MountSlotRoot(config, env) : MountVerifiedRoot(config, env);
   if (!root.ok()) return root.error();
   auto bound = BindApiFilesystems(root->target);
   if (!bound.ok()) return bound.error();

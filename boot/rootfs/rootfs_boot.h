@@ -17,6 +17,7 @@
 namespace initos {
 inline namespace boot {
 
+// rootfs.slots set: the A/B slot step (boot/rootfs/slot_boot.h).
 // nullopt when rootfs.image is unset (the main program runs from the
 // initramfs). Logs the insecure-dev-mode warning on every boot.
 Result<std::optional<MountedRoot>> BootVerifiedRoot(const Config& config, const BootEnv& env);

@@ -84,7 +84,8 @@ struct BundleSource {
   LoopDevice loop;  // keeps a loop device alive until dm holds it
 };
 
-Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env) {
+Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env,
+                                const std::string& image_fs) {
   BlockScanRoots roots{env.class_block_dir, env.dev_dir};
   auto dev = WaitForBlockDevice(spec, env.device_timeout_ms, roots);
   if (!dev.ok()) return Fail(dev.error());
@@ -95,7 +96,7 @@ Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env) {
   // bundle verifies itself.
   auto probe = ProbeFilesystem(*dev);
   if (!probe.ok()) return Fail("probe " + *dev, probe.error());
-  std::string mnt = env.run_dir + "/image-fs";
+  std::string mnt = env.run_dir + "/" + image_fs;
   INITOS_TRY(Dirs(mnt, 0700));
   MountRequest req{std::string(FsTypeName(probe->type)), *dev, mnt, {}, true,
                    MS_NOSUID | MS_NODEV | MS_NOEXEC};
@@ -150,8 +151,9 @@ Result<CheckedBundle> CheckBundle(const std::string& name, const std::string& pa
   return CheckedBundle{std::move(*m), *size, trusted.paths[*which]};
 }
 
-// The ext4 state partition at run_dir/state, or "" when none is configured.
-Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
+}  // namespace
+
+Result<std::string> MountStatePartition(const StateConfig& state, const BootEnv& env) {
   if (state.device.empty()) return std::string();
   auto spec = ParseBlockSpec(state.device);
   if (!spec.ok()) return Fail("state.device", spec.error());
@@ -180,6 +182,8 @@ Result<std::string> MountState(const StateConfig& state, const BootEnv& env) {
   if (!m.ok()) return Fail("state partition " + state.device, m.error());
   return dir;
 }
+
+namespace {
 
 // dm-linear then dm-verity; removes the base again if verity fails.
 Result<std::string> CreateVerityStack(RootMapping plan, const Manifest& m, const BootEnv& env) {
@@ -299,19 +303,26 @@ Result<void> CheckImageName(const std::string& source, const std::string& image_
 }
 
 Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) {
+  ImageRequest request;
+  request.image = config.rootfs.image;
+  return MountVerifiedImage(config, env, request);
+}
+
+Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
+                                       const ImageRequest& request) {
   const RootfsConfig& rc = config.rootfs;
-  auto spec = ParseBlockSpec(rc.image);
+  auto spec = ParseBlockSpec(request.image);
   if (!spec.ok()) return Fail("rootfs.image", spec.error());
   // A bundle starts with its header area, not a filesystem superblock: a
   // bare LABEL= can never name one.
   if (spec->kind == BlockSpec::Kind::kLabel && spec->file.empty())
-    return Err() << "rootfs: rootfs.image = \"" << rc.image
+    return Err() << "rootfs: rootfs.image = \"" << request.image
                  << "\" names a filesystem, but a bundle has no filesystem label: use "
                     "PARTLABEL=name for a bundle partition or LABEL=name:/path/file.bundle";
   auto keys = LoadTrustedKeys(rc.keys);
   if (!keys.ok()) return keys.error();
 
-  auto source = FindBundle(*spec, env);
+  auto source = FindBundle(*spec, env, request.image_fs);
   if (!source.ok()) return source.error();
   auto bundle = CheckBundle(spec->str(), source->path, *keys);
   if (!bundle.ok()) return bundle.error();
@@ -325,15 +336,25 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
 
   MountedRoot out;
   out.target = env.target;
-  out.source = rc.image;
+  out.source = request.image;
   out.image = {m.name, m.version, m.root_hash};
   out.key = bundle->key;
-  auto state = MountState(config.state, env);
-  if (!state.ok()) return state.error();
-  out.state_dir = *state;
+  if (request.state_dir) {
+    out.state_dir = *request.state_dir;
+  } else {
+    auto state = MountStatePartition(config.state, env);
+    if (!state.ok()) return state.error();
+    out.state_dir = *state;
+  }
 
-  VersionFloor floor = ReadVersionFloor(out.state_dir, rc.min_version, rc.name);
-  if (!floor.ignored.empty()) LOG(Warning) << "rootfs: " << floor.ignored;
+  VersionFloor floor;
+  if (request.floor) {
+    floor.minimum = *request.floor;
+    floor.source = "rootfs.min-version and the highest version marked good";
+  } else {
+    floor = ReadVersionFloor(out.state_dir, rc.min_version, rc.name);
+    if (!floor.ignored.empty()) LOG(Warning) << "rootfs: " << floor.ignored;
+  }
   auto check = CheckVersionFloor(m.version, floor);
   if (!check.ok()) return Fail(spec->str(), check.error());
 
@@ -354,7 +375,9 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
 }
 
 Result<bool> RecordSuccessfulBoot(const MountedRoot& root) {
-  if (root.state_dir.empty()) return false;
+  // A/B slots: the floor rises only on mark-good (format/boot_slots.h), never
+  // merely because a trial boot started its main program.
+  if (root.state_dir.empty() || root.slot) return false;
   return RaiseBootedRecord(root.state_dir, root.image);
 }
 

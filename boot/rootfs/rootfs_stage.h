@@ -16,12 +16,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "boot/rootfs/rootfs_layout.h"
 #include "boot/rootfs/state_partition.h"
+#include "format/boot_slots.h"
 #include "format/config.h"
 #include "format/version_floor.h"
 
@@ -66,9 +68,25 @@ struct MountedRoot {
   std::string state_dir;      // state partition mount, "" when the upper layer is tmpfs
   BootedRecord image;         // name, version, root hash (what gets recorded)
   std::string key;            // path of the trusted key that verified the signature
+  std::optional<Slot> slot;   // rootfs.slots: the slot booted (boot/rootfs/slot_boot.h)
 };
 
 Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env);
+
+// One image of MountVerifiedRoot, for the A/B slot step: the locator, the
+// state partition when already mounted, and the floor when the caller
+// computed it (the slots' floor comes from the boot-state record).
+struct ImageRequest {
+  std::string image;                     // rootfs.image syntax
+  std::optional<std::string> state_dir;  // mounted already ("" = none); nullopt: mount it
+  std::optional<uint64_t> floor;         // nullopt: rootfs.min-version + booted-version record
+  std::string image_fs = "image-fs";     // mount point name below run_dir for LABEL=x:/f
+};
+Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
+                                       const ImageRequest& request);
+
+// The ext4 state partition at run_dir/state, or "" when none is configured.
+Result<std::string> MountStatePartition(const StateConfig& state, const BootEnv& env);
 
 // Pure: the signed manifest's name must equal rootfs.name (a key may sign
 // several products). One "rootfs: " line naming both when it does not.
