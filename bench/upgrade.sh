@@ -104,8 +104,10 @@ for ((i = 1; i <= n; i++)); do
   sample upgrade_throughput b "$(mbps $((t1 - t0)) "$size")"
   device_reset
   out=$(device_push "$work/v2.bundle" 2>&1) || { echo "$out" >&2; exit 1; }
-  sent=$(grep -oE '[0-9]+ bytes sent' <<<"$out" | grep -oE '^[0-9]+' | tail -n1)
+  # "sent 0.1 MiB of 10.1 MiB (1.2%); ..." (the percentage has 0.1 % steps).
+  sent=$(sed -nE 's/.*sent [0-9.]+ MiB of [0-9.]+ MiB \(([0-9.]+)%\).*/\1/p' <<<"$out" | tail -n1)
   [[ -n $sent ]] || { echo "bench/upgrade.sh: no byte count in: $out" >&2; exit 1; }
+  sent=$(awk -v p="$sent" -v s="$size" 'BEGIN { printf "%d", p / 100 * s }')
   sample upgrade_push_bytes a "$sent"
   sample upgrade_push_bytes b "$size"
 done
