@@ -16,6 +16,7 @@
 #include "boot/terminate.h"
 #include "cli/jail_cli.h"
 #include "cli/status_cli.h"
+#include "cli/upgrade_cli.h"
 #include "format/shutdown_kind.h"
 #include "image/image_cli.h"
 #include "sidecar/sidecar_cli.h"
@@ -42,6 +43,8 @@ constexpr const char kUsage[] =
     "  analyze [LOG] [--svg F]   boot timeline: kernel, each stage, OS init; SVG picture\n"
     "  jail COMMAND ...          jails: list, status, logs, console, start, stop,\n"
     "                            restart, exec, run; `initos jail --help`\n"
+    "  upgrade COMMAND ...       A/B upgrades: apply, push, receive, status,\n"
+    "                            mark-good, mark-bad, rollback; `initos upgrade --help`\n"
     "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
@@ -107,6 +110,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "logs") return LogsMain(rest);
   if (cmd == "analyze") return AnalyzeMain(rest);
   if (cmd == "jail") return JailMain(rest);
+  if (cmd == "upgrade") return UpgradeMain(rest);
   std::fprintf(stderr, "initos: unknown command '%s'; run `initos --help` for the list\n",
                cmd.c_str());
   return 2;
