@@ -134,7 +134,7 @@ TEST_F(UpgradeBoot, ApplyOverSshRebootsIntoTheNewVersionAndRefusalsChangeNothing
   // Refused before anything is written: another key; a bundle corrupted in
   // transit (caught by the full verify of the staged copy).
   ExpectRefused(other, "key|signature");
-  ExpectRefused(Corrupted(v2, dir_), "verif|hash|corrupt");
+  ExpectRefused(Corrupted(v2, dir_), "verif|hash|corrupt|mismatch");
 
   auto [code, out] = Apply(v2);
   ASSERT_EQ(code, 0) << out << "\n" << vm_->Tail();

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <string_view>
 
@@ -72,12 +74,34 @@ Result<void> Stream(int in, int out, uint64_t offset, uint64_t size, uint64_t do
   return {};
 }
 
+// copy_file_range(2) only between regular files: a slot that is a block
+// device (a GPT partition) gets EINVAL, so those are copied through a
+// buffer from the offset reached.
+Result<void> CopyThroughBuffer(int from, int to, uint64_t offset, uint64_t size) {
+  std::vector<char> buf(1 << 20);
+  while (offset < size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - offset));
+    ssize_t n = ::pread(from, buf.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "copy into the slot: read the staged bundle";
+    if (n == 0) return Err() << "copy into the slot: staged bundle is short";
+    ssize_t w = ::pwrite(to, buf.data(), static_cast<size_t>(n), static_cast<off_t>(offset));
+    if (w != n)
+      return w < 0 ? ErrnoError() << "copy into the slot"
+                   : Err() << "copy into the slot: short write (slot too small?)";
+    offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
 Result<void> CopyAll(int from, int to, uint64_t size) {
   loff_t in_off = 0, out_off = 0;
   while (static_cast<uint64_t>(in_off) < size) {
     ssize_t n = ::copy_file_range(from, &in_off, to, &out_off,
                                   static_cast<size_t>(size - static_cast<uint64_t>(in_off)), 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINVAL || errno == EXDEV || errno == EOPNOTSUPP) && in_off == 0)
+      return CopyThroughBuffer(from, to, 0, size);
     if (n < 0) return ErrnoError() << "copy into the slot";
     if (n == 0) return Err() << "copy into the slot: staged bundle is short";
   }
