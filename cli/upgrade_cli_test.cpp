@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/testing/test_util.h"
+#include "cli/status_cli.h"
 #include "format/boot_status.h"
 #include "image/bundle.h"
 #include "os/boot_state_file.h"
@@ -284,6 +285,33 @@ TEST_F(UpgradeCliTest, ReceiveAssemblesFromTheBootedSlot) {
   uint64_t size = fs::file_size(Bundle("v2.bundle"));
   EXPECT_LT(host->bytes_sent, size / 4) << PushSummary(*host, size);
   EXPECT_EQ(Record().at(Slot::kB).version, 2u);
+}
+
+}  // namespace
+}  // namespace initos
+
+namespace initos {
+namespace {
+
+// `initos status` with rootfs.slots: both slots, the booted one marked.
+TEST(StatusSlots, ShowsBothSlots) {
+  TempDir dir;
+  BootState s;
+  s.at(Slot::kA) = {1, true, 0};
+  s.at(Slot::kB) = {2, false, 2};
+  s.primary = Slot::kB;
+  s.highest_good_version = 1;
+  auto f = BootStateFile::Open(dir.path(), true);
+  ASSERT_TRUE(f->Store(s).ok());
+  ++s.sequence;
+  ASSERT_TRUE(f->Store(s).ok());  // both copies valid: no note
+  BootStatus st;
+  st.slot = "b";
+  std::string out = FormatSlotsText(st, dir.path());
+  EXPECT_EQ(out,
+            "slots:\n  slot a: version 1, good\n  slot b: version 2, not good, 2 tries left, "
+            "primary, booted\n  floor: 1\n");
+  EXPECT_NE(FormatSlotsText(st, dir.path() + "/none").find("unreadable"), std::string::npos);
 }
 
 }  // namespace
