@@ -93,6 +93,18 @@ bool SameDevice(const std::string& device, const std::string& dir) {
          d.st_rdev == s.st_dev;
 }
 
+// --booted, else the slot the boot status names (none: unknown).
+Result<void> ResolveBooted(const UpgradePaths& p, UpgradeSetup& s) {
+  if (!p.booted.empty()) {
+    auto b = ParseSlotName(p.booted);
+    if (!b) return Err() << "--booted \"" << p.booted << "\" is not a or b";
+    s.booted = *b;
+  } else if (auto st = FindBootStatus(p.status_root); st.ok() && !st->status.slot.empty()) {
+    s.booted = ParseSlotName(st->status.slot);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> SlotPathFor(const std::string& locator, const std::string& device,
@@ -106,14 +118,19 @@ Result<std::string> SlotPathFor(const std::string& locator, const std::string& d
   return state_dir + locator.substr(colon + 1);
 }
 
-Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p) {
+Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
   UpgradeSetup s;
-  auto text = ReadFileToString(p.config);
-  if (!text.ok()) return Err() << "read the config " << p.config << ": " << text.error().str();
-  ParsedConfig parsed = LoadConfig(*text, p.config, "");
-  if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
-  s.config = std::move(parsed.config);
   s.state_dir = p.state;
+  auto text = ReadFileToString(p.config);
+  if (text.ok()) {
+    ParsedConfig parsed = LoadConfig(*text, p.config, "");
+    if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
+    s.config = std::move(parsed.config);
+  } else if (!record_only) {
+    return Err() << "read the config " << p.config << ": " << text.error().str();
+  }
+  INITOS_TRY(ResolveBooted(p, s));
+  if (record_only) return s;
   const auto& slots = s.config.rootfs.slots;
   if (slots.size() != 2 && (p.slot_a.empty() || p.slot_b.empty()))
     return Err() << p.config
@@ -132,13 +149,6 @@ Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p) {
     auto path = SlotPathFor(slots[i], *dev, SameDevice(*dev, p.state), p.state);
     if (!path.ok()) return path.error();
     s.slot_paths[i] = *path;
-  }
-  if (!p.booted.empty()) {
-    auto b = ParseSlotName(p.booted);
-    if (!b) return Err() << "--booted \"" << p.booted << "\" is not a or b";
-    s.booted = *b;
-  } else if (auto st = FindBootStatus(p.status_root); st.ok() && !st->status.slot.empty()) {
-    s.booted = ParseSlotName(st->status.slot);
   }
   return s;
 }
@@ -353,7 +363,7 @@ int UpgradeMain(const std::vector<std::string>& args) {
     bad_slot = ParseSlotName(o->positional()[0]);
     if (!bad_slot) return Usage("slot \"" + o->positional()[0] + "\" is not a or b");
   }
-  auto setup = LoadUpgradeSetup(p);
+  auto setup = LoadUpgradeSetup(p, cmd != "apply" && cmd != "receive");
   if (!setup.ok()) return Fail(cmd, setup.error());
 
   if (cmd == "apply") {

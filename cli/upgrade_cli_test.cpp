@@ -72,7 +72,8 @@ TEST(UpgradeCliMain, UsageErrorsExit2) {
   EXPECT_EQ(UpgradeMain({"mark-bad", "c"}), 2);
   EXPECT_EQ(UpgradeMain({"push", "host"}), 2);
   EXPECT_EQ(UpgradeMain({"--help"}), 0);
-  EXPECT_EQ(UpgradeMain({"status", "--config", "/nonexistent/initos.toml"}), 1);
+  EXPECT_EQ(UpgradeMain({"apply", "--config", "/nonexistent/initos.toml"}), 1);
+  EXPECT_EQ(UpgradeMain({"status", "--state", "/nonexistent/state"}), 1);
 }
 
 // Files as slots: slot a holds version 1 (booted, good), slot b is free.
@@ -186,6 +187,19 @@ TEST_F(UpgradeCliTest, SetupFromConfigAndOptions) {
   auto r = UpgradeMarkGood(*unknown);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("--booted"), std::string::npos);
+}
+
+// The booted OS has the record and the boot status (moved in with /run) but
+// not the initramfs' config: mark-good still works there.
+TEST_F(UpgradeCliTest, MarkGoodNeedsNoConfig) {
+  ASSERT_TRUE(Apply("v2.bundle").ok());
+  paths_.config = work_ / "missing.toml";
+  paths_.booted = "b";
+  EXPECT_FALSE(LoadUpgradeSetup(paths_).ok());
+  auto s = LoadUpgradeSetup(paths_, true);
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  ASSERT_TRUE(UpgradeMarkGood(*s).ok());
+  EXPECT_EQ(Record().highest_good_version, 2u);
 }
 
 TEST_F(UpgradeCliTest, SetupReadsTheBootedSlotFromTheBootStatus) {
