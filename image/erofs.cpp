@@ -18,36 +18,15 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
   return ::remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-// A temporary directory removed when this goes out of scope.
-class TempDir {
- public:
-  static Result<TempDir> Create(const std::string& parent) {
-    std::string tmpl = parent + "/initos-rootfs.XXXXXX";
-    if (!::mkdtemp(tmpl.data())) return ErrnoError() << "mkdtemp in " << parent;
-    TempDir d;
-    d.path_ = tmpl;
-    return d;
-  }
-  TempDir() = default;
-  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
-  TempDir& operator=(TempDir&& o) noexcept {
-    if (this != &o) {
-      if (!path_.empty()) (void)RemoveTree(path_);
-      path_ = std::move(o.path_);
-      o.path_.clear();
-    }
-    return *this;
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveTree(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
+
+Result<ScratchDir> ScratchDir::Create(const std::string& parent, const std::string& prefix) {
+  std::string tmpl = parent + "/" + prefix + ".XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return ErrnoError() << "mkdtemp in " << parent;
+  ScratchDir d;
+  d.path_ = tmpl;
+  return d;
+}
 
 std::string FindInPath(const std::string& name) {
   if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
@@ -91,6 +70,33 @@ Result<void> RunTool(const std::vector<std::string>& argv) {
   return Err() << argv[0] << " failed with exit status " << WEXITSTATUS(status);
 }
 
+Result<void> RunToolQuietly(const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env) {
+  std::string exe = FindInPath(argv.at(0));
+  if (exe.empty()) return ErrnoErrorCode(ENOENT) << argv[0] << " not found in PATH";
+  SpawnOptions opts;
+  opts.argv = argv;
+  opts.argv[0] = exe;
+  if (!env.empty()) {
+    std::vector<std::string> e;
+    for (char** p = environ; *p; p++) e.emplace_back(*p);
+    e.insert(e.end(), env.begin(), env.end());
+    opts.env = std::move(e);
+  }
+  auto f = SpawnAndWait(std::move(opts), /*merge_stderr=*/true);
+  if (!f.ok()) return Wrap(f.error(), "run " + argv[0]);
+  if (f->succeeded()) return {};
+  std::string out = f->output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  std::string last = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  const int status = f->wait_status;
+  std::string why = WIFSIGNALED(status)
+                        ? "killed by signal " + std::to_string(WTERMSIG(status))
+                        : "failed with exit status " + std::to_string(WEXITSTATUS(status));
+  if (!last.empty()) why += ": " + last;
+  return Err() << argv[0] << " " << why;
+}
+
 Result<void> MakeErofsImage(const ErofsOptions& o) {
   if (FindInPath("mkfs.erofs").empty()) {
     return Err() << "mkfs.erofs not found: install erofs-utils (scripts/setup.sh)";
@@ -98,9 +104,9 @@ Result<void> MakeErofsImage(const ErofsOptions& o) {
   struct stat st;
   if (::stat(o.source.c_str(), &st) != 0) return ErrnoError() << "rootfs " << o.source;
   std::string dir = o.source;
-  TempDir extracted;
+  ScratchDir extracted;
   if (S_ISREG(st.st_mode)) {
-    auto tmp = TempDir::Create(o.temp_dir);
+    auto tmp = ScratchDir::Create(o.temp_dir, "initos-rootfs");
     if (!tmp.ok()) return tmp.error();
     extracted = std::move(*tmp);
     // GNU tar detects the compression itself. As root, --same-owner and

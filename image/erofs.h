@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -26,11 +27,41 @@ Result<void> MakeErofsImage(const ErofsOptions& options);
 // stdout is discarded, stderr goes to ours so the tool's message is seen.
 Result<void> RunTool(const std::vector<std::string>& argv);
 
+// Like RunTool, but the tool's stdout and stderr are collected: on failure
+// the error ends with its last line of output (tools that chatter warnings
+// on success: sbsign, mtools). `env` entries "K=V" are added to ours.
+Result<void> RunToolQuietly(const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env = {});
+
 // Full path of `name` in $PATH, or "" if it isn't there.
 std::string FindInPath(const std::string& name);
 
 // rm -rf without following symlinks.
 Result<void> RemoveTree(const std::string& path);
+
+// A temporary directory (PARENT/PREFIX.XXXXXX) removed with everything in
+// it when this goes out of scope.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> Create(const std::string& parent, const std::string& prefix);
+  ScratchDir() = default;
+  ScratchDir(ScratchDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  ScratchDir& operator=(ScratchDir&& o) noexcept {
+    if (this != &o) {
+      if (!path_.empty()) (void)RemoveTree(path_);
+      path_ = std::move(o.path_);
+      o.path_.clear();
+    }
+    return *this;
+  }
+  ~ScratchDir() {
+    if (!path_.empty()) (void)RemoveTree(path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace image
 }  // namespace initos
