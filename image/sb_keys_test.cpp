@@ -1,8 +1,12 @@
 #include "image/sb_keys.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+
+#include "base/file.h"
+#include "base/testing/test_util.h"
 
 namespace initos {
 namespace {
@@ -115,6 +119,60 @@ TEST(SbKeysEnrol, ConsoleCheckNamesTheRefusedVariable) {
   ASSERT_FALSE(silent.ok());
   EXPECT_NE(silent.error().str().find("last console line: \"Kernel panic - x\""), std::string::npos)
       << silent.error().str();
+}
+
+// ---- end to end through the real binary (openssl and efitools, no QEMU) ----
+
+TEST(SbKeysEndToEnd, MakesKeysListsAndUpdatesAndNeverReplacesKeys) {
+  testutil::TempDir t;
+  const std::string guid = "0badc0de-1234-4567-89ab-cdef01234567";
+  auto r = testutil::RunProgram({INITOS_BINARY, "image", "sb-keys", "-o", t / "o", "--guid", guid,
+                                 "--owner-name", "Acme", "--no-vars"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  for (const char* k : {"PK", "KEK", "db"}) {
+    for (const char* ext : {".key", ".crt", ".cer", ".esl", ".auth"}) {
+      std::string f = t / "o/" + std::string(k) + ext;
+      struct stat st;
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_GT(st.st_size, 0) << f;
+      if (std::string(ext) == ".key") {
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+      }
+    }
+    // The owner GUID is the signature owner in the list (EFI_GUID bytes:
+    // the first three fields little endian).
+    auto esl = ReadFileToString(t / "o/" + std::string(k) + ".esl");
+    ASSERT_TRUE(esl.ok());
+    EXPECT_NE(esl->find(std::string("\xde\xc0\xad\x0b\x34\x12\x67\x45\x89\xab", 10)),
+              std::string::npos)
+        << k;
+  }
+  auto g = ReadFileToString(t / "o/GUID.txt");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(*g, guid + "\n");
+  auto subject = testutil::RunProgram(
+      {"openssl", "x509", "-in", t / "o/KEK.crt", "-noout", "-subject", "-issuer"});
+  EXPECT_NE(subject.out.find("subject=CN = Acme KEK"), std::string::npos) << subject.out;
+  EXPECT_NE(subject.out.find("issuer=CN = Acme KEK"), std::string::npos) << subject.out;
+  EXPECT_EQ(::access((t / "o/OVMF_VARS.fd").c_str(), F_OK), -1);
+
+  auto again =
+      testutil::RunProgram({INITOS_BINARY, "image", "sb-keys", "-o", t / "o", "--no-vars"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(
+      again.err.find("/o/db.key already exists; refusing to replace an owner key (use --force)"),
+      std::string::npos)
+      << again.err;
+}
+
+TEST(SbKeysEndToEnd, MissingFirmwareFailsWithOneLineBeforeAnyKeyIsMade) {
+  testutil::TempDir t;
+  auto r = testutil::RunProgram(
+      {INITOS_BINARY, "image", "sb-keys", "-o", t / "o", "--vars-template", t / "none.fd"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "initos: image sb-keys: " + t / "none.fd" +
+                       " is missing; install ovmf (scripts/setup.sh): No such file or directory\n");
+  EXPECT_EQ(::access((t / "o").c_str(), F_OK), -1);
 }
 
 }  // namespace
