@@ -246,5 +246,31 @@ TEST(SecureBoot, UkiWithOneInitrdByteChangedAfterSigningIsRefusedByTheFirmware) 
   ExpectRefused(dir, uki);
 }
 
+// Key rotation's transition (docs/secure-boot.md): a UKI carrying two
+// signatures, the first by a key this firmware does not trust and the
+// second by the owner's db key (sbsign adds a signature to a signed
+// image), boots; the firmware accepts any signature whose certificate is
+// in db. The boot stops once the kernel runs.
+TEST(SecureBoot, UkiSignedWithAnUntrustedAndTheOwnersKeyBoots) {
+  INITOS_REQUIRE_QEMU();
+  RequireFirmware();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  std::string unsigned_uki = Uki(dir, "unsigned", Initramfs(dir), "");
+  std::string other = OwnerDir() + "/other", owner = OwnerDir();
+  std::string once = dir + "/once.efi", twice = dir + "/twice.efi";
+  RunOk({"sbsign", "--key", other + "/db.key", "--cert", other + "/db.crt", "--output", once,
+         unsigned_uki});
+  RunOk(
+      {"sbsign", "--key", owner + "/db.key", "--cert", owner + "/db.crt", "--output", twice, once});
+  auto [code, list] = RunCapture({"sbverify", "--list", twice});
+  ASSERT_NE(list.find("signature 2"), std::string::npos) << list;
+  auto vm = BootEsp(dir, Esp(twice));
+  ASSERT_TRUE(vm);
+  EXPECT_TRUE(vm->WaitFor(kLinux, kBootTimeout)) << vm->Tail();
+  EXPECT_TRUE(vm->WaitFor("secureboot: Secure boot enabled")) << vm->Tail();
+  EXPECT_EQ(vm->Output().find("Access Denied"), std::string::npos) << vm->Tail();
+}
+
 }  // namespace
 }  // namespace initos::qemu
