@@ -94,9 +94,12 @@ std::string RootDisk(const std::string& dir, const std::string& marker) {
   return disk;
 }
 
-// The initramfs: initos as /init, the bundle's public key, the modules the
+// The initramfs: initos as /init, the bundle's public key (DIR/a, made by
+// RootDisk, or here for boots that never reach the rootfs), the modules the
 // rootfs stage needs; the main program comes from the verified image.
 std::string Initramfs(const std::string& dir) {
+  if (!fs::exists(dir + "/a/signing.pub"))
+    RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   InitramfsSpec spec;
   spec.config =
       "[init]\nmain = [\"/bin/busybox\", \"sh\", \"/main.sh\"]\non-exit = \"poweroff\"\n"
@@ -151,12 +154,22 @@ std::pair<uint64_t, uint64_t> Section(const std::string& file, const std::string
   return {0, 0};
 }
 
-std::unique_ptr<Qemu> BootEsp(const std::string& dir, const std::string& esp,
-                              std::vector<std::string> more_disks = {}) {
-  std::string owner = OwnerDir();
-  if (owner.empty()) return nullptr;
+// The owner's enrolled variables, copied for one VM (the firmware writes
+// them), unless the test brings its own (`keep`).
+std::string Vars(const std::string& dir, bool keep = false) {
   std::string vars = dir + "/OVMF_VARS.fd";
-  fs::copy_file(owner + "/OVMF_VARS.fd", vars, fs::copy_options::overwrite_existing);
+  if (!keep) {
+    std::string owner = OwnerDir();
+    if (owner.empty()) return "";
+    fs::copy_file(owner + "/OVMF_VARS.fd", vars, fs::copy_options::overwrite_existing);
+  }
+  return vars;
+}
+
+std::unique_ptr<Qemu> BootEsp(const std::string& dir, const std::string& esp,
+                              std::vector<std::string> more_disks = {}, bool keep_vars = false) {
+  std::string vars = Vars(dir, keep_vars);
+  if (vars.empty()) return nullptr;
   QemuOptions o;
   o.firmware_boot = true;
   o.firmware_code = kCode;
@@ -211,7 +224,6 @@ TEST(SecureBoot, UnsignedUkiIsRefusedByTheFirmware) {
   INITOS_REQUIRE_QEMU();
   RequireFirmware();
   std::string dir = TestWorkDir();
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   ExpectRefused(dir, Uki(dir, "unsigned", Initramfs(dir), ""));
 }
 
@@ -219,7 +231,6 @@ TEST(SecureBoot, UkiSignedWithAnotherKeyIsRefusedByTheFirmware) {
   INITOS_REQUIRE_QEMU();
   RequireFirmware();
   std::string dir = TestWorkDir();
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   ExpectRefused(dir, Uki(dir, "other", Initramfs(dir), OwnerDir() + "/other"));
 }
 
@@ -227,7 +238,6 @@ TEST(SecureBoot, UkiWithOneInitrdByteChangedAfterSigningIsRefusedByTheFirmware) 
   INITOS_REQUIRE_QEMU();
   RequireFirmware();
   std::string dir = TestWorkDir();
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   std::string uki = Uki(dir, "tampered", Initramfs(dir), OwnerDir());
   RunOk({"sbverify", "--cert", OwnerDir() + "/db.crt", uki});
   auto [off, size] = Section(uki, ".initrd");
@@ -255,7 +265,6 @@ TEST(SecureBoot, UkiSignedWithAnUntrustedAndTheOwnersKeyBoots) {
   INITOS_REQUIRE_QEMU();
   RequireFirmware();
   std::string dir = TestWorkDir();
-  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
   std::string unsigned_uki = Uki(dir, "unsigned", Initramfs(dir), "");
   std::string other = OwnerDir() + "/other", owner = OwnerDir();
   std::string once = dir + "/once.efi", twice = dir + "/twice.efi";
@@ -266,6 +275,108 @@ TEST(SecureBoot, UkiSignedWithAnUntrustedAndTheOwnersKeyBoots) {
   auto [code, list] = RunCapture({"sbverify", "--list", twice});
   ASSERT_NE(list.find("signature 2"), std::string::npos) << list;
   auto vm = BootEsp(dir, Esp(twice));
+  ASSERT_TRUE(vm);
+  EXPECT_TRUE(vm->WaitFor(kLinux, kBootTimeout)) << vm->Tail();
+  EXPECT_TRUE(vm->WaitFor("secureboot: Secure boot enabled")) << vm->Tail();
+  EXPECT_EQ(vm->Output().find("Access Denied"), std::string::npos) << vm->Tail();
+}
+
+// A host program and the shared libraries ldd names, as (contents, path)
+// pairs for BuildBusyboxInitramfs.
+void AddProgram(const std::string& path, std::vector<std::pair<std::string, std::string>>* texts) {
+  std::vector<std::string> files = {path};
+  auto [code, out] = RunCapture({"ldd", path});
+  ASSERT_EQ(code, 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string first, arrow, lib;
+    f >> first >> arrow >> lib;
+    if (arrow == "=>" && lib.starts_with("/")) files.push_back(lib);
+    if (first.starts_with("/")) files.push_back(first);  // the dynamic loader
+  }
+  for (const auto& file : files) {
+    auto bytes = ReadFileToString(file);
+    ASSERT_TRUE(bytes.ok()) << file;
+    texts->push_back({*bytes, file});
+  }
+}
+
+// Key rotation, steps 1 and 2 (docs/secure-boot.md): a second db key made
+// with the documented commands, its append update signed by the KEK written
+// from a running system in user mode (efivarfs, chattr -i, attributes
+// 0x67); the same append signed by the db key instead of the KEK is refused
+// first. Then a UKI signed only with the new key boots from those
+// variables. Two boots: the update guest (direct kernel boot), the UKI.
+TEST(SecureBoot, DbKeyAppendedWithTheKekLetsANewKeyBoot) {
+  INITOS_REQUIRE_QEMU();
+  RequireFirmware();
+  std::string dir = TestWorkDir();
+  std::string owner = OwnerDir();
+  ASSERT_FALSE(owner.empty());
+  auto guid = ReadFileToString(owner + "/GUID.txt");
+  ASSERT_TRUE(guid.ok());
+  std::string g = guid->substr(0, guid->find('\n'));
+  RunOk({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+         "-out", dir + "/db2.key"});
+  RunOk({"openssl", "req", "-new", "-x509", "-key", dir + "/db2.key", "-sha256", "-days", "3650",
+         "-subj", "/CN=InitOS test owner db 2/", "-out", dir + "/db2.crt"});
+  RunOk({"cert-to-efi-sig-list", "-g", g, dir + "/db2.crt", dir + "/db2.esl"});
+  RunOk({"sign-efi-sig-list", "-a", "-g", g, "-k", owner + "/KEK.key", "-c", owner + "/KEK.crt",
+         "db", dir + "/db2.esl", dir + "/db2-append.auth"});
+  RunOk({"sign-efi-sig-list", "-a", "-g", g, "-k", owner + "/db.key", "-c", owner + "/db.crt", "db",
+         dir + "/db2.esl", dir + "/db2-bad.auth"});
+  auto good = ReadFileToString(dir + "/db2-append.auth");
+  auto bad = ReadFileToString(dir + "/db2-bad.auth");
+  ASSERT_TRUE(good.ok() && bad.ok());
+  const std::string attrs("\x67\x00\x00\x00", 4);  // 0x27 | EFI_VARIABLE_APPEND_WRITE
+
+  std::vector<std::pair<std::string, std::string>> texts = {{attrs + *good, "/good"},
+                                                            {attrs + *bad, "/bad"}};
+  std::string ko =
+      "/lib/modules/" + KernelVersion(FindKernel()) + "/kernel/fs/efivarfs/efivarfs.ko";
+  auto module = ReadFileToString(ko);
+  ASSERT_TRUE(module.ok()) << ko;
+  texts.push_back({*module, "/efivarfs.ko"});
+  AddProgram("/usr/bin/chattr", &texts);
+  const std::string script =
+      "#!/bin/busybox sh\nB=/bin/busybox\n$B mkdir -p /proc /sys\n"
+      "$B mount -t proc proc /proc\n$B mount -t sysfs sysfs /sys\n$B insmod /efivarfs.ko\n"
+      "$B mount -t efivarfs efivarfs /sys/firmware/efi/efivars\n"
+      "D=/sys/firmware/efi/efivars/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f\n"
+      "echo \"DB-SIZE $($B stat -c %s $D)\"\n"
+      "/usr/bin/chattr -i $D || echo CHATTR-FAILED\n"
+      "$B dd if=/bad of=$D bs=1M oflag=append conv=notrunc 2>/dev/null && echo BAD-ACCEPTED || "
+      "echo BAD-REFUSED\n"
+      "$B dd if=/good of=$D bs=1M oflag=append conv=notrunc 2>/dev/null && echo GOOD-ACCEPTED || "
+      "echo GOOD-REFUSED\n"
+      "echo \"DB-SIZE $($B stat -c %s $D)\"\n$B poweroff -f\n";
+  auto initramfs = BuildBusyboxInitramfs(script, texts, dir);
+  ASSERT_TRUE(initramfs.ok()) << initramfs.error().str();
+  {
+    QemuOptions o = BootOptions(*initramfs);
+    o.firmware_code = kCode;
+    o.firmware_vars = Vars(dir);
+    o.secure_boot = true;
+    auto q = Qemu::Start(o);
+    ASSERT_TRUE(q.ok()) << q.error().str();
+    auto& vm = *q;
+    auto before = vm->WaitForRegex("DB-SIZE [0-9]+", kBootTimeout);
+    ASSERT_TRUE(before) << vm->Tail();
+    EXPECT_TRUE(vm->WaitFor("BAD-REFUSED")) << vm->Tail();
+    EXPECT_TRUE(vm->WaitFor("GOOD-ACCEPTED")) << vm->Tail();
+    auto after = vm->WaitForRegex("DB-SIZE [0-9]+");
+    ASSERT_TRUE(after) << vm->Tail();
+    // db now holds two signature lists: the owner's db and db2.
+    EXPECT_GT(std::stoul(after->substr(8)), std::stoul(before->substr(8)) + 700) << vm->Tail();
+    EXPECT_TRUE(vm->WaitExit()) << vm->Tail();
+  }
+  std::string unsigned_uki = Uki(dir, "db2-unsigned", Initramfs(dir), "");
+  std::string uki = dir + "/db2.efi";
+  RunOk({"sbsign", "--key", dir + "/db2.key", "--cert", dir + "/db2.crt", "--output", uki,
+         unsigned_uki});
+  auto vm = BootEsp(dir, Esp(uki), {}, /*keep_vars=*/true);
   ASSERT_TRUE(vm);
   EXPECT_TRUE(vm->WaitFor(kLinux, kBootTimeout)) << vm->Tail();
   EXPECT_TRUE(vm->WaitFor("secureboot: Secure boot enabled")) << vm->Tail();
