@@ -356,6 +356,9 @@ TEST(SecureBoot, DbKeyAppendedWithTheKekLetsANewKeyBoot) {
   ASSERT_TRUE(initramfs.ok()) << initramfs.error().str();
   {
     QemuOptions o = BootOptions(*initramfs);
+    // Its own console log: the UKI boot below writes the test's.
+    std::string log = TestLogPath();
+    o.log_path = log.substr(0, log.size() - 4) + ".update-guest.log";
     o.firmware_code = kCode;
     o.firmware_vars = Vars(dir);
     o.secure_boot = true;
