@@ -30,9 +30,10 @@ const char* PackageOf(const std::string& tool) {
 }
 
 Result<void> NeedFile(const std::string& path, const char* package) {
-  if (::access(path.c_str(), R_OK) != 0)
-    return ErrnoError() << path << " is missing; install " << package << " (scripts/setup.sh)";
-  return {};
+  if (::access(path.c_str(), R_OK) == 0) return {};
+  // Debian's /boot/vmlinuz-* is readable by root only.
+  if (errno == EACCES) return ErrnoError() << "cannot read " << path << "; run as root";
+  return ErrnoError() << path << " is missing; install " << package << " (scripts/setup.sh)";
 }
 
 // The enrolment initramfs (uncompressed newc): busybox, efivarfs.ko, the
