@@ -7,6 +7,7 @@
 
 #include "base/file.h"
 #include "base/testing/test_util.h"
+#include "image/sb_enrol.h"
 
 namespace initos {
 namespace {
@@ -173,6 +174,93 @@ TEST(SbKeysEndToEnd, MissingFirmwareFailsWithOneLineBeforeAnyKeyIsMade) {
   EXPECT_EQ(r.err, "initos: image sb-keys: " + t / "none.fd" +
                        " is missing; install ovmf (scripts/setup.sh): No such file or directory\n");
   EXPECT_EQ(::access((t / "o").c_str(), F_OK), -1);
+}
+
+}  // namespace
+}  // namespace initos
+
+// ---- the enrolment executor against a fake QEMU (no firmware involved) ----
+
+namespace initos {
+namespace {
+
+struct FakeEnrol {
+  testutil::TempDir t;
+  SbEnrolOptions o;
+  FakeEnrol(const std::string& qemu_script) {
+    o.dir = t.path();
+    for (const char* f : {"vars.fd", "code.fd", "vmlinuz-test", "busybox"})
+      EXPECT_TRUE(WriteStringToFile(t / f, std::string("content of ") + f).ok());
+    EXPECT_TRUE(MakeDirs(t / "modules").ok());
+    EXPECT_TRUE(
+        WriteStringToFile(t / "modules/modules.builtin", "kernel/fs/efivarfs/efivarfs.ko\n").ok());
+    for (const char* k : {"PK", "KEK", "db"})
+      EXPECT_TRUE(
+          WriteStringToFile(t / (std::string(k) + ".auth"), std::string("auth of ") + k).ok());
+    EXPECT_TRUE(
+        WriteStringToFile(
+            t / "qemu", "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/argv\"\n" + qemu_script, 0755)
+            .ok());
+    o.vars_template = t / "vars.fd";
+    o.firmware_code = t / "code.fd";
+    o.kernel = t / "vmlinuz-test";
+    o.modules_root = t / "modules";
+    o.busybox = t / "busybox";
+    o.qemu = t / "qemu";
+  }
+};
+
+TEST(SbEnrol, MarkerMakesTheVariablesFileFromTheTemplate) {
+  FakeEnrol f("echo 'INITOS-SB-ENROLLED setup-mode=0'\n");
+  auto r = EnrolOvmfVars(f.o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  auto vars = ReadFileToString(f.t / "OVMF_VARS.fd");
+  ASSERT_TRUE(vars.ok());
+  EXPECT_EQ(*vars, "content of vars.fd");  // the fake guest wrote nothing into it
+  auto argv = ReadFileToString(f.t / "argv");
+  ASSERT_TRUE(argv.ok());
+  for (const std::string& want : std::vector<std::string>{
+           "-M q35,smm=on", "driver=cfi.pflash01,property=secure,value=on",
+           "if=pflash,format=raw,unit=0,readonly=on,file=" + f.t / "code.fd",
+           "if=pflash,format=raw,unit=1,file=" + f.t / "OVMF_VARS.fd.tmp",
+           "-kernel " + f.t / "vmlinuz-test", "-initrd " + f.t / "enrol-initramfs.cpio"})
+    EXPECT_NE(argv->find(want), std::string::npos) << want << " in " << *argv;
+  // Scratch files are gone; the console stays for the record.
+  EXPECT_EQ(::access((f.t / "enrol-initramfs.cpio").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((f.t / "OVMF_VARS.fd.tmp").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((f.t / "enrol-console.log").c_str(), F_OK), 0);
+}
+
+TEST(SbEnrol, RefusedVariableLeavesNoVariablesFile) {
+  FakeEnrol f("echo 'INITOS-SB-FAILED PK'\n");
+  auto r = EnrolOvmfVars(f.o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("the firmware refused the PK update (PK.auth)"), std::string::npos)
+      << r.error().str();
+  EXPECT_EQ(::access((f.t / "OVMF_VARS.fd").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((f.t / "OVMF_VARS.fd.tmp").c_str(), F_OK), -1);
+}
+
+TEST(SbEnrol, SilentGuestTimesOutWithOneLine) {
+  FakeEnrol f("exec sleep 30\n");
+  f.o.timeout = std::chrono::seconds(1);
+  auto r = EnrolOvmfVars(f.o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("did not finish within 1 s"), std::string::npos)
+      << r.error().str();
+  EXPECT_NE(r.error().str().find("raise --timeout"), std::string::npos) << r.error().str();
+  EXPECT_EQ(r.error().str().find('\n'), std::string::npos) << r.error().str();
+  EXPECT_EQ(::access((f.t / "OVMF_VARS.fd").c_str(), F_OK), -1);
+}
+
+TEST(SbEnrol, KernelWithoutEfivarfsIsNamed) {
+  FakeEnrol f("true\n");
+  ASSERT_TRUE(WriteStringToFile(f.t / "modules/modules.builtin", "kernel/fs/ext4/ext4.ko\n").ok());
+  auto r = EnrolOvmfVars(f.o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("efivarfs is neither built into the kernel nor at"),
+            std::string::npos)
+      << r.error().str();
 }
 
 }  // namespace
