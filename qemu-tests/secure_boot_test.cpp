@@ -303,7 +303,8 @@ void AddProgram(const std::string& path, std::vector<std::pair<std::string, std:
   }
 }
 
-// Key rotation, steps 1 and 2 (docs/secure-boot.md): a second db key made
+// The enrolled variables booted again read SetupMode 0, SecureBoot 1 and
+// a PK. Key rotation, steps 1 and 2 (docs/secure-boot.md): a second db key made
 // with the documented commands, its append update signed by the KEK written
 // from a running system in user mode (efivarfs, chattr -i, attributes
 // 0x67); the same append signed by the db key instead of the KEK is refused
@@ -344,7 +345,11 @@ TEST(SecureBoot, DbKeyAppendedWithTheKekLetsANewKeyBoot) {
       "#!/bin/busybox sh\nB=/bin/busybox\n$B mkdir -p /proc /sys\n"
       "$B mount -t proc proc /proc\n$B mount -t sysfs sysfs /sys\n$B insmod /efivarfs.ko\n"
       "$B mount -t efivarfs efivarfs /sys/firmware/efi/efivars\n"
-      "D=/sys/firmware/efi/efivars/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f\n"
+      "E=/sys/firmware/efi/efivars\nG=8be4df61-93ca-11d2-aa0d-00e098032b8c\n"
+      "echo \"SETUP-MODE $($B od -An -tu1 $E/SetupMode-$G | $B awk '{print $NF}')\"\n"
+      "echo \"SECURE-BOOT $($B od -An -tu1 $E/SecureBoot-$G | $B awk '{print $NF}')\"\n"
+      "$B test -s $E/PK-$G && echo PK-PRESENT\n"
+      "D=$E/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f\n"
       "echo \"DB-SIZE $($B stat -c %s $D)\"\n"
       "/usr/bin/chattr -i $D || echo CHATTR-FAILED\n"
       "$B dd if=/bad of=$D bs=1M oflag=append conv=notrunc 2>/dev/null && echo BAD-ACCEPTED || "
@@ -365,7 +370,11 @@ TEST(SecureBoot, DbKeyAppendedWithTheKekLetsANewKeyBoot) {
     auto q = Qemu::Start(o);
     ASSERT_TRUE(q.ok()) << q.error().str();
     auto& vm = *q;
-    auto before = vm->WaitForRegex("DB-SIZE [0-9]+", kBootTimeout);
+    // The file sb-keys wrote, booted again: user mode, Secure Boot on, PK set.
+    EXPECT_TRUE(vm->WaitFor("SETUP-MODE 0\n", kBootTimeout)) << vm->Tail();
+    EXPECT_TRUE(vm->WaitFor("SECURE-BOOT 1\n")) << vm->Tail();
+    EXPECT_TRUE(vm->WaitFor("PK-PRESENT")) << vm->Tail();
+    auto before = vm->WaitForRegex("DB-SIZE [0-9]+");
     ASSERT_TRUE(before) << vm->Tail();
     EXPECT_TRUE(vm->WaitFor("BAD-REFUSED")) << vm->Tail();
     EXPECT_TRUE(vm->WaitFor("GOOD-ACCEPTED")) << vm->Tail();
