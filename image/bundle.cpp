@@ -163,6 +163,20 @@ Result<void> CheckSuperblockPadding(int fd, uint64_t hash_offset, uint32_t hash_
 
 }  // namespace
 
+std::vector<uint8_t> DeriveSalt(std::string_view seed, const std::string& name, uint64_t version) {
+  std::string in = "initos-salt";
+  in += '\0';
+  in += seed;
+  in += '\0';
+  in += name;
+  in += '\0';
+  in += std::to_string(version);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(in.data(), in.size(), md, &len, EVP_sha256(), nullptr);
+  return std::vector<uint8_t>(md, md + len);
+}
+
 Result<std::string> EncodeBundleHeader(std::string_view manifest, std::string_view signature) {
   if (manifest.empty() || manifest.size() > kManifestMaxSize) {
     return Err() << "manifest of " << manifest.size() << " bytes does not fit a bundle";

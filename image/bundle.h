@@ -75,6 +75,11 @@ struct BundleBuildOptions {
   std::string temp_dir = "/tmp";
 };
 
+// The verity salt of a reproducible build (`image build --seed`, or
+// SOURCE_DATE_EPOCH): SHA-256("initos-salt" NUL seed NUL name NUL version),
+// 32 bytes. The name and version make two images of one release differ.
+std::vector<uint8_t> DeriveSalt(std::string_view seed, const std::string& name, uint64_t version);
+
 // Builds the EROFS image, the verity tree, the manifest and signs it; writes
 // `output` atomically (temp file + rename).
 Result<Manifest> BuildBundle(const BundleBuildOptions& options, const SigningKey& key,

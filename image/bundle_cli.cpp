@@ -201,6 +201,7 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
                                  {"--version", "", true},
                                  {"--output", "-o", true},
                                  {"--salt", "", true},
+                                 {"--seed", "", true},
                                  {"--created", "", true},
                                  {"--uuid", "", true},
                                  {"--tmpdir", "", true}});
@@ -223,14 +224,20 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
   auto version = ParseDecimal("--version", *a->One("--version"));
   if (!version.ok()) return Usage(kBuildUsage, version.error().str());
   o.version = *version;
+  const char* sde = ::getenv("SOURCE_DATE_EPOCH");
+  if (sde && !*sde) sde = nullptr;
   if (auto c = a->One("--created")) {
     auto v = ParseDecimal("--created", *c);
     if (!v.ok()) return Usage(kBuildUsage, v.error().str());
     o.created = *v;
-  } else if (const char* sde = ::getenv("SOURCE_DATE_EPOCH")) {
+  } else if (sde) {
     auto v = ParseDecimal("SOURCE_DATE_EPOCH", sde);
     if (!v.ok()) return Usage(kBuildUsage, v.error().str());
     o.created = *v;
+  } else if (a->Has("--seed")) {
+    return Usage(kBuildUsage,
+                 "--seed makes the salt reproducible but the creation time would be now; "
+                 "set SOURCE_DATE_EPOCH or --created");
   } else {
     o.created = static_cast<uint64_t>(std::time(nullptr));
   }
@@ -240,6 +247,12 @@ int ImageBuildMain(const std::vector<std::string>& argv) {
       return Usage(kBuildUsage, "--salt must be hex, at most 256 bytes");
     }
     o.salt = *salt;
+  } else if (auto seed = a->One("--seed")) {
+    o.salt = DeriveSalt(*seed, o.name, o.version);
+  } else if (sde) {
+    // A release build: anyone rebuilding with the same SOURCE_DATE_EPOCH
+    // gets the same salt, so the same root hash.
+    o.salt = DeriveSalt(std::string("SOURCE_DATE_EPOCH=") + sde, o.name, o.version);
   } else {
     o.salt.resize(32);
     if (RAND_bytes(o.salt.data(), static_cast<int>(o.salt.size())) != 1) {

@@ -129,9 +129,18 @@ class BundleEndToEnd : public ::testing::Test {
     if (!dir_.empty()) (void)RemoveTree(dir_);
   }
 
-  RunResult Build(const std::string& out, const std::string& extra = "") {
+  RunResult Build(const std::string& out, const std::string& extra = "",
+                  const std::string& env = "") {
     return RunInitos("image build --rootfs " + dir_ + "/root --key " + dir_ +
-                     "/keys/signing.key --name demo --version 7 -o " + out + " " + extra);
+                         "/keys/signing.key --name demo --version 7 -o " + out + " " + extra,
+                     env);
+  }
+  Manifest InfoOf(const std::string& path) {
+    auto fd = OpenFile(path, O_RDONLY);
+    EXPECT_TRUE(fd.ok());
+    auto b = ReadBundle(fd->get());
+    EXPECT_TRUE(b.ok()) << b.error().str();
+    return b.ok() ? b->manifest : Manifest{};
   }
   RunResult Verify(const std::string& keys = "") {
     return RunInitos("image verify " + bundle_ + " --key " + dir_ + "/keys/signing.pub " + keys);
@@ -263,6 +272,48 @@ TEST_F(BundleEndToEnd, ReproducibleWithSaltAndCreated) {
   std::string a = *ReadFileToString(dir_ + "/a.img");
   EXPECT_EQ(a, *ReadFileToString(dir_ + "/b.img"));
   EXPECT_NE(a, *ReadFileToString(dir_ + "/c.img"));
+}
+
+TEST(BundleSalt, DerivedFromSeedNameAndVersion) {
+  const auto salt = DeriveSalt("release-1", "demo", 7);
+  EXPECT_EQ(salt.size(), 32u);
+  EXPECT_EQ(DeriveSalt("release-1", "demo", 7), salt);
+  EXPECT_NE(DeriveSalt("release-2", "demo", 7), salt);
+  EXPECT_NE(DeriveSalt("release-1", "other", 7), salt);
+  EXPECT_NE(DeriveSalt("release-1", "demo", 8), salt);
+  // The separators keep "ab"+"c" and "a"+"bc" apart.
+  EXPECT_NE(DeriveSalt("ab", "c", 7), DeriveSalt("a", "bc", 7));
+}
+
+TEST_F(BundleEndToEnd, ReproducibleWithSourceDateEpoch) {
+  const std::string sde = "SOURCE_DATE_EPOCH=1700000000";
+  ASSERT_EQ(Build(dir_ + "/a.img", "", sde).rc, 0);
+  ASSERT_EQ(Build(dir_ + "/b.img", "", sde).rc, 0);
+  ASSERT_EQ(Build(dir_ + "/c.img", "", "SOURCE_DATE_EPOCH=1700000001").rc, 0);
+  std::string a = *ReadFileToString(dir_ + "/a.img");
+  EXPECT_EQ(a, *ReadFileToString(dir_ + "/b.img"));
+  Manifest m = InfoOf(dir_ + "/a.img");
+  EXPECT_EQ(m.created, 1700000000u);
+  EXPECT_EQ(m.salt, HexEncode(DeriveSalt(sde, "demo", 7)));
+  Manifest c = InfoOf(dir_ + "/c.img");
+  EXPECT_NE(c.salt, m.salt);
+  EXPECT_NE(c.root_hash, m.root_hash);
+  EXPECT_NE(c.uuid, m.uuid);  // the UUID follows the salt
+}
+
+TEST_F(BundleEndToEnd, SeedDerivesTheSaltAndSaltWins) {
+  ASSERT_EQ(Build(dir_ + "/a.img", "--seed one --created 5").rc, 0);
+  ASSERT_EQ(Build(dir_ + "/b.img", "--seed one --created 5").rc, 0);
+  ASSERT_EQ(Build(dir_ + "/c.img", "--seed two --created 5").rc, 0);
+  ASSERT_EQ(Build(dir_ + "/d.img", "--seed one --salt 0011 --created 5").rc, 0);
+  EXPECT_EQ(*ReadFileToString(dir_ + "/a.img"), *ReadFileToString(dir_ + "/b.img"));
+  EXPECT_EQ(InfoOf(dir_ + "/a.img").salt, HexEncode(DeriveSalt("one", "demo", 7)));
+  EXPECT_EQ(InfoOf(dir_ + "/c.img").salt, HexEncode(DeriveSalt("two", "demo", 7)));
+  EXPECT_EQ(InfoOf(dir_ + "/d.img").salt, "0011");
+  // A seed with the wall clock as creation time would not be reproducible.
+  auto r = Build(dir_ + "/e.img", "--seed one");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("SOURCE_DATE_EPOCH or --created"), std::string::npos) << r.out;
 }
 
 TEST_F(BundleEndToEnd, BuildsFromTarball) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/file.h"
+#include "image/authenticode_time.h"
 #include "image/erofs.h"
 #include "image/uki_layout.h"
 
@@ -27,6 +28,34 @@ std::string Hex(uint64_t v) {
   return s.str();
 }
 
+// sbsign, and with a fixed timestamp its signature's signingTime set to it
+// (authenticode_time.h), so the signed UKI is reproducible too.
+Result<std::string> Sign(const UkiOptions& o, const std::string& dir,
+                         const std::string& unsigned_path) {
+  const std::string signed_path = dir + "/signed.efi";
+  if (!o.timestamp) {
+    INITOS_TRY(RunToolQuietly(
+        {"sbsign", "--key", o.key, "--cert", o.cert, "--output", signed_path, unsigned_path}));
+    return ReadFileToString(signed_path);
+  }
+  if (FindInPath("sbattach").empty()) return Err() << "sbattach not found; install sbsigntool";
+  const std::string sig = dir + "/uki.p7";
+  INITOS_TRY(RunToolQuietly(
+      {"sbsign", "--key", o.key, "--cert", o.cert, "--detached", "--output", sig, unsigned_path}));
+  auto der = ReadFileToString(sig);
+  if (!der.ok()) return der.error();
+  auto key = ReadFileToString(o.key);
+  if (!key.ok()) return key.error();
+  auto fixed = SetSigningTime(*der, *key, *o.timestamp);
+  if (!fixed.ok()) return fixed.error();
+  INITOS_TRY(WriteStringToFile(sig, *fixed, 0600));
+  auto image = ReadFileToString(unsigned_path);
+  if (!image.ok()) return image.error();
+  INITOS_TRY(WriteStringToFile(signed_path, *image, 0644));
+  INITOS_TRY(RunToolQuietly({"sbattach", "--attach", sig, signed_path}));
+  return ReadFileToString(signed_path);
+}
+
 }  // namespace
 
 std::string DefaultOsRelease() {
@@ -39,6 +68,9 @@ Result<void> BuildUki(const UkiOptions& o) {
     return Err() << "signing needs both --key and --cert (or neither, for an unsigned UKI)";
   }
   if (o.output.empty()) return Err() << "no output path; give -o OUT.efi";
+  if (o.cmdline.empty()) {
+    return Err() << "empty --cmdline: systemd-stub would then take the boot loader's; give one";
+  }
   auto stub = ReadFileToString(o.stub);
   if (!stub.ok()) {
     return Err() << "EFI stub " << o.stub << ": " << stub.error().str()
@@ -68,13 +100,19 @@ Result<void> BuildUki(const UkiOptions& o) {
   if (!kernel.ok()) return kernel.error();
   auto initrd = InputSize("initramfs", o.initramfs, "build one with `initos image initramfs`");
   if (!initrd.ok()) return initrd.error();
+  // systemd-stub starts the kernel through its own EFI stub: a kernel
+  // without one (no PE header) would only fail at boot.
+  auto kernel_bytes = ReadFileToString(o.kernel);
+  if (!kernel_bytes.ok()) return kernel_bytes.error();
+  if (!ParsePeHeaders(*kernel_bytes).ok()) {
+    return Err() << "kernel " << o.kernel
+                 << " is not an EFI-stub kernel (no PE32+ header); give a bzImage built with "
+                    "CONFIG_EFI_STUB (Debian's /boot/vmlinuz-*)";
+  }
   in.osrel_size = *osrel;
   in.cmdline_size = o.cmdline.size();
-  in.linux_size = *kernel;
+  in.linux_size = kernel_bytes->size();
   in.initrd_size = *initrd;
-  if (o.cmdline.empty()) {
-    return Err() << "empty --cmdline: systemd-stub would then take the boot loader's; give one";
-  }
   auto plan = PlanUkiSections(*pe, in);
   if (!plan.ok()) return Wrap(plan.error(), "EFI stub " + o.stub);
 
@@ -102,17 +140,12 @@ Result<void> BuildUki(const UkiOptions& o) {
   INITOS_TRY(SetPeTimestamp(*image, o.timestamp.value_or(pe->timestamp)));
   INITOS_TRY(WriteStringToFile(unsigned_path, *image, 0644));
 
-  std::string result_path = unsigned_path;
   if (sign) {
-    result_path = tmp->path() + "/signed.efi";
-    auto r = RunToolQuietly(
-        {"sbsign", "--key", o.key, "--cert", o.cert, "--output", result_path, unsigned_path});
-    if (!r.ok()) {
-      return Wrap(r.error(), "sign UKI with " + o.key + " and " + o.cert +
-                                 " (PEM RSA key and X.509 certificate)");
+    auto signed_image = Sign(o, tmp->path(), unsigned_path);
+    if (!signed_image.ok()) {
+      return Wrap(signed_image.error(), "sign UKI with " + o.key + " and " + o.cert +
+                                            " (PEM RSA key and its X.509 certificate)");
     }
-    auto signed_image = ReadFileToString(result_path);
-    if (!signed_image.ok()) return signed_image.error();
     *image = std::move(*signed_image);
   }
   const std::string part = o.output + ".tmp";

@@ -1,9 +1,13 @@
 // `initos image uki`: command-line front end of image/uki.h.
+#include <openssl/evp.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "base/file.h"
 #include "base/options.h"
+#include "format/verity.h"
 #include "image/image_cli.h"
 #include "image/uki.h"
 
@@ -86,7 +90,18 @@ int UkiMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "initos: image uki: %s\n", r.error().str().c_str());
     return 1;
   }
-  std::printf("%s: UKI%s\n", o.output.c_str(), o.key.empty() ? " (unsigned)" : ", signed");
+  // Size and digest: what a release note lists and a rebuild compares.
+  auto bytes = ReadFileToString(o.output);
+  if (!bytes.ok()) {
+    std::fprintf(stderr, "initos: image uki: %s\n", bytes.error().str().c_str());
+    return 1;
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes->data(), bytes->size(), md, &len, EVP_sha256(), nullptr);
+  std::printf("%s: UKI%s, %zu bytes, sha256 %s\n", o.output.c_str(),
+              o.key.empty() ? " (unsigned)" : ", signed", bytes->size(),
+              HexEncode(std::vector<uint8_t>(md, md + len)).c_str());
   return 0;
 }
 
