@@ -23,7 +23,7 @@ while (($#)); do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-for t in qemu-system-x86_64 busybox mkfs.vfat mcopy sbsign sign-efi-sig-list python3; do
+for t in qemu-system-x86_64 busybox mkfs.fat mcopy sbsign sign-efi-sig-list python3; do
   command -v $t >/dev/null || { echo "bench/secure_boot.sh: $t missing (scripts/setup.sh)" >&2; exit 1; }
 done
 code=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
@@ -44,9 +44,7 @@ EOT
 "$initos" image uki -o "$work/signed.efi" --kernel "$kernel" --initramfs "$work/initramfs.img" \
   --key "$work/owner/db.key" --cert "$work/owner/db.crt" >/dev/null
 esp=$work/esp.img
-mkfs.vfat -C "$esp" $(($(stat -c %s "$work/signed.efi") / 1024 + 4096)) >/dev/null
-mmd -i "$esp" ::/EFI ::/EFI/BOOT
-mcopy -i "$esp" "$work/signed.efi" ::/EFI/BOOT/BOOTX64.EFI
+"$initos" image esp -o "$esp" --uki "$work/signed.efi" >/dev/null
 
 common=(qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic -monitor none -serial stdio
   -no-reboot -nic none)

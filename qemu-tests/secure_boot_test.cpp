@@ -126,15 +126,11 @@ std::string Uki(const std::string& dir, const std::string& name, const std::stri
   return out;
 }
 
-// A FAT image (no partition table; OVMF reads it as removable media) with
-// the UKI at EFI/BOOT/BOOTX64.EFI.
+// `initos image esp`: a FAT image (no partition table; OVMF boots it as a
+// disk) with the UKI at EFI/BOOT/BOOTX64.EFI.
 std::string Esp(const std::string& uki) {
   std::string esp = uki + ".esp";
-  uint64_t kib = fs::file_size(uki) / 1024 + 4096;
-  fs::remove(esp);
-  RunOk({"mkfs.vfat", "-C", esp, std::to_string(kib)});
-  RunOk({"mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"});
-  RunOk({"mcopy", "-i", esp, uki, "::/EFI/BOOT/BOOTX64.EFI"});
+  RunOk({INITOS_BINARY, "image", "esp", "-o", esp, "--uki", uki});
   return esp;
 }
 
