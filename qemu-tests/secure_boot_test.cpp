@@ -199,7 +199,7 @@ void RequireFirmware() {
 
 TEST(SecureBoot, SignedUkiBootsToVerifiedRootfsAndMainProgram) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   std::string marker = "sb" + std::to_string(::getpid());
   std::string disk = RootDisk(dir, marker);
@@ -218,21 +218,21 @@ TEST(SecureBoot, SignedUkiBootsToVerifiedRootfsAndMainProgram) {
 
 TEST(SecureBoot, UnsignedUkiIsRefusedByTheFirmware) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   ExpectRefused(dir, Uki(dir, "unsigned", Initramfs(dir), ""));
 }
 
 TEST(SecureBoot, UkiSignedWithAnotherKeyIsRefusedByTheFirmware) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   ExpectRefused(dir, Uki(dir, "other", Initramfs(dir), OwnerDir() + "/other"));
 }
 
 TEST(SecureBoot, UkiWithOneInitrdByteChangedAfterSigningIsRefusedByTheFirmware) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   std::string uki = Uki(dir, "tampered", Initramfs(dir), OwnerDir());
   RunOk({"sbverify", "--cert", OwnerDir() + "/db.crt", uki});
@@ -259,7 +259,7 @@ TEST(SecureBoot, UkiWithOneInitrdByteChangedAfterSigningIsRefusedByTheFirmware) 
 // in db. The boot stops once the kernel runs.
 TEST(SecureBoot, UkiSignedWithAnUntrustedAndTheOwnersKeyBoots) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   std::string unsigned_uki = Uki(dir, "unsigned", Initramfs(dir), "");
   std::string other = OwnerDir() + "/other", owner = OwnerDir();
@@ -308,7 +308,7 @@ void AddProgram(const std::string& path, std::vector<std::pair<std::string, std:
 // variables. Two boots: the update guest (direct kernel boot), the UKI.
 TEST(SecureBoot, DbKeyAppendedWithTheKekLetsANewKeyBoot) {
   INITOS_REQUIRE_QEMU();
-  RequireFirmware();
+  ASSERT_NO_FATAL_FAILURE(RequireFirmware());
   std::string dir = TestWorkDir();
   std::string owner = OwnerDir();
   ASSERT_FALSE(owner.empty());
