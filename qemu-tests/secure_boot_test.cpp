@@ -3,7 +3,9 @@
 // key boots to the verified rootfs and the main program; the same UKI
 // unsigned, signed with another key, or with one byte of its .initrd
 // section changed after signing is refused by the firmware, and the kernel
-// never starts. One OVMF boot per test.
+// never starts. Key rotation: a UKI with an untrusted and the owner's
+// signature boots; a db key appended with the KEK's signature lets a UKI
+// signed only with it boot. One OVMF boot per test (two for the append).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
