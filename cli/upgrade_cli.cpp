@@ -156,6 +156,13 @@ Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
 Result<ApplyTarget> InactiveTarget(const UpgradeSetup& setup, const BootState& record) {
   auto booted = Booted(setup);
   if (!booted.ok()) return booted.error();
+  // The slot running now is the fallback of the new one: if it is not
+  // marked good, a new slot that never comes up healthy has nowhere to fall
+  // back to (PID 1 would keep booting it as the last resort).
+  if (!record.at(*booted).good)
+    return Err() << "the booted slot " << SlotName(*booted)
+                 << " is not marked good, so it could not serve as the fallback; check the "
+                    "machine and run `initos upgrade mark-good` first";
   const RootfsConfig& rc = setup.config.rootfs;
   ApplyTarget t;
   t.slot = OtherSlot(*booted);

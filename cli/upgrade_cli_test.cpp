@@ -245,6 +245,18 @@ TEST_F(UpgradeCliTest, ApplyRefusalsChangeNothing) {
   EXPECT_EQ(Snapshot(), before);
 }
 
+TEST_F(UpgradeCliTest, ApplyNeedsAGoodFallback) {
+  BootState s = Record();
+  s.at(Slot::kA).good = false;
+  ++s.sequence;
+  ASSERT_TRUE(BootStateFile::Open(state_, false)->Store(s).ok());
+  std::string before = Snapshot();
+  auto r = Apply("v2.bundle");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("mark-good"), std::string::npos) << r.error().str();
+  EXPECT_EQ(Snapshot(), before);
+}
+
 TEST_F(UpgradeCliTest, MarkGoodAfterTheTrialRaisesTheFloor) {
   ASSERT_TRUE(Apply("v2.bundle").ok());
   paths_.booted = "b";  // rebooted into slot b
