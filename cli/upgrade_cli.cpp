@@ -316,8 +316,10 @@ int PushMain(const std::vector<std::string>& args) {
   to_r.reset();
   from_w.reset();
   Progress progress;
-  auto stats = PushBundle(bundle->get(), to_w.get(), from_r.get(),
-                          [&](uint64_t d, uint64_t t) { progress(d, t); });
+  // PushBundle counts data blocks; the line shows bytes.
+  auto stats = PushBundle(bundle->get(), to_w.get(), from_r.get(), [&](uint64_t d, uint64_t t) {
+    progress(d * kDeltaBlockSize, t * kDeltaBlockSize);
+  });
   progress.End();
   to_w.reset();
   from_r.reset();
