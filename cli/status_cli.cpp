@@ -13,9 +13,11 @@
 #include "base/options.h"
 #include "base/unique_fd.h"
 #include "cli/kmsg_record.h"
+#include "format/boot_slots.h"
 #include "format/boot_timeline.h"
 #include "format/stage.h"
 #include "image/bundle_cli.h"
+#include "os/boot_state_file.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
@@ -162,6 +164,7 @@ std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar
     out += "root hash: " + s.root_hash + "\n";
     out += "source: " + s.source + "\n";
   }
+  if (!s.slot.empty()) out += "slot: " + s.slot + "\n";
   out += "mode: " + s.mode + "\n";
   out += "initos: " + s.initos_version + "\n";
   out += "measured boot: " + DescribeMeasurement(s) + "\n";
@@ -205,8 +208,26 @@ int StatusMain(const std::vector<std::string>& args) {
   }
   auto up = SidecarUptime(PathUnderRoot(root, "/proc"), ::sysconf(_SC_CLK_TCK));
   std::string out = json ? FormatStatusJson(*found, up) : FormatStatusText(*found, up);
+  if (!json && !found->status.slot.empty())
+    out += FormatSlotsText(found->status, PathUnderRoot(root, "/run/initos/state"));
   std::fputs(out.c_str(), stdout);
   return 0;
+}
+
+std::string FormatSlotsText(const BootStatus& s, const std::string& state_dir) {
+  auto booted = ParseSlotName(s.slot);
+  auto file = BootStateFile::Open(state_dir, false);
+  auto loaded = file.ok() ? file->Load() : Result<LoadedBootState>(file.error());
+  if (!loaded.ok()) return "slots: boot-state record unreadable: " + loaded.error().str() + "\n";
+  std::string out = "slots:\n";
+  std::string text = DescribeBootState(loaded->state, booted);
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = text.find('\n', at);
+    out += "  " + text.substr(at, nl - at + 1);
+    at = nl + 1;
+  }
+  if (!loaded->note.empty()) out += "  note: " + loaded->note + "\n";
+  return out;
 }
 
 namespace {

@@ -46,6 +46,10 @@ struct FoundStatus {
 Result<FoundStatus> FindBootStatus(const std::string& root);
 
 std::string FormatStatusText(const FoundStatus& s, std::optional<double> sidecar_uptime);
+// rootfs.slots: both slots from the boot-state record on the state
+// partition (DescribeBootState), indented under "slots:"; a record that does
+// not load is one line saying why.
+std::string FormatSlotsText(const BootStatus& s, const std::string& state_dir);
 std::string FormatStatusJson(const FoundStatus& s, std::optional<double> sidecar_uptime);
 
 }  // namespace cli

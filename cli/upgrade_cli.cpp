@@ -93,6 +93,18 @@ bool SameDevice(const std::string& device, const std::string& dir) {
          d.st_rdev == s.st_dev;
 }
 
+// --booted, else the slot the boot status names (none: unknown).
+Result<void> ResolveBooted(const UpgradePaths& p, UpgradeSetup& s) {
+  if (!p.booted.empty()) {
+    auto b = ParseSlotName(p.booted);
+    if (!b) return Err() << "--booted \"" << p.booted << "\" is not a or b";
+    s.booted = *b;
+  } else if (auto st = FindBootStatus(p.status_root); st.ok() && !st->status.slot.empty()) {
+    s.booted = ParseSlotName(st->status.slot);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> SlotPathFor(const std::string& locator, const std::string& device,
@@ -106,14 +118,19 @@ Result<std::string> SlotPathFor(const std::string& locator, const std::string& d
   return state_dir + locator.substr(colon + 1);
 }
 
-Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p) {
+Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
   UpgradeSetup s;
-  auto text = ReadFileToString(p.config);
-  if (!text.ok()) return Err() << "read the config " << p.config << ": " << text.error().str();
-  ParsedConfig parsed = LoadConfig(*text, p.config, "");
-  if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
-  s.config = std::move(parsed.config);
   s.state_dir = p.state;
+  auto text = ReadFileToString(p.config);
+  if (text.ok()) {
+    ParsedConfig parsed = LoadConfig(*text, p.config, "");
+    if (!parsed.problems.empty()) return Err() << parsed.problems.front().str();
+    s.config = std::move(parsed.config);
+  } else if (!record_only) {
+    return Err() << "read the config " << p.config << ": " << text.error().str();
+  }
+  INITOS_TRY(ResolveBooted(p, s));
+  if (record_only) return s;
   const auto& slots = s.config.rootfs.slots;
   if (slots.size() != 2 && (p.slot_a.empty() || p.slot_b.empty()))
     return Err() << p.config
@@ -133,19 +150,19 @@ Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p) {
     if (!path.ok()) return path.error();
     s.slot_paths[i] = *path;
   }
-  if (!p.booted.empty()) {
-    auto b = ParseSlotName(p.booted);
-    if (!b) return Err() << "--booted \"" << p.booted << "\" is not a or b";
-    s.booted = *b;
-  } else if (auto st = FindBootStatus(p.status_root); st.ok() && !st->status.slot.empty()) {
-    s.booted = ParseSlotName(st->status.slot);
-  }
   return s;
 }
 
 Result<ApplyTarget> InactiveTarget(const UpgradeSetup& setup, const BootState& record) {
   auto booted = Booted(setup);
   if (!booted.ok()) return booted.error();
+  // The slot running now is the fallback of the new one: if it is not
+  // marked good, a new slot that never comes up healthy has nowhere to fall
+  // back to (PID 1 would keep booting it as the last resort).
+  if (!record.at(*booted).good)
+    return Err() << "the booted slot " << SlotName(*booted)
+                 << " is not marked good, so it could not serve as the fallback; check the "
+                    "machine and run `initos upgrade mark-good` first";
   const RootfsConfig& rc = setup.config.rootfs;
   ApplyTarget t;
   t.slot = OtherSlot(*booted);
@@ -299,8 +316,10 @@ int PushMain(const std::vector<std::string>& args) {
   to_r.reset();
   from_w.reset();
   Progress progress;
-  auto stats = PushBundle(bundle->get(), to_w.get(), from_r.get(),
-                          [&](uint64_t d, uint64_t t) { progress(d, t); });
+  // PushBundle counts data blocks; the line shows bytes.
+  auto stats = PushBundle(bundle->get(), to_w.get(), from_r.get(), [&](uint64_t d, uint64_t t) {
+    progress(d * kDeltaBlockSize, t * kDeltaBlockSize);
+  });
   progress.End();
   to_w.reset();
   from_r.reset();
@@ -353,7 +372,7 @@ int UpgradeMain(const std::vector<std::string>& args) {
     bad_slot = ParseSlotName(o->positional()[0]);
     if (!bad_slot) return Usage("slot \"" + o->positional()[0] + "\" is not a or b");
   }
-  auto setup = LoadUpgradeSetup(p);
+  auto setup = LoadUpgradeSetup(p, cmd != "apply" && cmd != "receive");
   if (!setup.ok()) return Fail(cmd, setup.error());
 
   if (cmd == "apply") {

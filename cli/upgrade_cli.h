@@ -49,7 +49,12 @@ struct UpgradeSetup {
 };
 
 // Config (problems in it are an error), slot paths, booted slot.
-Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& paths);
+// record_only (status, mark-good, mark-bad, rollback): only the record and
+// the booted slot are needed, so a missing config is no error and the slots
+// are not resolved; that is what lets the booted OS run `initos upgrade
+// mark-good` (it has /run/initos/state and /run/initos/status, not the
+// initramfs' /etc/initos).
+Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& paths, bool record_only = false);
 
 // Pure: where a slot locator is in the sidecar. PARTLABEL= is a device
 // found by the caller; LABEL=x:/f is the file f on the state partition when

@@ -205,6 +205,8 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
       {"init.signals", "listable"},
       {"init.cmdline-overrides", "signed only"},
       {"rootfs.image", "never"},
+      {"rootfs.slots", "signed only"},
+      {"rootfs.tries", "signed only"},
       {"rootfs.name", "never"},
       {"rootfs.keys", "signed only"},
       {"rootfs.min-version", "raise only"},

@@ -331,18 +331,18 @@ const KeySpec kKeys[] = {
      "where the signed root image is"},
     {"rootfs.slots", KeyType::kStringList, CmdlineRule::kSignedOnly,
      [](Config& c, const KeyValue& v) -> Result<void> {
-       if (v.list.size() != 2)
+       if (!v.list.empty() && v.list.size() != 2)
          return Err() << "lists " << v.list.size()
                       << " slots; list exactly two, slot a then slot b, e.g. "
                          "[\"PARTLABEL=os-a\", \"PARTLABEL=os-b\"]";
-       for (size_t i = 0; i < 2; ++i) {
+       for (size_t i = 0; i < v.list.size(); ++i) {
          if (v.list[i].empty())
            return Err() << "slot " << (i ? "b" : "a")
                         << " is empty; write PARTLABEL=name or LABEL=name:/path/file.bundle";
          auto r = ValidateImageSpec(v.list[i]);
          if (!r.ok()) return Err() << "slot " << (i ? "b" : "a") << ": " << r.error().message;
        }
-       if (v.list[0] == v.list[1])
+       if (!v.list.empty() && v.list[0] == v.list[1])
          return Err() << "both slots are \"" << v.list[0]
                       << "\"; an upgrade would overwrite the running image: name two places";
        c.rootfs.slots = v.list;

@@ -663,3 +663,15 @@ TEST(ConfigSlotsTest, SignedOnly) {
 
 }  // namespace
 }  // namespace initos
+
+namespace initos {
+namespace {
+
+TEST(ConfigSlotsTest, AnEmptyListMeansNoSlots) {
+  ParsedConfig p = LoadConfig("[rootfs]\nslots = []\n", "f", "");
+  EXPECT_TRUE(p.problems.empty()) << Joined(p.problems);
+  EXPECT_TRUE(p.config.rootfs.slots.empty());
+}
+
+}  // namespace
+}  // namespace initos

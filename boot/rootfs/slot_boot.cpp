@@ -61,6 +61,13 @@ Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env) {
   if (state_dir->empty())
     return Err() << "rootfs: rootfs.slots needs the state partition for the boot-state record; "
                     "set state.device in the signed config";
+  return MountSlotRootOn(config, env, *state_dir);
+}
+
+Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
+                                    const std::string& state_dir_path) {
+  const RootfsConfig& rc = config.rootfs;
+  const std::string* state_dir = &state_dir_path;
   auto file = BootStateFile::Open(*state_dir, true);
   if (!file.ok()) return Wrap(file.error(), "rootfs: boot-state record");
 
@@ -102,11 +109,13 @@ Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env) {
     SlotFallback f = PlanSlotFallback(state, slot, first_boot);
     Store(*file, f.marked, "slot marked bad");
     state = f.marked;
-    if (!f.next || attempt > 0)
+    if (attempt > 0)
+      return Err() << "rootfs: slot " << SlotName(OtherSlot(slot)) << " failed and slot "
+                   << SlotName(slot) << " failed too: " << root.error().str();
+    if (!f.next)
       return Err() << "rootfs: slot " << SlotName(slot) << " failed and slot "
                    << SlotName(OtherSlot(slot))
-                   << (attempt > 0 ? " failed too" : " is neither good nor on trial") << ": "
-                   << root.error().str();
+                   << " is neither good nor on trial: " << root.error().str();
     if (f.next->changed) Store(*file, f.next->next, "the fallback decision");
     state = f.next->next;
     slot = f.next->slot;

@@ -47,6 +47,9 @@ std::optional<BootState> RecordVerifiedVersion(const BootState& s, Slot slot, ui
 
 // The executor: state partition, record, decision (stored), verify + mount.
 Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env);
+// The same with the state partition already mounted at state_dir (tests).
+Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
+                                    const std::string& state_dir);
 
 }  // namespace boot
 }  // namespace initos
