@@ -12,6 +12,7 @@
 #     that changes one file ("one package", 64 KiB) of the running one vs
 #     the bundle's size (what apply or dd send).
 # Usage: bench/upgrade.sh --raw DIR -n N --initos BINARY --work DIR [--quick]
+#        (bench/run builds BUILD/bench/boot_state_init beside the binary)
 set -euo pipefail
 quick=0
 while (($#)); do
@@ -25,6 +26,7 @@ while (($#)); do
   esac
 done
 . "$(dirname "$0")/lib.sh"
+boot_state_init=$(dirname "$initos")/bench/boot_state_init
 rm -rf "$work" && mkdir -p "$work"
 
 # ---- bundles: v1, v2 (one 64 KiB file changed), all signed with one key ---
@@ -93,7 +95,7 @@ figure upgrade_push_bytes "title=bytes sent for a one-file (64 KiB) change of a 
 for ((i = 1; i <= n; i++)); do
   device_reset
   t0=$(now_ns)
-  ssh "${ssh_opts[@]}" root@127.0.0.1 "$(device_apply_cmd)" <"$work/v2.bundle" 2>"$work/apply.err" ||
+  ssh "${ssh_opts[@]}" root@127.0.0.1 "$(device_apply_cmd)" <"$work/v2.bundle" >/dev/null 2>"$work/apply.err" ||
     { cat "$work/apply.err" >&2; exit 1; }
   t1=$(now_ns)
   sample upgrade_throughput a "$(mbps $((t1 - t0)) "$size")"

@@ -2,7 +2,7 @@
 # pointed at the bench's slot files and state directory on the host with
 # the CLI's own overrides (--config, --state, --slot-a/--slot-b, --booted):
 # $dev/slot-a holds v1 and is the booted slot, $dev/slot-b is written.
-# Sourced; needs $initos, $dev, $work, $ssh_opts.
+# Sourced; needs $initos, $boot_state_init, $dev, $work, $port.
 
 cat >"$dev/initos.toml" <<EOT
 [rootfs]
@@ -16,6 +16,8 @@ EOT
 # Back to "slot a booted, slot b empty, no record" before each run.
 device_reset() {
   rm -rf "$dev/state/initos"
+  # What PID 1's first boot of slot a and a mark-good leave.
+  "$boot_state_init" "$dev/state" 1
   dd if=/dev/zero of="$dev/slot-b" bs=1M count=1 conv=notrunc,fsync status=none
 }
 
