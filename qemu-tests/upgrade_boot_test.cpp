@@ -130,6 +130,12 @@ TEST_F(UpgradeBoot, ApplyOverSshRebootsIntoTheNewVersionAndRefusalsChangeNothing
   EXPECT_EQ(b1->slot, 'a');
   EXPECT_EQ(b1->version, 1u);
   EXPECT_EQ(b1->os_version, 1u);
+  // A fresh machine's slot a is not good yet; apply refuses to replace the
+  // only fallback until the running slot is confirmed.
+  auto [ng, not_good] = Apply(v2);
+  EXPECT_NE(ng, 0) << not_good;
+  EXPECT_NE(not_good.find("not marked good"), std::string::npos) << not_good;
+  EXPECT_EQ(Cmd("initos upgrade mark-good").first, 0);
 
   // Refused before anything is written: another key; a bundle corrupted in
   // transit (caught by the full verify of the staged copy).
@@ -173,6 +179,7 @@ TEST_F(UpgradeBoot, PushOfAOneFileChangeSendsASmallFractionOfTheBundle) {
   auto b1 = Boot("boot1");
   ASSERT_TRUE(b1);
   EXPECT_EQ(b1->version, 1u);
+  EXPECT_EQ(Cmd("initos upgrade mark-good").first, 0);
 
   auto [code, out] = RunCapture(
       {INITOS_BINARY, "upgrade", "push", "-p", std::to_string(port_), "-i", sh_->ssh_key, "-o",
