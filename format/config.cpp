@@ -809,9 +809,10 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
   }
   if (spec->cmdline == CmdlineRule::kRaiseOnly && spec->name == "rootfs.min-version" &&
       (v.integer < 0 || static_cast<uint64_t>(v.integer) < config.rootfs.min_version))
-    return Err() << "may only be raised on the kernel command line (signed config says "
+    return Err() << "refused: it would lower the anti-rollback floor below "
                  << config.rootfs.min_version
-                 << "); lowering it can only be done in the signed config";
+                 << " of the signed config; the kernel command line may only raise it, lower it "
+                    "in the signed config";
   return spec->set(config, v);
 }
 
