@@ -18,14 +18,18 @@ BootStatus Sample() {
   s.source = "PARTLABEL=debian";
   s.initos_version = "0.1.0";
   s.booted_at = 4.5;
+  s.secure_boot = "on (user mode), stub: systemd-stub 252.39-1~deb12u1";
+  s.trust = "verified";
   return s;
 }
 
 TEST(BootStatus, RoundTrips) {
   std::string text = SerializeBootStatus(Sample());
-  EXPECT_EQ(text,
-            "image=debian\nversion=7\nroot-hash=" + std::string(64, 'a') +
-                "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000\n");
+  EXPECT_EQ(
+      text,
+      "image=debian\nversion=7\nroot-hash=" + std::string(64, 'a') +
+          "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000\n"
+          "secure-boot=on (user mode), stub: systemd-stub 252.39-1~deb12u1\ntrust=verified\n");
   auto back = ParseBootStatus(text);
   ASSERT_TRUE(back.ok()) << back.error().str();
   EXPECT_EQ(*back, Sample());
@@ -43,8 +47,8 @@ TEST(BootStatus, NoImageRoundTrips) {
 
 TEST(BootStatus, KeysInAnyOrder) {
   std::string text =
-      "mode=run\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\nversion=0\n"
-      "image=none\n";
+      "trust=development\nmode=run\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\n"
+      "secure-boot=unknown (no EFI firmware)\nversion=0\nimage=none\n";
   auto s = ParseBootStatus(text);
   ASSERT_TRUE(s.ok()) << s.error().str();
   EXPECT_DOUBLE_EQ(s->booted_at, 0.000001);
@@ -78,8 +82,16 @@ TEST(BootStatus, RejectsDamagedRecords) {
   ExpectBad(replace("booted-at=4.500000", "booted-at=4.5"), "booted-at '4.5'");
   ExpectBad(replace("booted-at=4.500000", "booted-at=-4.500000"), "booted-at");
   ExpectBad(replace("initos=0.1.0", "initos="), "initos ''");
-  ExpectBad("image=none\nversion=3\nroot-hash=\nmode=run\nsource=\ninitos=1\nbooted-at=1.000000\n",
-            "image none");
+  ExpectBad(replace("trust=verified", "trust=maybe"), "trust 'maybe'");
+  ExpectBad(replace("trust=verified\n", ""), "lacks 'trust='");
+  ExpectBad(replace("secure-boot=on (user mode)", "secure-boot=on\x1b[2J"), "secure-boot");
+  ExpectBad(
+      replace("secure-boot=on (user mode), stub: systemd-stub 252.39-1~deb12u1", "secure-boot="),
+      "secure-boot is empty");
+  ExpectBad(
+      "image=none\nversion=3\nroot-hash=\nmode=run\nsource=\ninitos=1\nbooted-at=1.000000\n"
+      "secure-boot=off\ntrust=verified\n",
+      "image none");
   ExpectBad(std::string(5000, 'x') + "\n", "over 4096 bytes");
 }
 
