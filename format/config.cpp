@@ -781,10 +781,6 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
     if (spec->cmdline == CmdlineRule::kNever)
       return Err() << "refused: it chooses what runs or what is trusted, which only the signed "
                       "config decides (development mode, rootfs.insecure-dev-mode, lifts this)";
-    const auto& allowed = config.init.cmdline_overrides;
-    if (std::find(allowed.begin(), allowed.end(), spec->name) == allowed.end())
-      return Err() << "refused: not listed in init.cmdline-overrides of the signed config; add \""
-                   << spec->name << "\" there to allow it";
   }
   switch (spec->type) {
     case KeyType::kString:
@@ -813,6 +809,13 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
                  << config.rootfs.min_version
                  << " of the signed config; the kernel command line may only raise it, lower it "
                     "in the signed config";
+  // After the value check, so a lowered floor is named as such even when
+  // the key is not listed.
+  const auto& allowed = config.init.cmdline_overrides;
+  if (!DevelopmentMode(config) &&
+      std::find(allowed.begin(), allowed.end(), spec->name) == allowed.end())
+    return Err() << "refused: not listed in init.cmdline-overrides of the signed config; add \""
+                 << spec->name << "\" there to allow it";
   return spec->set(config, v);
 }
 
