@@ -349,7 +349,7 @@ const KeySpec kKeys[] = {
        c.rootfs.insecure_dev_mode = v.boolean;
        return {};
      },
-     "development only: recovery shell on verification failure"},
+     "development only: unsigned images boot, recovery shell, every override"},
     {"state.device", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(ValidateDeviceSpec(v.str));

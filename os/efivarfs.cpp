@@ -78,7 +78,10 @@ Result<void> MountEfivarfs(const std::string& root, const std::string& modules_r
   if (first.ok() || first.error().code != ENODEV) return first;
   // ENODEV: the kernel does not know efivarfs yet; it is a module.
   auto loaded = LoadModules(modules_root, {"efivarfs"});
-  if (!loaded.ok()) return loaded.error();
+  if (!loaded.ok())
+    return Err() << "the kernel has efivarfs as a module and it did not load ("
+                 << loaded.error().str()
+                 << "); build the initramfs with `initos image initramfs --module efivarfs`";
   return MountReadOnly(target);
 }
 
