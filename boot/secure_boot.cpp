@@ -12,7 +12,7 @@ EfiBootInfo ProbeEfiBoot(const std::string& root, bool mount, const std::string&
     if (!m.ok()) problem = m.error().str();
   }
   EfiVarsInput in = ReadEfiVars(root);
-  in.efivarfs_problem = problem;
+  if (!problem.empty()) in.efivarfs_problem = problem;
   return DecodeEfiBoot(in);
 }
 

@@ -39,6 +39,17 @@ TEST_F(SecureBootProbe, NoEfiDirectoryIsUnknown) {
             "secure boot: unknown (no EFI firmware), DEVELOPMENT MODE (rootfs.insecure-dev-mode)");
 }
 
+// sysfs' bare mount point without efivarfs on it: every variable would look
+// absent, which must read as unknown, not as "firmware without Secure Boot".
+TEST_F(SecureBootProbe, EmptyEfivarsDirectoryIsUnknown) {
+  ASSERT_TRUE(MakeDirs(root_ + kEfivarsDir).ok());
+  EfiBootInfo info = ProbeEfiBoot(root_, false, "");
+  EXPECT_EQ(info.secure_boot, SecureBootState::kUnknown);
+  EXPECT_EQ(SecureBootLine(info, false), "secure boot: unknown (efivarfs: " + root_ + kEfivarsDir +
+                                             " holds no variables (efivarfs not mounted)), "
+                                             "verified mode");
+}
+
 TEST_F(SecureBootProbe, ReadsTheVariableFiles) {
   Var("SecureBoot", kEfiGlobalGuid, kAttrs + "\x01");
   Var("SetupMode", kEfiGlobalGuid, kAttrs + std::string(1, '\0'));

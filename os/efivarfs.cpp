@@ -1,5 +1,6 @@
 #include "os/efivarfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -85,11 +86,33 @@ Result<void> MountEfivarfs(const std::string& root, const std::string& modules_r
   return MountReadOnly(target);
 }
 
+// A mounted efivarfs always holds variables (Boot####, the key databases):
+// an empty directory is sysfs' bare mount point, where every variable would
+// look absent and Secure Boot would read as "off" instead of "unknown".
+bool HasEntries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  bool any = false;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") {
+      any = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return any;
+}
+
 EfiVarsInput ReadEfiVars(const std::string& root) {
   EfiVarsInput in;
   in.efi_firmware = IsEfiBoot(root);
   if (!in.efi_firmware) return in;
   std::string dir = PathUnderRoot(root, kEfivarsDir);
+  if (!HasEntries(dir)) {
+    in.efivarfs_problem = dir + " holds no variables (efivarfs not mounted)";
+    return in;
+  }
   for (const std::string& name : EfiBootVarFileNames()) in.vars[name] = ReadVar(dir + "/" + name);
   return in;
 }

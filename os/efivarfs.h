@@ -33,9 +33,9 @@ bool IsEfiBoot(const std::string& root);
 Result<void> MountEfivarfs(const std::string& root, const std::string& modules_root);
 
 // Reads every variable of EfiBootVarFileNames() from ROOT's efivars
-// directory, at most a few KiB each, without following symlinks. Does not
-// check that efivarfs is mounted there: the caller passes the mount's
-// problem in EfiVarsInput::efivarfs_problem.
+// directory, at most a few KiB each, without following symlinks. An empty
+// directory (efivarfs not mounted) sets efivarfs_problem; a failed mount is
+// the caller's to pass in the same field.
 EfiVarsInput ReadEfiVars(const std::string& root);
 
 }  // namespace os
