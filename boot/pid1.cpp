@@ -249,7 +249,8 @@ Result<void> StagePolicy(Pid1State& s) {
     SetMinSeverity(Severity::Warning);
   if (DevelopmentMode(s.config))
     LOG(Warning) << "DEVELOPMENT MODE (rootfs.insecure-dev-mode): kernel command-line overrides "
-                    "are not restricted and a failed verification may open a shell; never ship "
+                    "are not restricted, images no trusted key signed boot and a failed "
+                    "verification may open a shell; never ship "
                     "this configuration";
   else
     LOG(Info) << "verified mode: the kernel command line may set "
