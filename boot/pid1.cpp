@@ -31,6 +31,7 @@
 #include "boot/rootfs/measured_boot.h"
 #include "boot/rootfs/rootfs_boot.h"
 #include "boot/rootfs/rootfs_policy.h"
+#include "boot/rootfs/slot_boot.h"
 #include "boot/secure_boot.h"
 #include "boot/shutdown.h"
 #include "boot/supervisor.h"
@@ -604,6 +605,19 @@ void StartJailModeSidecar(const Pid1State& s) {
             << (s.config.sidecar.listen.empty() ? "nothing" : s.config.sidecar.listen[0]);
 }
 
+// [jails] mark-good-after-s elapsed with every jail running: the booted
+// A/B slot is healthy (docs/upgrades.md).
+void MarkSlotGood(const Pid1State& s) {
+  if (!s.root) return;
+  auto r = MarkBootedSlotGood(*s.root);
+  if (!r.ok())
+    LOG(Error) << "rootfs: cannot mark slot " << (s.root->slot ? SlotName(*s.root->slot) : "?")
+               << " good: " << r.error().str();
+  else if (*r)
+    LOG(Notice) << "rootfs: slot " << SlotName(*s.root->slot) << " (version "
+                << s.root->image.version << ") marked good";
+}
+
 int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
   if (s.is_pid1) {
     std::vector<std::string> keep;
@@ -624,7 +638,9 @@ int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
   setup.env.class_block_dir = PathUnderRoot(s.opts.root, "/sys/class/block");
   setup.env.sys_root = PathUnderRoot(s.opts.root, "/sys");
   setup.env.run_dir = PathUnderRoot(s.opts.root, "/run/initos");
-  JailSupervisor jails(s.config.jails, supervisor.loop(), JailHooksFor(s.config, setup));
+  JailHooks hooks = JailHooksFor(s.config, setup);
+  hooks.healthy = [&s] { MarkSlotGood(s); };
+  JailSupervisor jails(s.config.jails, supervisor.loop(), std::move(hooks));
   if (auto r = jails.Prepare(); !r.ok()) {
     LOG(Error) << StageFailedLine("jails", MonotonicSeconds(), r.error().str());
     s.signal_fd = unique_fd();  // the supervisor holds it: the failure policy cannot open a shell
