@@ -31,6 +31,8 @@
 #include "boot/rootfs/measured_boot.h"
 #include "boot/rootfs/rootfs_boot.h"
 #include "boot/rootfs/rootfs_policy.h"
+#include "boot/rootfs/slot_boot.h"
+#include "boot/secure_boot.h"
 #include "boot/shutdown.h"
 #include "boot/supervisor.h"
 #include "boot/terminate.h"
@@ -96,6 +98,7 @@ struct Pid1State {
   std::optional<MountedRoot> root;  // the verified root init.main runs in
   MeasuredBoot measured;            // PCR 11 extended with the root's bundle event
   std::vector<std::string> fatal_config_problems;  // StagePolicy refuses to boot on these
+  EfiBootInfo efi;  // Secure Boot as read by StageSecureBoot (informational)
   // The switch-root handover began: the initramfs may be deleted and "/" the
   // OS, so paths no longer name initramfs files.
   bool handover_started = false;
@@ -243,9 +246,14 @@ Result<void> StageConfig(Pid1State& s) {
 // locator with a typo would otherwise boot unverified) or a mode this
 // version does not implement stops the boot under the failure policy.
 Result<void> StagePolicy(Pid1State& s) {
+  // Development mode is announced on every boot: a lowered init.log-level
+  // must not hide it (nor the rootfs warnings it comes with).
+  if (DevelopmentMode(s.config) && MinSeverity() < Severity::Warning)
+    SetMinSeverity(Severity::Warning);
   if (DevelopmentMode(s.config))
     LOG(Warning) << "DEVELOPMENT MODE (rootfs.insecure-dev-mode): kernel command-line overrides "
-                    "are not restricted and a failed verification may open a shell; never ship "
+                    "are not restricted, images no trusted key signed boot and a failed "
+                    "verification may open a shell; never ship "
                     "this configuration";
   else
     LOG(Info) << "verified mode: the kernel command line may set "
@@ -272,6 +280,22 @@ Result<void> StageModules(Pid1State& s) {
                      s.config.init.modules);
 }
 
+// How the machine booted (EFI Secure Boot, systemd-stub), one line and in
+// the boot status (boot/secure_boot.h). Never changes what is verified.
+Result<void> StageSecureBoot(Pid1State& s) {
+  utsname u{};
+  ::uname(&u);
+  s.efi = ProbeEfiBoot(s.opts.root, s.is_pid1,
+                       PathUnderRoot(s.opts.root, std::string("/lib/modules/") + u.release));
+  for (const std::string& p : s.efi.problems) LOG(Warning) << "secure boot: ignoring " << p;
+  bool dev = DevelopmentMode(s.config);
+  if (dev)
+    LOG(Warning) << SecureBootLine(s.efi, dev);
+  else
+    LOG(Notice) << SecureBootLine(s.efi, dev);
+  return {};
+}
+
 // /run/initos/status for `initos status`: written before the sidecar starts
 // (it copies the record) and before the switch-root handover (it moves into
 // the OS with /run). Not fatal: the boot does not depend on it.
@@ -280,6 +304,8 @@ void WriteStatusRecord(const Pid1State& s) {
   st.mode = std::string(InitModeName(s.config.init.mode));
   st.initos_version = INITOS_VERSION;
   st.booted_at = BootTimeSeconds();
+  st.secure_boot = EfiBootSummary(s.efi);
+  st.trust = std::string(TrustModeName(DevelopmentMode(s.config)));
   if (s.root) {
     st.image = s.root->image.name;
     st.version = s.root->image.version;
@@ -435,6 +461,7 @@ constexpr Stage kStages[] = {
     {"config", StageConfig, false, nullptr},
     {"policy", StagePolicy, true, nullptr},
     {"modules", StageModules, false, nullptr},
+    {"secure-boot", StageSecureBoot, false, nullptr},
     {"rootfs", StageRootfs, true, nullptr},
     {"switch-root", StageSwitchRoot, true, WantSwitchRoot},
 };
@@ -578,6 +605,19 @@ void StartJailModeSidecar(const Pid1State& s) {
             << (s.config.sidecar.listen.empty() ? "nothing" : s.config.sidecar.listen[0]);
 }
 
+// [jails] mark-good-after-s elapsed with every jail running: the booted
+// A/B slot is healthy (docs/upgrades.md).
+void MarkSlotGood(const Pid1State& s) {
+  if (!s.root) return;
+  auto r = MarkBootedSlotGood(*s.root);
+  if (!r.ok())
+    LOG(Error) << "rootfs: cannot mark slot " << (s.root->slot ? SlotName(*s.root->slot) : "?")
+               << " good: " << r.error().str();
+  else if (*r)
+    LOG(Notice) << "rootfs: slot " << SlotName(*s.root->slot) << " (version "
+                << s.root->image.version << ") marked good";
+}
+
 int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
   if (s.is_pid1) {
     std::vector<std::string> keep;
@@ -598,7 +638,9 @@ int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
   setup.env.class_block_dir = PathUnderRoot(s.opts.root, "/sys/class/block");
   setup.env.sys_root = PathUnderRoot(s.opts.root, "/sys");
   setup.env.run_dir = PathUnderRoot(s.opts.root, "/run/initos");
-  JailSupervisor jails(s.config.jails, supervisor.loop(), JailHooksFor(s.config, setup));
+  JailHooks hooks = JailHooksFor(s.config, setup);
+  hooks.healthy = [&s] { MarkSlotGood(s); };
+  JailSupervisor jails(s.config.jails, supervisor.loop(), std::move(hooks));
   if (auto r = jails.Prepare(); !r.ok()) {
     LOG(Error) << StageFailedLine("jails", MonotonicSeconds(), r.error().str());
     s.signal_fd = unique_fd();  // the supervisor holds it: the failure policy cannot open a shell

@@ -27,8 +27,9 @@ namespace {
 constexpr const char kStatusHelp[] =
     "usage: initos status [--json]\n"
     "\n"
-    "Prints the booted image (name, version, root hash), the init mode and the\n"
-    "SSH sidecar's uptime. Reads the record PID 1 wrote at /run/initos/status\n"
+    "Prints the booted image (name, version, root hash), the init mode, whether\n"
+    "PID 1 ran in verified or development mode, what it read of EFI Secure Boot\n"
+    "and the SSH sidecar's uptime. Reads the record PID 1 wrote at /run/initos/status\n"
     "(in the sidecar: the copy in its own tmpfs, made when it started).\n"
     "  --json   machine-readable output\n";
 
@@ -166,6 +167,13 @@ std::string FormatStatusText(const FoundStatus& f, std::optional<double> sidecar
   }
   if (!s.slot.empty()) out += "slot: " + s.slot + "\n";
   out += "mode: " + s.mode + "\n";
+  out += "verification: " +
+         (s.trust == "development"
+              ? std::string("DEVELOPMENT MODE (rootfs.insecure-dev-mode): images no trusted key "
+                            "signed boot too; never ship this")
+              : s.trust) +
+         "\n";
+  out += "secure boot: " + s.secure_boot + "\n";
   out += "initos: " + s.initos_version + "\n";
   out += "measured boot: " + DescribeMeasurement(s) + "\n";
   out += "sidecar uptime: " + (sidecar_uptime ? FormatDuration(*sidecar_uptime) : "not running") +
@@ -181,6 +189,8 @@ std::string FormatStatusJson(const FoundStatus& f, std::optional<double> sidecar
          ",\n  \"source\": " + JsonQuote(s.source) +
          ",\n  \"initos\": " + JsonQuote(s.initos_version) +
          ",\n  \"booted_at\": " + FormatSeconds(s.booted_at) +
+         ",\n  \"trust\": " + JsonQuote(s.trust) +
+         ",\n  \"secure_boot\": " + JsonQuote(s.secure_boot) +
          ",\n  \"measured\": " + JsonQuote(s.measured) +
          ",\n  \"measured_event\": " + JsonQuote(s.measured_event) +
          ",\n  \"measured_pcr\": " + JsonQuote(s.measured_pcr) +

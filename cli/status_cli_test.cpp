@@ -68,6 +68,7 @@ class StatusRoot : public ::testing::Test {
     s.measured = "pcr11";
     s.measured_event = std::string(64, 'e');
     s.measured_pcr = std::string(64, '9');
+    s.secure_boot = "off (setup mode), firmware: EDK II 1.00";
     status_ = s;
     ASSERT_TRUE(MakeDirs(dir_ / "proc/77").ok());
     ASSERT_TRUE(MakeDirs(dir_ / "proc/78").ok());
@@ -103,7 +104,8 @@ TEST_F(StatusRoot, PrintsTheRecordFromRun) {
   auto r = Run({});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "image: debian\nversion: 3\nroot hash: " + std::string(64, 'c') +
-                       "\nsource: PARTLABEL=debian\nmode: switch-root\ninitos: 0.1.0\n"
+                       "\nsource: PARTLABEL=debian\nmode: switch-root\nverification: verified\n"
+                       "secure boot: off (setup mode), firmware: EDK II 1.00\ninitos: 0.1.0\n"
                        "measured boot: PCR 11, event sha256:" +
                        std::string(64, 'e') + ", PCR 11 " + std::string(64, '9') +
                        "\n"
@@ -119,6 +121,10 @@ TEST_F(StatusRoot, PrintsJson) {
   EXPECT_NE(r.out.find("\"root_hash\": \"" + std::string(64, 'c') + "\""), std::string::npos);
   EXPECT_NE(r.out.find("\"mode\": \"switch-root\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"sidecar_uptime_s\": 83,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"trust\": \"verified\","), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"secure_boot\": \"off (setup mode), firmware: EDK II 1.00\","),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("\"measured\": \"pcr11\",\n  \"measured_event\": \"" + std::string(64, 'e') +
                        "\",\n  \"measured_pcr\": \"" + std::string(64, '9') + "\""),
             std::string::npos)
@@ -166,12 +172,16 @@ TEST_F(StatusRoot, DamagedRecordIsNamed) {
 TEST_F(StatusRoot, NoImageAndNoSidecar) {
   BootStatus none;
   none.initos_version = "0.1.0";
+  none.secure_boot = "unknown (no EFI firmware)";
+  none.trust = "development";
   ASSERT_TRUE(WriteBootStatus(dir_ / "run/initos/status", none).ok());
   ASSERT_TRUE(WriteStringToFile(dir_ / "proc/77/cmdline", "sh").ok());
   auto r = Run({});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out,
-            "image: none\nmode: run\ninitos: 0.1.0\nmeasured boot: nothing measured (no verified "
+            "image: none\nmode: run\nverification: DEVELOPMENT MODE (rootfs.insecure-dev-mode): "
+            "images no trusted key signed boot too; never ship this\nsecure boot: unknown (no EFI "
+            "firmware)\ninitos: 0.1.0\nmeasured boot: nothing measured (no verified "
             "root)\nsidecar uptime: not running\n");
   none.measured = "no-tpm";
   ASSERT_TRUE(WriteBootStatus(dir_ / "run/initos/status", none).ok());

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 
@@ -60,6 +61,10 @@ std::string Mib(uint64_t bytes) {
 
 Result<BootStateFile> OpenRecord(const UpgradeSetup& setup) {
   auto f = BootStateFile::Open(setup.state_dir, false);
+  if (!f.ok() && f.error().code == ENOENT && ::access(setup.state_dir.c_str(), F_OK) == 0)
+    return Err() << "no boot-state record in " << setup.state_dir
+                 << " yet: PID 1 writes it when it boots from rootfs.slots; reboot with slots "
+                    "configured";
   if (!f.ok())
     return Err() << "boot-state record in " << setup.state_dir << ": " << f.error().str()
                  << "; is the state partition mounted there (--state)?";

@@ -287,6 +287,11 @@ TEST_F(UpgradeCliTest, MarkBadAndRollback) {
   EXPECT_FALSE(Record().at(Slot::kB).good);
   EXPECT_EQ(ChooseBootSlot(Record()).slot, Slot::kA);
   // Without a record the commands say where they looked.
+  fs::remove(work_ / "state/initos/boot-state");
+  auto fresh = UpgradeStatus(Load());
+  ASSERT_FALSE(fresh.ok());
+  EXPECT_NE(fresh.error().str().find("no boot-state record"), std::string::npos)
+      << fresh.error().str();
   paths_.state = work_ / "elsewhere";
   auto none = UpgradeStatus(Load());
   ASSERT_FALSE(none.ok());

@@ -16,9 +16,9 @@ inline namespace format {
 namespace {
 
 constexpr size_t kMaxText = 4096;
-constexpr const char* kKeys[] = {"image",          "version",     "root-hash", "mode",
-                                 "source",         "initos",      "booted-at", "measured",
-                                 "measured-event", "measured-pcr"};
+constexpr const char* kKeys[] = {"image",  "version",  "root-hash",      "mode",
+                                 "source", "initos",   "booted-at",      "secure-boot",
+                                 "trust",  "measured", "measured-event", "measured-pcr"};
 
 bool NameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -69,6 +69,10 @@ Result<void> Check(const BootStatus& s) {
   if (s.mode != "run" && s.mode != "switch-root" && s.mode != "jails")
     return Err() << "mode '" << s.mode << "' is not run, switch-root or jails";
   if (!AllOf(s.source, Printable)) return Err() << "source has control characters";
+  if (s.secure_boot.empty() || s.secure_boot.size() > 1024 || !AllOf(s.secure_boot, Printable))
+    return Err() << "secure-boot is empty, too long or has control characters";
+  if (s.trust != "verified" && s.trust != "development")
+    return Err() << "trust '" << s.trust << "' is not verified or development";
   if (s.initos_version.empty() || !AllOf(s.initos_version, NameChar))
     return Err() << "initos '" << s.initos_version << "' is not a version";
   if (s.measured != "none" && s.measured != "no-tpm" && s.measured != "failed" &&
@@ -104,8 +108,8 @@ std::string SerializeBootStatus(const BootStatus& s) {
   return "image=" + s.image + "\nversion=" + std::to_string(s.version) +
          "\nroot-hash=" + s.root_hash + "\nmode=" + s.mode + "\nsource=" + s.source +
          "\ninitos=" + s.initos_version + "\nbooted-at=" + FormatSeconds(s.booted_at) +
-         "\nmeasured=" + s.measured + "\nmeasured-event=" + s.measured_event +
-         "\nmeasured-pcr=" + s.measured_pcr + "\n" +
+         "\nsecure-boot=" + s.secure_boot + "\ntrust=" + s.trust + "\nmeasured=" + s.measured +
+         "\nmeasured-event=" + s.measured_event + "\nmeasured-pcr=" + s.measured_pcr + "\n" +
          (s.slot.empty() ? "" : "slot=" + s.slot + "\n");
 }
 
@@ -145,6 +149,8 @@ Result<BootStatus> ParseBootStatus(std::string_view text) {
   auto at = ParseSeconds(values["booted-at"]);
   if (!at.ok()) return Err() << "boot status: " << at.error().message;
   s.booted_at = *at;
+  s.secure_boot = values["secure-boot"];
+  s.trust = values["trust"];
   s.measured = values["measured"];
   s.measured_event = values["measured-event"];
   s.measured_pcr = values["measured-pcr"];

@@ -10,6 +10,9 @@
 //   source=PARTLABEL=debian rootfs.image as configured ("" for "none")
 //   initos=0.1.0            the initos version that booted it
 //   booted-at=4.630000      CLOCK_BOOTTIME seconds when the record was made
+//   secure-boot=on (user mode), stub: systemd-stub 252
+//                           EFI Secure Boot as PID 1 read it (format/efi_vars.h)
+//   trust=verified          verified, or development (rootfs.insecure-dev-mode)
 //   measured=pcr11          measured boot (docs/measured-boot.md): pcr11 (the
 //                           bundle event was extended into PCR 11), no-tpm,
 //                           failed (a TPM that errored; the boot went on), or
@@ -40,7 +43,9 @@ struct BootStatus {
   std::string mode = "run";
   std::string source;
   std::string initos_version;
-  double booted_at = 0;  // CLOCK_BOOTTIME seconds
+  double booted_at = 0;                            // CLOCK_BOOTTIME seconds
+  std::string secure_boot = "unknown (not read)";  // EfiBootSummary: printable ASCII
+  std::string trust = "verified";                  // "verified" or "development"
   std::string measured = "none";
   std::string measured_event;
   std::string measured_pcr;

@@ -18,6 +18,8 @@ BootStatus Sample() {
   s.source = "PARTLABEL=debian";
   s.initos_version = "0.1.0";
   s.booted_at = 4.5;
+  s.secure_boot = "on (user mode), stub: systemd-stub 252.39-1~deb12u1";
+  s.trust = "verified";
   return s;
 }
 
@@ -25,8 +27,9 @@ TEST(BootStatus, RoundTrips) {
   std::string text = SerializeBootStatus(Sample());
   EXPECT_EQ(text,
             "image=debian\nversion=7\nroot-hash=" + std::string(64, 'a') +
-                "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000"
-                "\nmeasured=none\nmeasured-event=\nmeasured-pcr=\n");
+                "\nmode=switch-root\nsource=PARTLABEL=debian\ninitos=0.1.0\nbooted-at=4.500000\n"
+                "secure-boot=on (user mode), stub: systemd-stub 252.39-1~deb12u1\ntrust=verified\n"
+                "measured=none\nmeasured-event=\nmeasured-pcr=\n");
   auto back = ParseBootStatus(text);
   ASSERT_TRUE(back.ok()) << back.error().str();
   EXPECT_EQ(*back, Sample());
@@ -58,8 +61,9 @@ TEST(BootStatus, NoImageRoundTrips) {
 
 TEST(BootStatus, KeysInAnyOrder) {
   std::string text =
-      "mode=run\nmeasured-pcr=\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\nversion=0\n"
-      "measured=no-tpm\nimage=none\nmeasured-event=\n";
+      "trust=development\nmode=run\nbooted-at=0.000001\ninitos=1\nsource=\nroot-hash=\n"
+      "secure-boot=unknown (no EFI firmware)\nversion=0\nimage=none\nmeasured-pcr=\n"
+      "measured=no-tpm\nmeasured-event=\n";
   auto s = ParseBootStatus(text);
   ASSERT_TRUE(s.ok()) << s.error().str();
   EXPECT_DOUBLE_EQ(s->booted_at, 0.000001);
@@ -95,13 +99,19 @@ TEST(BootStatus, RejectsDamagedRecords) {
   ExpectBad(replace("initos=0.1.0", "initos="), "initos ''");
   ExpectBad(
       "image=none\nversion=3\nroot-hash=\nmode=run\nsource=\ninitos=1\nbooted-at=1.000000\n"
-      "measured=none\nmeasured-event=\nmeasured-pcr=\n",
+      "secure-boot=off\ntrust=verified\nmeasured=none\nmeasured-event=\nmeasured-pcr=\n",
       "image none");
   ExpectBad(replace("measured=none", "measured=yes"), "measured 'yes'");
   ExpectBad(replace("measured=none", "measured=pcr11"), "needs measured-event");
   ExpectBad(replace("measured-event=", "measured-event=" + std::string(64, 'b')),
             "only set with measured=pcr11");
   ExpectBad(replace("measured-pcr=", "measured-pcr=abc"), "64 lowercase hex");
+  ExpectBad(replace("trust=verified", "trust=maybe"), "trust 'maybe'");
+  ExpectBad(replace("trust=verified\n", ""), "lacks 'trust='");
+  ExpectBad(replace("secure-boot=on (user mode)", "secure-boot=on\x1b[2J"), "secure-boot");
+  ExpectBad(
+      replace("secure-boot=on (user mode), stub: systemd-stub 252.39-1~deb12u1", "secure-boot="),
+      "secure-boot is empty");
   ExpectBad(std::string(5000, 'x') + "\n", "over 4096 bytes");
 }
 

@@ -11,6 +11,18 @@ bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+// KEY=VALUE for the log line: whoever wrote the command line chose the
+// bytes, so only printable ASCII, and a long value is cut.
+std::string Shown(std::string_view key, std::string_view value) {
+  constexpr size_t kMaxShown = 80;
+  std::string out(key);
+  out += '=';
+  for (size_t i = 0; i < value.size() && i < kMaxShown; ++i)
+    out += (value[i] >= 0x20 && value[i] < 0x7f) ? value[i] : '?';
+  if (value.size() > kMaxShown) out += "...";
+  return out;
+}
+
 }  // namespace
 
 // Like the kernel's next_arg(): quotes only group (and are dropped), so
@@ -57,7 +69,9 @@ std::vector<ConfigProblem> ApplyKernelCmdline(Config& config,
     }
     auto r = ApplyOverride(config, std::string_view(p.key).substr(kPrefix.size()), p.value);
     if (!r.ok())
-      problems.push_back(ConfigProblem{std::string(kCmdlineFile), 0, p.key, r.error().str()});
+      problems.push_back(ConfigProblem{std::string(kCmdlineFile), 0, p.key,
+                                       r.error().str() + "; ignored " + Shown(p.key, p.value) +
+                                           ", the signed config's value stays"});
   }
   return problems;
 }

@@ -155,7 +155,8 @@ TEST(CmdlineTest, BadParamsAreProblemsAndTheRestApply) {
   ASSERT_EQ(problems.size(), 7u) << Joined(problems);
   EXPECT_EQ(problems[0].str(),
             "kernel command line: initos.init.on-exit: unknown value \"rebot\"; expected one of "
-            "poweroff, reboot, respawn, shell, halt");
+            "poweroff, reboot, respawn, shell, halt; ignored initos.init.on-exit=rebot, the "
+            "signed config's value stays");
   EXPECT_EQ(problems[1].key, "initos.nope");
   EXPECT_NE(problems[1].message.find("unknown key"), std::string::npos);
   EXPECT_NE(problems[2].message.find("not an integer"), std::string::npos);
@@ -247,7 +248,7 @@ TEST(CmdlineOverridePolicyTest, EveryJailKeyIsRefusedEvenInDevelopmentMode) {
   std::vector<std::string> keys;
   for (auto k : JailsSectionKeys()) keys.push_back("jails." + std::string(k));
   for (auto k : JailEntryKeys()) keys.push_back("jail.web." + std::string(k));
-  EXPECT_EQ(keys.size(), 8u + 40u);
+  EXPECT_EQ(keys.size(), 9u + 40u);
   for (const auto& key : keys) {
     Config c = DevConfig();
     Config before = c;
@@ -334,6 +335,125 @@ TEST(CmdlineOverridePolicyTest, FatalProblems) {
   EXPECT_TRUE(fatal_of("[sidecar]\nauthorized-keys = [\"nonsense\"]\n"));
   EXPECT_FALSE(fatal_of("[init]\nlog-level = \"loud\"\n"));
   EXPECT_FALSE(fatal_of("[init]\nno-such-key = 1\n"));
+}
+
+// Issue 13: in verified mode no kernel command-line key weakens
+// verification. Each key that could (trust, floor, failure policy, image
+// and state locators, what runs) is refused even when the signed config's
+// init.cmdline-overrides names it (which ParseConfig refuses anyway, below),
+// leaves the config as it was, and its line names the key, the value and
+// why.
+struct Weakening {
+  std::string key;
+  std::string value;
+  std::string why;  // part of the message
+};
+
+const std::vector<Weakening>& WeakeningOverrides() {
+  static const std::vector<Weakening> k = {
+      {"rootfs.keys", "/tmp/evil.pem", "only be set in the signed config"},
+      {"rootfs.min-version", "0", "would lower the anti-rollback floor below 5"},
+      {"rootfs.on-failure", "shell", "chooses what runs or what is trusted"},
+      {"rootfs.on-corruption", "restart", "chooses what runs or what is trusted"},
+      {"rootfs.insecure-dev-mode", "1", "only be set in the signed config"},
+      {"rootfs.image", "PARTLABEL=old", "chooses what runs or what is trusted"},
+      {"rootfs.name", "otheros", "chooses what runs or what is trusted"},
+      {"state.device", "PARTLABEL=evil", "chooses what runs or what is trusted"},
+      {"state.partition-type", "0fc63daf-8483-4772-8e79-3d69d8477de4",
+       "chooses what runs or what is trusted"},
+      {"state.create", "true", "chooses what runs or what is trusted"},
+      {"state.persistent", "/etc", "chooses what runs or what is trusted"},
+      {"state.allow-exec", "/var", "chooses what runs or what is trusted"},
+      {"init.allow-shell", "true", "only be set in the signed config"},
+      {"init.cmdline-overrides", "rootfs.image", "only be set in the signed config"},
+      {"init.main", "/bin/sh", "chooses what runs or what is trusted"},
+      {"init.mode", "run", "chooses what runs or what is trusted"},
+      {"init.shell", "/bin/sh", "chooses what runs or what is trusted"},
+      {"init.modules", "evil", "chooses what runs or what is trusted"},
+      {"init.os-init", "/bin/sh", "chooses what runs or what is trusted"},
+      {"init.env.LD_PRELOAD", "/x.so", "chooses what runs or what is trusted"},
+      {"sidecar.authorized-keys", "ssh-ed25519", "chooses what runs or what is trusted"},
+      {"jail.os.rootfs", "/srv/evil", "[jails] and [[jail]] keys"},
+  };
+  return k;
+}
+
+Config VerifiedConfig() {
+  Config c;
+  c.rootfs.image = "PARTLABEL=rootA";
+  c.rootfs.name = "testos";
+  c.rootfs.keys = {"/etc/initos/keys/release.pem"};
+  c.rootfs.min_version = 5;
+  c.state.device = "PARTLABEL=state";
+  c.init.main = {"/app"};
+  return c;
+}
+
+TEST(CmdlineVerifiedMode, EveryWeakeningKeyIsIgnoredEvenWhenListed) {
+  for (const Weakening& w : WeakeningOverrides()) {
+    Config c = VerifiedConfig();
+    // As if the signed config listed every key (ParseConfig refuses that).
+    std::string base = w.key.substr(0, w.key.rfind('.'));
+    c.init.cmdline_overrides = {w.key, base};
+    Config before = c;
+    auto problems = Apply(c, "initos." + w.key + "=" + w.value);
+    ASSERT_EQ(problems.size(), 1u) << w.key << ": " << Joined(problems);
+    EXPECT_EQ(problems[0].key, "initos." + w.key);
+    EXPECT_NE(problems[0].message.find(w.why), std::string::npos) << problems[0].str();
+    EXPECT_NE(problems[0].message.find("ignored initos." + w.key + "=" + w.value +
+                                       ", the signed config's value stays"),
+              std::string::npos)
+        << problems[0].str();
+    EXPECT_EQ(c, before) << w.key << " changed the config";
+  }
+}
+
+TEST(CmdlineVerifiedMode, ListingAWeakeningKeyIsAFatalConfigError) {
+  for (const Weakening& w : WeakeningOverrides()) {
+    std::string key = w.key == "init.env.LD_PRELOAD" ? "init.env" : w.key;
+    if (key == "rootfs.min-version") continue;  // raise-only: listable, lowering refused above
+    ParsedConfig p = ParseConfig("[init]\ncmdline-overrides = [\"" + key + "\"]\n", "f");
+    ASSERT_EQ(p.problems.size(), 1u) << key << ": " << Joined(p.problems);
+    EXPECT_TRUE(p.problems[0].fatal) << key;
+    EXPECT_EQ(p.problems[0].key, "init.cmdline-overrides");
+    EXPECT_NE(p.problems[0].message.find("can never come from the kernel command line"),
+              std::string::npos)
+        << p.problems[0].str();
+  }
+}
+
+// Development mode lifts the "never" keys (a developer may point at another
+// image), but never the signed-only ones, and the floor still only rises.
+TEST(CmdlineVerifiedMode, DevelopmentModeStillRefusesTrustAndFloor) {
+  for (const std::string& kv :
+       {std::string("rootfs.keys=/tmp/evil.pem"), std::string("rootfs.insecure-dev-mode=0"),
+        std::string("init.allow-shell=1"), std::string("init.cmdline-overrides=init.main"),
+        std::string("rootfs.min-version=4")}) {
+    Config c = VerifiedConfig();
+    c.rootfs.insecure_dev_mode = true;
+    Config before = c;
+    auto problems = Apply(c, "initos." + kv);
+    ASSERT_EQ(problems.size(), 1u) << kv;
+    EXPECT_NE(problems[0].message.find("refused"), std::string::npos) << problems[0].str();
+    EXPECT_EQ(c, before) << kv;
+  }
+  Config c = VerifiedConfig();
+  c.rootfs.insecure_dev_mode = true;
+  EXPECT_TRUE(Apply(c, "initos.rootfs.on-failure=shell").empty());
+  EXPECT_EQ(c.rootfs.on_failure, OnFailure::kShell);
+}
+
+// The value in the log line is whatever the boot loader passed: printable
+// ASCII only, and cut.
+TEST(CmdlineVerifiedMode, LoggedValueIsSanitised) {
+  Config c = VerifiedConfig();
+  auto problems =
+      Apply(c, "\"initos.rootfs.image=a\x1b[2Jb\" initos.rootfs.name=" + std::string(200, 'x'));
+  ASSERT_EQ(problems.size(), 2u) << Joined(problems);
+  EXPECT_NE(problems[0].message.find("ignored initos.rootfs.image=a?[2Jb,"), std::string::npos)
+      << problems[0].str();
+  EXPECT_NE(problems[1].message.find("=" + std::string(80, 'x') + "...,"), std::string::npos)
+      << problems[1].str();
 }
 
 }  // namespace

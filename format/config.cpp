@@ -371,7 +371,7 @@ const KeySpec kKeys[] = {
        c.rootfs.insecure_dev_mode = v.boolean;
        return {};
      },
-     "development only: recovery shell on verification failure"},
+     "development only: unsigned images boot, recovery shell, every override"},
     {"state.device", KeyType::kString, CmdlineRule::kNever,
      [](Config& c, const KeyValue& v) -> Result<void> {
        INITOS_TRY(ValidateDeviceSpec(v.str));
@@ -822,10 +822,6 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
     if (spec->cmdline == CmdlineRule::kNever)
       return Err() << "refused: it chooses what runs or what is trusted, which only the signed "
                       "config decides (development mode, rootfs.insecure-dev-mode, lifts this)";
-    const auto& allowed = config.init.cmdline_overrides;
-    if (std::find(allowed.begin(), allowed.end(), spec->name) == allowed.end())
-      return Err() << "refused: not listed in init.cmdline-overrides of the signed config; add \""
-                   << spec->name << "\" there to allow it";
   }
   switch (spec->type) {
     case KeyType::kString:
@@ -850,9 +846,17 @@ Result<void> ApplyOverride(Config& config, std::string_view key, std::string_vie
   }
   if (spec->cmdline == CmdlineRule::kRaiseOnly && spec->name == "rootfs.min-version" &&
       (v.integer < 0 || static_cast<uint64_t>(v.integer) < config.rootfs.min_version))
-    return Err() << "may only be raised on the kernel command line (signed config says "
+    return Err() << "refused: it would lower the anti-rollback floor below "
                  << config.rootfs.min_version
-                 << "); lowering it can only be done in the signed config";
+                 << " of the signed config; the kernel command line may only raise it, lower it "
+                    "in the signed config";
+  // After the value check, so a lowered floor is named as such even when
+  // the key is not listed.
+  const auto& allowed = config.init.cmdline_overrides;
+  if (!DevelopmentMode(config) &&
+      std::find(allowed.begin(), allowed.end(), spec->name) == allowed.end())
+    return Err() << "refused: not listed in init.cmdline-overrides of the signed config; add \""
+                 << spec->name << "\" there to allow it";
   return spec->set(config, v);
 }
 

@@ -324,6 +324,9 @@ void CheckSection(const JailsConfig& s, Problems& p) {
     p.Add("log-ring-bytes", "at least 4096 bytes, so a jail's last lines are kept");
   if (s.log_file_bytes < 4096)
     p.Add("log-file-bytes", "at least 4096 bytes per file; write e.g. \"1M\"");
+  if (s.mark_good_after_s < 0 || s.mark_good_after_s > 86400)
+    p.Add("mark-good-after-s", "value " + std::to_string(s.mark_good_after_s) +
+                                   " is out of range; use 0 (never) to 86400 seconds");
   if (s.log_files < 1 || s.log_files > 100)
     p.Add("log-files", "value " + std::to_string(s.log_files) +
                            " is out of range; use an integer from 1 to 100");

@@ -133,7 +133,11 @@ struct JailsConfig {
   uint64_t log_ring_bytes = 64 * 1024;    // per jail, in memory
   uint64_t log_file_bytes = 1024 * 1024;  // per file on the state partition
   int log_files = 3;                      // rotated files kept per jail
-  std::vector<JailConfig> jails;          // in config order (start order, with start-after)
+  // A/B slots (docs/upgrades.md): once every jail has run this long without
+  // a restart, the supervisor marks the booted slot good. 0 = never (an
+  // admin or the fleet tool runs `initos upgrade mark-good`).
+  int mark_good_after_s = 0;
+  std::vector<JailConfig> jails;  // in config order (start order, with start-after)
   bool operator==(const JailsConfig&) const = default;
 };
 

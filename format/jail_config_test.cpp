@@ -142,6 +142,7 @@ socket = "/run/initos/j.sock"
 log-ring-bytes = "128K"
 log-file-bytes = 2097152
 log-files = 7
+mark-good-after-s = 120
 
 [[jail]]
 name = "os"
@@ -212,6 +213,7 @@ addresses = ["192.168.1.50/24"]
   EXPECT_EQ(s.log_ring_bytes, 128u * 1024);
   EXPECT_EQ(s.log_file_bytes, 2097152u);
   EXPECT_EQ(s.log_files, 7);
+  EXPECT_EQ(s.mark_good_after_s, 120);
   ASSERT_EQ(s.jails.size(), 2u);
 
   JailConfig os;
@@ -254,7 +256,7 @@ addresses = ["192.168.1.50/24"]
   os.stop_signal = SIGRTMIN + 3;
   os.stop_timeout_ms = 20000;
   os.start_after = "hw";
-  os.line = 14;
+  os.line = 15;
   EXPECT_EQ(s.jails[0], os);
 
   const JailConfig& hw = s.jails[1];
@@ -264,7 +266,7 @@ addresses = ["192.168.1.50/24"]
   EXPECT_EQ(hw.devices, (std::vector<std::string>{"/dev/dri/card0", "/dev/fuse"}));
   EXPECT_EQ(hw.network.kind, JailNetworkKind::kMacvlan);
   EXPECT_EQ(hw.network.host_interface, "eth0");
-  EXPECT_EQ(hw.line, 60);
+  EXPECT_EQ(hw.line, 61);
   // Defaults of keys the entry leaves out.
   EXPECT_EQ(hw.upper, "tmpfs");
   EXPECT_EQ(hw.user, "0");
@@ -699,6 +701,8 @@ TEST(JailParseTest, SectionProblems) {
            {"log-ring-bytes = 100", "jails.log-ring-bytes", "at least 4096"},
            {"log-file-bytes = \"1X\"", "jails.log-file-bytes", "is not a size"},
            {"log-files = 0", "jails.log-files", "use an integer from 1 to 100"},
+           {"mark-good-after-s = -1", "jails.mark-good-after-s", "use 0 (never) to 86400"},
+           {"mark-good-after-s = 86401", "jails.mark-good-after-s", "use 0 (never) to 86400"},
            {"uid-pool = 5", "jails.uid-pool", "did you mean uid-pool-start?"},
        }) {
     ParsedConfig p = ParseConfig("# jails\n[jails]\n" + c.line + "\n", "jails.toml");

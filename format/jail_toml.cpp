@@ -320,6 +320,7 @@ struct SectionKey {
 };
 
 const SectionKey kSectionKeys[] = {
+    {"mark-good-after-s", SECTION_READ(mark_good_after_s, Int(n, key, INT_MIN, INT_MAX))},
     {"uid-pool-start", SECTION_READ(uid_pool_start, Int(n, key, 0, UINT32_MAX))},
     {"uid-pool-size", SECTION_READ(uid_pool_size, Int(n, key, 0, UINT32_MAX))},
     {"range-size", SECTION_READ(range_size, Int(n, key, 0, UINT32_MAX))},

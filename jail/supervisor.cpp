@@ -253,6 +253,7 @@ void JailSupervisor::StartJail(Jail& j) {
   if (!w.ok()) LOG(Warning) << "jail " << name << ": " << w.error().str();
   j.state = JailState::kRunning;
   j.started_at = MonotonicSeconds();
+  CheckHealthy();
   LOG(Info) << "jail " << name << " started (" << JailKindName(j.config.kind) << ", pid "
             << j.started.pid << ")";
 }
@@ -307,7 +308,27 @@ void JailSupervisor::AfterEnd(Jail& j, int status) {
   loop_.SetDeadline(j.id, now + d.delay_ms / 1000.0);
 }
 
+void JailSupervisor::CheckHealthy() {
+  if (healthy_reported_ || config_.mark_good_after_s <= 0 || !hooks_.healthy || jails_.empty())
+    return;
+  double latest = 0;
+  for (const auto& j : jails_) {
+    if (j->state != JailState::kRunning) return;  // re-checked when it starts
+    latest = std::max(latest, j->started_at);
+  }
+  double due = latest + config_.mark_good_after_s;
+  if (MonotonicSeconds() < due) {
+    loop_.SetDeadline(kHealthCheckId, due);
+    return;
+  }
+  healthy_reported_ = true;
+  LOG(Info) << "jails: all " << jails_.size() << " jail(s) ran " << config_.mark_good_after_s
+            << " s: this boot is healthy";
+  hooks_.healthy();
+}
+
 void JailSupervisor::OnDeadline(Supervision::ChildId id) {
+  if (id == kHealthCheckId) return CheckHealthy();
   Jail* j = ById(id);
   if (!j) return;
   if (j->state == JailState::kBackoff) {

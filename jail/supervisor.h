@@ -38,6 +38,10 @@ struct JailHooks {
   // partition's mount point ("" = memory only).
   std::string log_base;
   std::string cgroup_parent = "/sys/fs/cgroup/initos";
+  // Called once when every jail has been running for
+  // JailsConfig::mark_good_after_s (> 0) seconds: PID 1 marks the booted
+  // A/B slot good.
+  std::function<void()> healthy;
 };
 
 enum class JailState { kStopped, kWaiting, kRunning, kStopping, kBackoff, kFailed };
@@ -83,6 +87,8 @@ class JailSupervisor {
 
   static constexpr Supervision::ChildId kFirstJailId = 1000;
   static constexpr Supervision::ChildId kFirstExecId = 100000;
+  // The deadline of the mark-good check (not a child).
+  static constexpr Supervision::ChildId kHealthCheckId = kFirstExecId - 1;
 
  private:
   struct Jail;
@@ -91,6 +97,10 @@ class JailSupervisor {
   Jail* ById(Supervision::ChildId id);
   void StartJail(Jail& j);
   void StartWaiting();
+  // mark-good-after-s: arm the check for the latest start + the delay, or
+  // report healthy when every jail has been running that long.
+  void CheckHealthy();
+  bool healthy_reported_ = false;
   void AfterEnd(Jail& j, int wait_status);
   Result<void> NewConsole(Jail& j);
   void OnConsole(Jail& j, short revents);

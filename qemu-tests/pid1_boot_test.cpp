@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <random>
+#include <regex>
 
 #include "qemu-tests/harness.h"
 
@@ -493,6 +494,65 @@ TEST(Pid1Boot, ReaperModeReturnsChildExitCode) {
   auto killed = vm->WaitForRegex(R"(REAP-KILLED-RC=[0-9]+)");
   ASSERT_TRUE(killed) << vm->Tail();
   EXPECT_EQ(*killed, "REAP-KILLED-RC=137");  // 128 + SIGKILL, as tini reports
+}
+
+}  // namespace
+}  // namespace initos::qemu
+
+namespace initos::qemu {
+namespace {
+
+// Issue 13: on an EFI boot (OVMF without Secure Boot, kernel loaded by the
+// firmware) PID 1 loads the efivarfs module from the initramfs, mounts it
+// read-only, and logs what the firmware says in one line; the main program
+// cannot write a variable through the mount.
+TEST(Pid1Boot, EfiBootReadsSecureBootFromReadOnlyEfivarfs) {
+  INITOS_REQUIRE_QEMU();
+  const std::string code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+  const std::string vars_template = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+  ASSERT_EQ(::access(code.c_str(), R_OK), 0) << code << ": apt-get install ovmf";
+  std::string dir = TestWorkDir();
+  std::string vars = dir + "/vars.fd";
+  {
+    std::ifstream in(vars_template, std::ios::binary);
+    std::ofstream out(vars, std::ios::binary);
+    out << in.rdbuf();
+    ASSERT_TRUE(out.good()) << vars;
+  }
+  std::string marker = Marker("EFI-MAIN");
+  InitramfsSpec spec = MainSpec(
+      MainConfig("poweroff"),
+      "grep efivarfs /proc/mounts | sed 's/^/EFIVARFS-MOUNT /'\n"
+      "if printf '\\007\\000\\000\\000\\001' > "
+      "/sys/firmware/efi/efivars/InitosTest-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f 2>/dev/null; "
+      "then echo EFIVAR-WRITE-OK; else echo EFIVAR-WRITE-REFUSED; fi\n"
+      "echo " +
+          marker + "\n");
+  spec.modules = {"efivarfs"};  // in the initramfs, not in init.modules: PID 1 loads it on EFI
+  auto img = BuildInitramfs(spec, dir);
+  ASSERT_TRUE(img.ok()) << img.error().str();
+  QemuOptions o = BootOptions(*img);
+  o.firmware_code = code;
+  o.firmware_vars = vars;
+  auto q = Qemu::Start(o);
+  ASSERT_TRUE(q.ok()) << q.error().str();
+  Qemu& vm = **q;
+  auto line = vm.WaitForRegex(R"(initos: secure boot: [^\n]*, verified mode)", kBootTimeout);
+  ASSERT_TRUE(line) << vm.Tail();
+  // Debian's OVMF_CODE_4M.fd supports Secure Boot; the empty variable store
+  // leaves it in setup mode with SecureBoot = 0.
+  EXPECT_EQ(*line, "initos: secure boot: off (setup mode), verified mode") << vm.Tail();
+  ASSERT_TRUE(vm.WaitFor(marker, kBootTimeout)) << vm.Tail();
+  const std::string& out = vm.Output();
+  EXPECT_TRUE(std::regex_search(
+      out,
+      std::regex(
+          R"(EFIVARFS-MOUNT efivarfs /sys/firmware/efi/efivars efivarfs ro,nosuid,nodev,noexec)")))
+      << vm.Tail();
+  EXPECT_TRUE(Contains(out, "EFIVAR-WRITE-REFUSED")) << vm.Tail();
+  EXPECT_FALSE(Contains(out, "EFIVAR-WRITE-OK")) << vm.Tail();
+  EXPECT_TRUE(vm.WaitExit()) << vm.Tail();
+  EXPECT_FALSE(Contains(out, kKernelPanic)) << vm.Tail();
 }
 
 }  // namespace

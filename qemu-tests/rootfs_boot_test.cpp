@@ -226,8 +226,8 @@ std::unique_ptr<Qemu> Boot(const Bundle& s, const std::string& config,
 // Boots and expects the stage to refuse with `message`; nothing from the image runs.
 void ExpectRefused(const Bundle& s, const std::string& config, std::vector<std::string> disks,
                    const std::string& message, const std::string& key = "a",
-                   std::string* output = nullptr) {
-  auto vm = Boot(s, config, std::move(disks), key);
+                   std::string* output = nullptr, const std::string& append = "") {
+  auto vm = Boot(s, config, std::move(disks), key, append);
   ASSERT_TRUE(vm);
   // The stage's one line, as PID 1 logs it (the whole line: WaitFor reads on
   // until it has arrived).
@@ -293,18 +293,70 @@ TEST(RootfsBoot, FlippedSignatureBitIsRefused) {
   ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\n"), {GptDisk(s)}, kRefusedSig);
 }
 
-TEST(RootfsBoot, WrongKeyIsRefusedAndShellNeedsInsecureMode) {
+// Verified mode (issue 13): the initramfs trusts only b, on-failure = shell
+// without insecure-dev-mode must not give a shell, and a hostile kernel
+// command line (what a boot loader could pass with Secure Boot off) cannot
+// weaken anything: each key is ignored with its own line, the image is still
+// refused.
+TEST(RootfsBoot, WrongKeyIsRefusedAndNeitherShellNorCmdlineHelp) {
   INITOS_REQUIRE_QEMU();
   Bundle s = MakeBundle();
-  // The initramfs trusts only b; on-failure = shell without insecure-dev-mode
-  // must not give a shell.
-  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\non-failure = \"shell\"\n"), {GptDisk(s)},
-                kRefusedSig, "b");
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {"rootfs.min-version", "0"},         {"rootfs.on-failure", "shell"},
+      {"rootfs.insecure-dev-mode", "1"},   {"rootfs.keys", "/etc/initos/keys/evil.pub"},
+      {"rootfs.image", "PARTLABEL=rootB"}, {"init.allow-shell", "1"},
+  };
+  std::string append;
+  for (const auto& [k, v] : hostile) append += " initos." + k + "=" + v;
+  std::string out;
+  ExpectRefused(s, Config("image = \"PARTLABEL=rootA\"\non-failure = \"shell\"\nmin-version = 2\n"),
+                {GptDisk(s)}, kRefusedSig, "b", &out, append);
+  for (const auto& [k, v] : hostile) {
+    EXPECT_NE(out.find("initos." + k + ": refused"), std::string::npos) << k << "\n" << out;
+    EXPECT_NE(out.find("; ignored initos." + k + "=" + v + ", the signed config's value stays"),
+              std::string::npos)
+        << k << "\n"
+        << out;
+  }
+  EXPECT_NE(out.find("would lower the anti-rollback floor below 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("secure boot: unknown (no EFI firmware), verified mode"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("rootfs.on-failure = \"shell\" refused"), std::string::npos) << out;
+  EXPECT_EQ(out.find("INSECURE"), std::string::npos) << out;
+  EXPECT_EQ(out.find("DEVELOPMENT MODE"), std::string::npos) << out;
+}
+
+// Development mode (signed config only): an image no trusted key signed
+// boots, with the warning on every boot even when the command line lowers
+// init.log-level.
+TEST(RootfsBoot, DevelopmentModeBootsAnImageNoTrustedKeySigned) {
+  INITOS_REQUIRE_QEMU();
+  Bundle s = MakeBundle();
+  auto vm = Boot(s, Config("image = \"PARTLABEL=rootA\"\ninsecure-dev-mode = true\n"), {GptDisk(s)},
+                 "b", "initos.init.log-level=crit");
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker, kBootTimeout)) << vm->Output();
+  EXPECT_TRUE(vm->WaitExit()) << vm->Output();
+  const std::string out = vm->Output();
+  EXPECT_NE(out.find("DEVELOPMENT MODE (rootfs.insecure-dev-mode): kernel command-line overrides"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("secure boot: unknown (no EFI firmware), DEVELOPMENT MODE"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("rootfs: DEVELOPMENT MODE: signature of PARTLABEL=rootA does not match any "
+                     "trusted key (/etc/initos/keys/a.pub); booting it anyway"),
+            std::string::npos)
+      << out;
+  EXPECT_LT(out.find("DEVELOPMENT MODE: signature"), out.find(kFromImage)) << out;
+  EXPECT_TRUE(vm->WaitFor("BLOB-READ-OK")) << out;  // still through dm-verity
 }
 
 TEST(RootfsBoot, InsecureDevModeGivesInitramfsShellThenReboots) {
   INITOS_REQUIRE_QEMU();
   Bundle s = MakeBundle();
+  // Development mode boots another key's image, but not one whose EROFS
+  // superblock fails dm-verity: that failure opens the shell.
+  FlipBit(s.bundle, s.manifest.data_offset + 1024 + 100);
   std::string config =
       Config("image = \"PARTLABEL=rootA\"\non-failure = \"shell\"\ninsecure-dev-mode = true\n");
   config.insert(config.find("[rootfs]"), "shell = [\"/bin/busybox\", \"sh\"]\n");
@@ -312,7 +364,9 @@ TEST(RootfsBoot, InsecureDevModeGivesInitramfsShellThenReboots) {
   ASSERT_TRUE(vm);
   // Warned on every boot, refused, then the shell from the initramfs.
   EXPECT_TRUE(vm->WaitFor("rootfs.insecure-dev-mode is ON", kBootTimeout)) << vm->Output();
-  EXPECT_TRUE(vm->WaitFor(kRefusedSig)) << vm->Output();
+  EXPECT_TRUE(vm->WaitFor("rootfs: DEVELOPMENT MODE: signature of PARTLABEL=rootA"))
+      << vm->Output();
+  EXPECT_TRUE(vm->WaitFor("rootfs: mount the verified EROFS from /dev/dm-")) << vm->Output();
   EXPECT_TRUE(vm->WaitFor("INSECURE: starting the recovery shell")) << vm->Output();
   ASSERT_TRUE(vm->Send("echo SHELL-$((20+22))\n"));
   EXPECT_TRUE(vm->WaitFor("SHELL-42")) << vm->Output();
@@ -635,7 +689,10 @@ TEST(RootfsBoot, CmdlineCannotChooseImageOrState) {
   ASSERT_TRUE(MakeDirs(s.dir + "/state-tree").ok());
   std::string state = Ext4Disk(s, "state.img", "state", s.dir + "/state-tree", 16);
   auto vm = Boot(s, Config("image = \"PARTLABEL=rootA\"\n", "[state]\ndevice = \"LABEL=state\"\n"),
-                 {disk, state}, "a", "initos.state.device= initos.rootfs.image=PARTLABEL=old");
+                 {disk, state}, "a",
+                 "initos.state.device= initos.rootfs.image=PARTLABEL=old "
+                 "initos.rootfs.insecure-dev-mode=1 initos.rootfs.on-corruption=restart "
+                 "initos.rootfs.keys=/etc/initos/keys/evil.pub");
   ASSERT_TRUE(vm);
   EXPECT_TRUE(vm->WaitForRegex(R"(state\.device.*refused)", kBootTimeout)) << vm->Output();
   EXPECT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + s.marker + " version=3", kBootTimeout))
@@ -645,6 +702,14 @@ TEST(RootfsBoot, CmdlineCannotChooseImageOrState) {
   EXPECT_NE(vm->Output().find("rootfs: recorded testos version 3 as booted"), std::string::npos)
       << vm->Output();
   EXPECT_TRUE(std::regex_search(vm->Output(), std::regex(R"(rootfs\.image.*refused)")))
+      << vm->Output();
+  for (const char* key : {"insecure-dev-mode", "on-corruption", "keys"})
+    EXPECT_NE(vm->Output().find(std::string("initos.rootfs.") + key + ": refused"),
+              std::string::npos)
+        << key << "\n"
+        << vm->Output();
+  EXPECT_NE(vm->Output().find("secure boot: unknown (no EFI firmware), verified mode"),
+            std::string::npos)
       << vm->Output();
   EXPECT_EQ(vm->Output().find(old_marker), std::string::npos) << vm->Output();
   EXPECT_EQ(vm->Output().find("version=2"), std::string::npos) << vm->Output();

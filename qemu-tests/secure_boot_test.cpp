@@ -109,7 +109,10 @@ std::string Initramfs(const std::string& dir) {
       "\"dm-verity\", \"erofs\", \"overlay\", \"loop\"]\n"
       "[rootfs]\nname = \"testos\"\nkeys = [\"/etc/initos/keys/a.pub\"]\n"
       "image = \"PARTLABEL=rootA\"\n";
-  spec.modules = {"virtio_pci", "virtio_blk", "dm-mod", "dm-verity", "erofs", "overlay", "loop"};
+  // efivarfs: PID 1 loads it on EFI to read Secure Boot (not in init.modules:
+  // it refuses to load without EFI).
+  spec.modules = {"virtio_pci", "virtio_blk", "dm-mod", "dm-verity",
+                  "erofs",      "overlay",    "loop",   "efivarfs"};
   spec.files.push_back({dir + "/a/signing.pub", "/etc/initos/keys/a.pub"});
   auto img = BuildInitramfs(spec, dir);
   EXPECT_TRUE(img.ok()) << img.error().str();
@@ -210,6 +213,11 @@ TEST(SecureBoot, SignedUkiBootsToVerifiedRootfsAndMainProgram) {
   ASSERT_TRUE(vm);
   ASSERT_TRUE(vm->WaitFor(kLinux, kBootTimeout)) << vm->Tail();
   EXPECT_TRUE(vm->WaitFor("secureboot: Secure boot enabled")) << vm->Tail();
+  // PID 1 reads the same from efivarfs, and what the stub left behind.
+  EXPECT_TRUE(
+      vm->WaitForRegex("secure boot: on \\(user mode\\), stub: systemd-stub [^,]+.*, "
+                       "verified mode"))
+      << vm->Tail();
   EXPECT_TRUE(vm->WaitFor("stage rootfs done", kBootTimeout)) << vm->Tail();
   EXPECT_TRUE(vm->WaitFor(std::string(kFromImage) + " " + marker)) << vm->Tail();
   auto code = vm->WaitExit();

@@ -152,6 +152,11 @@ TEST_P(SwitchRootBootSidecar, DebianSystemdWithSshSidecarAcrossRebootAndPoweroff
     EXPECT_NE(status.find("version: 1\n"), std::string::npos) << status;
     EXPECT_NE(status.find("root hash: " + root_hash + "\n"), std::string::npos) << status;
     EXPECT_NE(status.find("mode: switch-root\n"), std::string::npos) << status;
+    // Direct kernel boot: no EFI firmware, so Secure Boot is unknown; the
+    // signed config has no development mode.
+    EXPECT_NE(status.find("verification: verified\nsecure boot: unknown (no EFI firmware)\n"),
+              std::string::npos)
+        << status;
     EXPECT_TRUE(std::regex_search(status, std::regex("sidecar uptime: [0-9hms]+\n"))) << status;
     auto [c9, json] = Ssh(port, sh.ssh_key, "initos status --json");
     EXPECT_EQ(c9, 0) << json;

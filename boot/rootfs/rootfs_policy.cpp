@@ -49,7 +49,8 @@ RootfsFailureAction DecideRootfsFailure(const RootfsConfig& rootfs, const InitCo
 
 std::optional<std::string> InsecureModeWarning(const RootfsConfig& rootfs) {
   if (!rootfs.insecure_dev_mode) return std::nullopt;
-  return "rootfs.insecure-dev-mode is ON: a failed root verification may drop to a shell. "
+  return "rootfs.insecure-dev-mode is ON: an image no trusted key signed boots and a failed root "
+         "verification may drop to a shell. "
          "Never ship this configuration";
 }
 

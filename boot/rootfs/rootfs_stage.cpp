@@ -126,9 +126,13 @@ struct CheckedBundle {
 };
 
 // Header, signature, manifest - in that order, so only signed bytes are
-// parsed as a manifest. Reads at most the 64 KiB header area.
+// parsed as a manifest. Reads at most the 64 KiB header area. In
+// development mode (rootfs.insecure-dev-mode in the signed config) a
+// signature that matches no trusted key is logged and the bundle used
+// anyway: a developer's unsigned or locally re-signed image boots, still
+// through dm-verity against its own manifest (key "" in the result).
 Result<CheckedBundle> CheckBundle(const std::string& name, const std::string& path,
-                                  const TrustedKeys& trusted) {
+                                  const TrustedKeys& trusted, bool development) {
   auto fd = OpenFile(path, O_RDONLY);
   if (!fd.ok()) return Fail(name, fd.error());
   auto size = DeviceSize(fd->get());
@@ -141,14 +145,20 @@ Result<CheckedBundle> CheckBundle(const std::string& name, const std::string& pa
     return Err() << "rootfs: " << name << " (" << path
                  << ") holds no valid image bundle: " << header.error().str();
   auto which = VerifyWithTrustedKeys(trusted.keys, header->manifest, header->signature);
-  if (!which.ok())
+  if (!which.ok() && !development)
     return Err() << "rootfs: signature of " << name << " does not match any of "
                  << trusted.keys.size() << " trusted key" << (trusted.keys.size() == 1 ? "" : "s")
                  << " (" << KeyList(trusted.paths) << ")";
+  if (!which.ok())
+    LOG(Warning) << "rootfs: DEVELOPMENT MODE: signature of " << name
+                 << " does not match any trusted key (" << KeyList(trusted.paths)
+                 << "); booting it anyway because the signed config sets "
+                    "rootfs.insecure-dev-mode; a verified-mode initramfs refuses it";
   auto m = ParseManifest(header->manifest, {kBundleHeaderAreaSize, *size});
   if (!m.ok())
-    return Err() << "rootfs: signed manifest of " << name << " is unusable: " << m.error().str();
-  return CheckedBundle{std::move(*m), *size, trusted.paths[*which]};
+    return Err() << "rootfs: " << (which.ok() ? "signed " : "") << "manifest of " << name
+                 << " is unusable: " << m.error().str();
+  return CheckedBundle{std::move(*m), *size, which.ok() ? trusted.paths[*which] : std::string()};
 }
 
 }  // namespace
@@ -324,7 +334,7 @@ Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
 
   auto source = FindBundle(*spec, env, request.image_fs);
   if (!source.ok()) return source.error();
-  auto bundle = CheckBundle(spec->str(), source->path, *keys);
+  auto bundle = CheckBundle(spec->str(), source->path, *keys, DevelopmentMode(config));
   if (!bundle.ok()) return bundle.error();
   const Manifest& m = bundle->manifest;
   // One signing key may sign several products; only the one this initramfs
@@ -378,6 +388,9 @@ Result<bool> RecordSuccessfulBoot(const MountedRoot& root) {
   // A/B slots: the floor rises only on mark-good (format/boot_slots.h), never
   // merely because a trial boot started its main program.
   if (root.state_dir.empty() || root.slot) return false;
+  // An image no trusted key signed (development mode) must not raise the
+  // floor that later verified boots of this product are held to.
+  if (root.key.empty()) return false;
   return RaiseBootedRecord(root.state_dir, root.image);
 }
 

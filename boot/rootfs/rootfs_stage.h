@@ -67,7 +67,8 @@ struct MountedRoot {
   std::string lower_dir;      // the read-only EROFS mount
   std::string state_dir;      // state partition mount, "" when the upper layer is tmpfs
   BootedRecord image;         // name, version, root hash (what gets recorded)
-  std::string key;            // path of the trusted key that verified the signature
+  std::string key;            // path of the trusted key that verified the signature; "" = none
+                              // matched (development mode only: never recorded as booted)
   std::optional<Slot> slot;   // rootfs.slots: the slot booted (boot/rootfs/slot_boot.h)
 };
 

@@ -134,6 +134,42 @@ TEST_F(RootfsStage, WrongKeyIsRefused) {
                        shared_ + "/b.pub, " + shared_ + "/b.pub)");
 }
 
+// Development mode (rootfs.insecure-dev-mode, signed config only): a bundle
+// no trusted key signed gets past the signature to the next check, with a
+// warning; everything after it (name, layout, floor, dm-verity) still holds.
+TEST_F(RootfsStage, DevelopmentModeAcceptsAnotherKeysSignature) {
+  config_.rootfs.keys = {shared_ + "/b.pub"};
+  config_.rootfs.insecure_dev_mode = true;
+  std::string e = Run();
+  EXPECT_EQ(e.rfind("rootfs: device-mapper", 0), 0u) << e;
+}
+
+TEST_F(RootfsStage, DevelopmentModeAcceptsAFlippedSignatureButStillChecksTheName) {
+  OpenedBundle b = Bundle();
+  FlipBit(HeaderOffset(b.header.signature) + 10);
+  config_.rootfs.insecure_dev_mode = true;
+  std::string e = Run();
+  EXPECT_EQ(e.rfind("rootfs: device-mapper", 0), 0u) << e;
+  config_.rootfs.name = "otheros";
+  EXPECT_NE(Run().find("holds image \"testos\" but rootfs.name is \"otheros\""), std::string::npos);
+}
+
+TEST_F(RootfsStage, DevelopmentModeStillRefusesAnUnparsableManifest) {
+  FlipBit(HeaderOffset("name=testos") + 2);  // "naMe": not a manifest key
+  config_.rootfs.insecure_dev_mode = true;
+  std::string e = Run();
+  EXPECT_EQ(e.rfind("rootfs: manifest of PARTLABEL=rootA is unusable", 0), 0u) << e;
+}
+
+TEST(RootfsRecord, UnsignedDevelopmentImageIsNeverRecorded) {
+  MountedRoot root;
+  root.state_dir = "/nonexistent-state";  // would fail loudly if it were written
+  root.image = {"testos", 9, std::string(64, 'a')};
+  auto r = RecordSuccessfulBoot(root);  // key "" = no trusted key signed it
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_FALSE(*r);
+}
+
 TEST_F(RootfsStage, SecondTrustedKeyVerifies) {
   config_.rootfs.keys = {shared_ + "/b.pub", shared_ + "/a.pub"};
   EXPECT_EQ(Run().rfind("rootfs: device-mapper", 0), 0u);

@@ -52,6 +52,19 @@ void Store(BootStateFile& file, const BootState& s, const char* what) {
 
 }  // namespace
 
+Result<bool> MarkBootedSlotGood(const MountedRoot& root) {
+  if (!root.slot || root.state_dir.empty()) return false;
+  auto file = BootStateFile::Open(root.state_dir, false);
+  if (!file.ok()) return file.error();
+  auto l = file->Load();
+  if (!l.ok()) return l.error();
+  if (l->state.at(*root.slot).good) return false;
+  auto next = MarkGood(l->state, *root.slot);
+  if (!next.ok()) return next.error();
+  INITOS_TRY(file->Store(*next));
+  return true;
+}
+
 Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env) {
   const RootfsConfig& rc = config.rootfs;
   if (rc.slots.size() != 2)

@@ -45,6 +45,11 @@ SlotFallback PlanSlotFallback(const BootState& s, Slot failed, bool first_boot);
 // nullopt when nothing changes.
 std::optional<BootState> RecordVerifiedVersion(const BootState& s, Slot slot, uint64_t version);
 
+// Jail mode's mark-good ([jails] mark-good-after-s): the booted slot is
+// healthy, so it becomes good and the floor rises to it. false when there
+// is nothing to do (no slots, or already good).
+Result<bool> MarkBootedSlotGood(const MountedRoot& root);
+
 // The executor: state partition, record, decision (stored), verify + mount.
 Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env);
 // The same with the state partition already mounted at state_dir (tests).

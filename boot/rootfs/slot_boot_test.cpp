@@ -76,3 +76,35 @@ TEST(SlotBoot, VerifiedVersionIsRecorded) {
 
 }  // namespace
 }  // namespace initos
+
+#include "base/testing/test_util.h"
+#include "os/boot_state_file.h"
+
+namespace initos {
+namespace {
+
+// Jail mode's mark-good: the booted slot becomes good, the floor rises; a
+// root without slots or an already good slot changes nothing.
+TEST(SlotBoot, MarkBootedSlotGood) {
+  testutil::TempDir dir;
+  BootState s;
+  s.at(Slot::kA) = {1, true, 0};
+  s.at(Slot::kB) = {2, false, 1};
+  s.primary = Slot::kB;
+  s.highest_good_version = 1;
+  ASSERT_TRUE(BootStateFile::Open(dir.path(), true)->Store(s).ok());
+  MountedRoot root;
+  root.state_dir = dir.path();
+  EXPECT_FALSE(*MarkBootedSlotGood(root));  // no slot: single image
+  root.slot = Slot::kB;
+  auto r = MarkBootedSlotGood(root);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(*r);
+  BootState after = BootStateFile::Open(dir.path(), false)->Load()->state;
+  EXPECT_TRUE(after.at(Slot::kB).good);
+  EXPECT_EQ(after.highest_good_version, 2u);
+  EXPECT_FALSE(*MarkBootedSlotGood(root));  // already good
+}
+
+}  // namespace
+}  // namespace initos
