@@ -15,10 +15,12 @@ uint32_t Le(std::string_view b, size_t at, size_t n) {
 constexpr size_t kCoffHeaderSize = 20;
 constexpr size_t kSectionHeaderSize = 40;
 constexpr uint32_t kMaxSections = 96;  // the PE loader's limit
+constexpr uint32_t kPe32PlusMagic = 0x20b;
+constexpr uint32_t kPe32PlusMinOptional = 68;  // through CheckSum
 
 }  // namespace
 
-Result<std::vector<PeSection>> ParsePeSections(std::string_view file) {
+Result<PeFile> ParsePe(std::string_view file) {
   if (file.size() < 0x40 || file.substr(0, 2) != "MZ")
     return Err() << "not a PE file: no MZ header";
   uint32_t pe = Le(file, 0x3C, 4);
@@ -30,10 +32,23 @@ Result<std::vector<PeSection>> ParsePeSections(std::string_view file) {
   uint32_t optional_size = Le(file, coff + 16, 2);
   if (count > kMaxSections)
     return Err() << "PE file has " << count << " sections, over " << kMaxSections;
-  size_t table = coff + kCoffHeaderSize + optional_size;
+  PeFile f;
+  f.timestamp_offset = coff + 4;
+  f.timestamp = Le(file, f.timestamp_offset, 4);
+  size_t opt = coff + kCoffHeaderSize;
+  if (optional_size > file.size() - opt) return Err() << "truncated PE optional header";
+  if (optional_size >= kPe32PlusMinOptional && Le(file, opt, 2) == kPe32PlusMagic) {
+    f.pe32plus = true;
+    f.image_base = static_cast<uint64_t>(Le(file, opt + 24, 4)) |
+                   static_cast<uint64_t>(Le(file, opt + 28, 4)) << 32;
+    f.section_alignment = Le(file, opt + 32, 4);
+    f.file_alignment = Le(file, opt + 36, 4);
+    f.size_of_image = Le(file, opt + 56, 4);
+    f.checksum_offset = opt + 64;
+  }
+  size_t table = opt + optional_size;
   if (table > file.size() || (file.size() - table) / kSectionHeaderSize < count)
     return Err() << "PE section table (" << count << " entries) runs past the end of the file";
-  std::vector<PeSection> out;
   for (uint32_t i = 0; i < count; ++i) {
     size_t at = table + i * kSectionHeaderSize;
     PeSection s;
@@ -46,9 +61,18 @@ Result<std::vector<PeSection>> ParsePeSections(std::string_view file) {
     if (static_cast<uint64_t>(s.raw_offset) + s.raw_size > file.size())
       return Err() << "PE section " << s.name << " raw data (" << s.raw_size << " bytes at "
                    << s.raw_offset << ") beyond the end of the file (" << file.size() << " bytes)";
-    out.push_back(std::move(s));
+    uint64_t end = static_cast<uint64_t>(s.virtual_address) + s.virtual_size;
+    if (end > UINT32_MAX) return Err() << "PE section " << s.name << " ends past 4 GiB";
+    f.sections_end = std::max(f.sections_end, static_cast<uint32_t>(end));
+    f.sections.push_back(std::move(s));
   }
-  return out;
+  return f;
+}
+
+Result<std::vector<PeSection>> ParsePeSections(std::string_view file) {
+  auto f = ParsePe(file);
+  if (!f.ok()) return f.error();
+  return std::move(f->sections);
 }
 
 Result<std::string> PeSectionMemory(std::string_view file, const PeSection& section) {

@@ -21,8 +21,28 @@ struct PeSection {
   uint32_t raw_offset = 0;  // PointerToRawData
 };
 
-// The section table, in file order. Errors name what is wrong ("not a PE
-// file: no MZ", "section .linux raw data beyond the end of the file").
+// The headers both the UKI builder (image/uki_layout.h) and the PCR
+// replay (format/measurement.h) read: one parser for both.
+struct PeFile {
+  std::vector<PeSection> sections;  // in file order
+  uint32_t timestamp = 0;           // COFF TimeDateStamp
+  size_t timestamp_offset = 0;      // file offset of TimeDateStamp
+  // From the PE32+ optional header; pe32plus is false (and these 0) when
+  // the file has none or another kind.
+  bool pe32plus = false;
+  uint64_t image_base = 0;
+  uint32_t section_alignment = 0;
+  uint32_t file_alignment = 0;
+  uint32_t size_of_image = 0;
+  size_t checksum_offset = 0;  // file offset of CheckSum
+  uint32_t sections_end = 0;   // max(VirtualAddress + VirtualSize) over the sections
+};
+
+// Errors name what is wrong ("not a PE file: no MZ header", "PE section
+// .linux raw data ... beyond the end of the file").
+Result<PeFile> ParsePe(std::string_view file);
+
+// ParsePe's section table.
 Result<std::vector<PeSection>> ParsePeSections(std::string_view file);
 
 // What the loader puts in memory for the section, VirtualSize bytes: the

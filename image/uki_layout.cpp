@@ -6,19 +6,6 @@ namespace initos {
 inline namespace image {
 namespace {
 
-constexpr size_t kCoffHeaderSize = 20;
-constexpr size_t kSectionHeaderSize = 40;
-constexpr uint16_t kPe32PlusMagic = 0x20b;
-
-uint16_t Le16(std::string_view b, size_t at) {
-  return static_cast<uint16_t>(static_cast<uint8_t>(b[at]) | static_cast<uint8_t>(b[at + 1]) << 8);
-}
-uint32_t Le32(std::string_view b, size_t at) {
-  return static_cast<uint32_t>(Le16(b, at)) | static_cast<uint32_t>(Le16(b, at + 2)) << 16;
-}
-uint64_t Le64(std::string_view b, size_t at) {
-  return static_cast<uint64_t>(Le32(b, at)) | static_cast<uint64_t>(Le32(b, at + 4)) << 32;
-}
 void PutLe32(std::string& b, size_t at, uint32_t v) {
   for (int i = 0; i < 4; i++) b[at + i] = static_cast<char>(v >> (8 * i));
 }
@@ -33,39 +20,19 @@ uint64_t AlignUp(uint64_t v, uint64_t align) {
 }  // namespace
 
 Result<PeHeaders> ParsePeHeaders(std::string_view b) {
-  if (b.size() < 0x40 || b[0] != 'M' || b[1] != 'Z') return Err() << "not a PE image (no MZ)";
-  const size_t pe = Le32(b, 0x3c);
-  if (pe > b.size() || b.size() - pe < 4 + kCoffHeaderSize ||
-      b.substr(pe, 4) != std::string_view("PE\0\0", 4)) {
-    return Err() << "not a PE image (no PE signature)";
-  }
-  const size_t coff = pe + 4;
-  const uint16_t nsections = Le16(b, coff + 2);
-  const uint16_t opt_size = Le16(b, coff + 16);
-  const size_t opt = coff + kCoffHeaderSize;
-  if (opt_size < 68 || b.size() - opt < opt_size) return Err() << "truncated PE optional header";
-  if (Le16(b, opt) != kPe32PlusMagic) return Err() << "not a PE32+ (64-bit) image";
+  auto f = ParsePe(b);
+  if (!f.ok()) return f.error();
+  if (!f->pe32plus) return Err() << "not a PE32+ (64-bit) image";
   PeHeaders h;
-  h.timestamp_offset = coff + 4;
-  h.timestamp = Le32(b, h.timestamp_offset);
-  h.image_base = Le64(b, opt + 24);
-  h.section_alignment = Le32(b, opt + 32);
-  h.file_alignment = Le32(b, opt + 36);
-  h.size_of_image = Le32(b, opt + 56);
-  h.checksum_offset = opt + 64;
-  const size_t table = opt + opt_size;
-  if ((b.size() - table) / kSectionHeaderSize < nsections) {
-    return Err() << "truncated PE section table";
-  }
-  for (size_t i = 0; i < nsections; i++) {
-    const size_t s = table + i * kSectionHeaderSize;
-    std::string_view name = b.substr(s, 8);
-    name = name.substr(0, std::min(name.find('\0'), name.size()));
-    h.section_names.emplace_back(name);
-    const uint64_t end = static_cast<uint64_t>(Le32(b, s + 12)) + Le32(b, s + 8);
-    if (end > UINT32_MAX) return Err() << "PE section " << name << " ends past 4 GiB";
-    h.sections_end = std::max(h.sections_end, static_cast<uint32_t>(end));
-  }
+  h.image_base = f->image_base;
+  h.section_alignment = f->section_alignment;
+  h.file_alignment = f->file_alignment;
+  h.size_of_image = f->size_of_image;
+  h.sections_end = f->sections_end;
+  h.timestamp = f->timestamp;
+  h.timestamp_offset = f->timestamp_offset;
+  h.checksum_offset = f->checksum_offset;
+  for (const PeSection& s : f->sections) h.section_names.push_back(s.name);
   return h;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "format/pe.h"
 
 namespace initos {
 inline namespace image {
@@ -29,9 +30,8 @@ struct PeHeaders {
   std::vector<std::string> section_names;  // in header order
 };
 
-// Parses the DOS stub, PE signature, COFF header, optional header (PE32+
-// only) and section table. Bounded: every offset is checked against the
-// bytes given (the whole file or at least its headers).
+// format/pe.h's ParsePe, PE32+ only, in the planner's terms. Bounded:
+// every offset is checked against the whole file given.
 Result<PeHeaders> ParsePeHeaders(std::string_view bytes);
 
 struct UkiSection {
