@@ -10,9 +10,17 @@
 #     same bundle into the same slot file, interleaved run by run.
 #   upgrade_push_bytes: bytes `initos upgrade push` sends for a bundle
 #     that changes one file ("one package", 64 KiB) of the running one vs
-#     the bundle's size (what apply or dd send).
+#     the bundle's size (what apply or dd send); exact, from push's
+#     "sent X of Y bytes" summary.
+#   upgrade_reboot_healthy: under QEMU (TCG unless INITOS_QEMU_ACCEL), ms
+#     from `reboot -f` in the sidecar into a slot `initos upgrade apply`
+#     just wrote until `initos upgrade mark-good` over ssh succeeds on it
+#     vs the same reboot of the same machine into its current slot;
+#     BUILD/bench/upgrade_reboot (the QEMU upgrade fixture, ~0.6 MiB
+#     bundles, one 16 KiB file changed per version), interleaved.
 # Usage: bench/upgrade.sh --raw DIR -n N --initos BINARY --work DIR [--quick]
-#        (bench/run builds BUILD/bench/boot_state_init beside the binary)
+#        (bench/run builds BUILD/bench/boot_state_init and upgrade_reboot
+#        beside the binary)
 set -euo pipefail
 quick=0
 while (($#)); do
@@ -106,12 +114,29 @@ for ((i = 1; i <= n; i++)); do
   sample upgrade_throughput b "$(mbps $((t1 - t0)) "$size")"
   device_reset
   out=$(device_push "$work/v2.bundle" 2>&1) || { echo "$out" >&2; exit 1; }
-  # "sent 0.1 MiB of 10.1 MiB (1.2%); ..." (the percentage has 0.1 % steps).
-  sent=$(sed -nE 's/.*sent [0-9.]+ MiB of [0-9.]+ MiB \(([0-9.]+)%\).*/\1/p' <<<"$out" | tail -n1)
-  [[ -n $sent ]] || { echo "bench/upgrade.sh: no byte count in: $out" >&2; exit 1; }
-  sent=$(awk -v p="$sent" -v s="$size" 'BEGIN { printf "%d", p / 100 * s }')
+  # "sent 131072 of 10590617 bytes (0.1 MiB of 10.1 MiB, 1.2%); ..." (exact bytes).
+  read -r sent total < <(sed -nE 's/.*sent ([0-9]+) of ([0-9]+) bytes \(.*/\1 \2/p' <<<"$out" | tail -n1) || true
+  [[ -n ${sent:-} && ${total:-} == "$size" ]] || { echo "bench/upgrade.sh: no exact byte count of a $size-byte bundle in: $out" >&2; exit 1; }
   sample upgrade_push_bytes a "$sent"
   sample upgrade_push_bytes b "$size"
 done
 done_figure upgrade_throughput
 done_figure upgrade_push_bytes
+
+# ---- reboot to healthy on the new slot vs a plain reboot (QEMU) -----------
+upgrade_reboot=$(dirname "$initos")/bench/upgrade_reboot
+[[ -x $upgrade_reboot ]] || { echo "bench/upgrade.sh: $upgrade_reboot missing (cmake --build BUILD --target upgrade_reboot)" >&2; exit 1; }
+figure upgrade_reboot_healthy \
+  "title=reboot to healthy under QEMU (${INITOS_QEMU_ACCEL:-tcg}): \`reboot -f\` -> \`initos upgrade mark-good\` done over ssh" \
+  unit=ms better=lower "a=into the slot apply just wrote (PID 1 picks the trial slot)" \
+  "b=plain reboot of the same machine into its current slot" \
+  "command=bench/run --only upgrade (BUILD/bench/upgrade_reboot)"
+rm -f "$work/reboot.samples"
+INITOS_BENCH_OUT=$work/reboot.samples INITOS_BENCH_N=$n "$upgrade_reboot" >"$work/reboot.log" 2>&1 ||
+  { tail -n 60 "$work/reboot.log" >&2; echo "bench/upgrade.sh: upgrade_reboot failed (log: $work/reboot.log)" >&2; exit 1; }
+[[ $(grep -c '^[ab] ' "$work/reboot.samples" 2>/dev/null) == $((2 * n)) ]] ||
+  { tail -n 20 "$work/reboot.log" >&2; echo "bench/upgrade.sh: upgrade_reboot left no samples (QEMU skipped?)" >&2; exit 1; }
+while read -r side ms; do
+  sample upgrade_reboot_healthy "$side" "$ms"
+done <"$work/reboot.samples"
+done_figure upgrade_reboot_healthy

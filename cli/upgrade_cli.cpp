@@ -271,7 +271,10 @@ std::string PushSummary(const DeltaStats& stats, uint64_t bundle_size) {
       pct, sizeof pct, "%.1f%%",
       bundle_size ? 100.0 * static_cast<double>(stats.bytes_sent) / static_cast<double>(bundle_size)
                   : 0.0);
-  return "sent " + Mib(stats.bytes_sent) + " of " + Mib(bundle_size) + " (" + pct + "); " +
+  // Exact bytes first (scripts and tests parse them), then the same in MiB
+  // and as a share of the bundle for people.
+  return "sent " + std::to_string(stats.bytes_sent) + " of " + std::to_string(bundle_size) +
+         " bytes (" + Mib(stats.bytes_sent) + " of " + Mib(bundle_size) + ", " + pct + "); " +
          std::to_string(stats.local) + " of " + std::to_string(stats.blocks) + " blocks reused";
 }
 

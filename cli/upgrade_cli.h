@@ -83,7 +83,8 @@ struct PushPlan {
   std::string bundle;
 };
 Result<PushPlan> ParsePushArgs(const std::vector<std::string>& args);
-// "sent 1.2 MiB of 300.0 MiB (0.4%); 75000 of 76800 blocks reused"
+// "sent 1258291 of 314572800 bytes (1.2 MiB of 300.0 MiB, 0.4%);
+//  75000 of 76800 blocks reused" (one line; the exact byte counts first)
 std::string PushSummary(const DeltaStats& stats, uint64_t bundle_size);
 
 }  // namespace cli

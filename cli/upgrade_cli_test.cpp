@@ -52,7 +52,14 @@ TEST(UpgradeCliPush, BadArgs) {
 TEST(UpgradeCliPush, Summary) {
   DeltaStats s{512, 500, 3 << 20};
   EXPECT_EQ(PushSummary(s, 300 << 20),
-            "sent 3.0 MiB of 300.0 MiB (1.0%); 500 of 512 blocks reused");
+            "sent 3145728 of 314572800 bytes (3.0 MiB of 300.0 MiB, 1.0%); 500 of 512 blocks "
+            "reused");
+  // Exact counts, not rounded: 131073 bytes is not "0.1 MiB".
+  DeltaStats odd{733, 733, 131073};
+  EXPECT_EQ(PushSummary(odd, 3145729),
+            "sent 131073 of 3145729 bytes (0.1 MiB of 3.0 MiB, 4.2%); 733 of 733 blocks reused");
+  EXPECT_EQ(PushSummary(DeltaStats{0, 0, 0}, 0),
+            "sent 0 of 0 bytes (0.0 MiB of 0.0 MiB, 0.0%); 0 of 0 blocks reused");
 }
 
 TEST(UpgradeCliSlots, SlotPaths) {
