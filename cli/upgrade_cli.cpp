@@ -31,7 +31,7 @@ constexpr const char kUsage[] =
     "  apply [PATH|-]       write a signed bundle (default: stdin) into the slot not\n"
     "                       booted, verify it, try it on the next boots\n"
     "  receive              the device end of push (stdin/stdout)\n"
-    "  push [-p PORT] [-i KEY] [-o OPT]... HOST BUNDLE\n"
+    "  push [-p PORT] [-i KEY] [-o OPT]... [--jail NAME] HOST BUNDLE\n"
     "                       send BUNDLE to HOST over ssh, only the blocks it lacks\n"
     "  status               both slots, the booted one, the version floor\n"
     "  mark-good            the booted slot is healthy: keep it, raise the floor\n"
@@ -295,7 +295,8 @@ Result<PushPlan> ParsePushArgs(const std::vector<std::string>& args) {
   auto o = Options::Parse(args, {{"--port", "-p", true},
                                  {"--identity", "-i", true},
                                  {"--option", "-o", true},
-                                 {"--ssh", "", true}});
+                                 {"--ssh", "", true},
+                                 {"--jail", "", true}});
   if (!o.ok()) return o.error();
   if (o->positional().size() != 2)
     return Err() << "push needs HOST and BUNDLE (got " << o->positional().size() << " arguments)";
@@ -313,6 +314,11 @@ Result<PushPlan> ParsePushArgs(const std::vector<std::string>& args) {
   if (host.empty() || host[0] == '-')
     return Err() << "host \"" << host << "\" must not be empty or start with '-'";
   p.ssh.insert(p.ssh.end(), {"--", host, "initos", "upgrade", "receive"});
+  if (auto jail = o->One("--jail")) {
+    // The name travels through the remote shell: only a jail name, no quoting needed.
+    if (auto r = ValidateJailName(*jail); !r.ok()) return Err() << "--jail: " << r.error().str();
+    p.ssh.insert(p.ssh.end(), {"--jail", *jail});
+  }
   p.bundle = o->positional()[1];
   return p;
 }

@@ -34,6 +34,12 @@ TEST(UpgradeCliPush, SshArgv) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->ssh,
             (std::vector<std::string>{"ssh", "-T", "--", "host", "initos", "upgrade", "receive"}));
+  // --jail goes to the device end (a jail name needs no shell quoting).
+  p = ParsePushArgs({"--jail", "web", "host", "b"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->ssh, (std::vector<std::string>{"ssh", "-T", "--", "host", "initos", "upgrade",
+                                              "receive", "--jail", "web"}));
+  EXPECT_FALSE(ParsePushArgs({"--jail", "a;rm", "host", "b"}).ok());
 }
 
 TEST(UpgradeCliPush, BadArgs) {
