@@ -639,7 +639,10 @@ int RunJailMode(Pid1State& s, const SupervisorOptions& so) {
   setup.env.sys_root = PathUnderRoot(s.opts.root, "/sys");
   setup.env.run_dir = PathUnderRoot(s.opts.root, "/run/initos");
   JailHooks hooks = JailHooksFor(s.config, setup);
-  hooks.healthy = [&s] { MarkSlotGood(s); };
+  hooks.healthy = [&s, jail_slots = hooks.healthy] {
+    MarkSlotGood(s);
+    if (jail_slots) jail_slots();  // each jail's rootfs-slots
+  };
   JailSupervisor jails(s.config.jails, supervisor.loop(), std::move(hooks));
   if (auto r = jails.Prepare(); !r.ok()) {
     LOG(Error) << StageFailedLine("jails", MonotonicSeconds(), r.error().str());

@@ -14,6 +14,7 @@
 #include "base/options.h"
 #include "base/spawn.h"
 #include "cli/status_cli.h"
+#include "format/jail_config.h"
 #include "os/blockdev.h"
 #include "os/boot_state_file.h"
 
@@ -24,12 +25,13 @@ namespace {
 constexpr const char kUsage[] =
     "usage: initos upgrade COMMAND [OPTIONS]\n"
     "\n"
-    "A/B upgrades of the root image (rootfs.slots; docs/upgrades.md). Run in the\n"
-    "SSH sidecar, except push, which runs on the admin's machine.\n"
+    "A/B upgrades of the root image (rootfs.slots) or, with --jail, of a jail's\n"
+    "(rootfs-slots; docs/upgrades.md). Run in the SSH sidecar, except push, which\n"
+    "runs on the admin's machine.\n"
     "  apply [PATH|-]       write a signed bundle (default: stdin) into the slot not\n"
     "                       booted, verify it, try it on the next boots\n"
     "  receive              the device end of push (stdin/stdout)\n"
-    "  push [-p PORT] [-i KEY] [-o OPT]... HOST BUNDLE\n"
+    "  push [-p PORT] [-i KEY] [-o OPT]... [--jail NAME] HOST BUNDLE\n"
     "                       send BUNDLE to HOST over ssh, only the blocks it lacks\n"
     "  status               both slots, the booted one, the version floor\n"
     "  mark-good            the booted slot is healthy: keep it, raise the floor\n"
@@ -41,6 +43,8 @@ constexpr const char kUsage[] =
     "  --state DIR          state partition (/run/initos/state)\n"
     "  --slot-a P --slot-b P  slot devices or files instead of rootfs.slots\n"
     "  --booted a|b         the booted slot instead of /run/initos/status\n"
+    "  --jail NAME          the [[jail]]'s rootfs-slots and its own record instead of\n"
+    "                       the OS root's; its started slot is the record's primary\n"
     "Exit status: 0 done, 1 refused or failed (nothing changed unless said), 2 usage.\n";
 
 int Usage(const std::string& what) {
@@ -60,11 +64,16 @@ std::string Mib(uint64_t bytes) {
 }
 
 Result<BootStateFile> OpenRecord(const UpgradeSetup& setup) {
-  auto f = BootStateFile::Open(setup.state_dir, false);
-  if (!f.ok() && f.error().code == ENOENT && ::access(setup.state_dir.c_str(), F_OK) == 0)
+  auto f = BootStateFile::Open(setup.state_dir, false, RecordPath(setup));
+  if (!f.ok() && f.error().code == ENOENT && ::access(setup.state_dir.c_str(), F_OK) == 0) {
+    if (!setup.jail.empty())
+      return Err() << "no boot-state record for jail " << setup.jail << " in " << setup.state_dir
+                   << " yet: PID 1 writes it when it starts the jail from rootfs-slots; start "
+                      "it once with rootfs-slots configured";
     return Err() << "no boot-state record in " << setup.state_dir
                  << " yet: PID 1 writes it when it boots from rootfs.slots; reboot with slots "
                     "configured";
+  }
   if (!f.ok())
     return Err() << "boot-state record in " << setup.state_dir << ": " << f.error().str()
                  << "; is the state partition mounted there (--state)?";
@@ -72,6 +81,9 @@ Result<BootStateFile> OpenRecord(const UpgradeSetup& setup) {
 }
 
 Result<Slot> Booted(const UpgradeSetup& setup) {
+  if (!setup.booted && !setup.jail.empty())
+    return Err() << "jail " << setup.jail
+                 << " has no valid boot-state record naming its started slot; pass --booted a|b";
   if (!setup.booted)
     return Err() << "the booted slot is unknown (the boot status names none: is rootfs.slots "
                     "set?); pass --booted a|b";
@@ -98,19 +110,42 @@ bool SameDevice(const std::string& device, const std::string& dir) {
          d.st_rdev == s.st_dev;
 }
 
-// --booted, else the slot the boot status names (none: unknown).
+// --booted, else the slot the boot status names (none: unknown); for a
+// jail the record's primary: every start stores the slot it starts as the
+// primary (boot/rootfs/slot_boot.cpp) before reading it.
 Result<void> ResolveBooted(const UpgradePaths& p, UpgradeSetup& s) {
   if (!p.booted.empty()) {
     auto b = ParseSlotName(p.booted);
     if (!b) return Err() << "--booted \"" << p.booted << "\" is not a or b";
     s.booted = *b;
+  } else if (!s.jail.empty()) {
+    auto f = BootStateFile::Open(s.state_dir, false, RecordPath(s));
+    if (!f.ok()) return {};
+    if (auto l = f->Load(); l.ok()) s.booted = l->state.primary;
   } else if (auto st = FindBootStatus(p.status_root); st.ok() && !st->status.slot.empty()) {
     s.booted = ParseSlotName(st->status.slot);
   }
   return {};
 }
 
+const JailConfig* FindJail(const Config& c, const std::string& name) {
+  for (const JailConfig& j : c.jails.jails)
+    if (j.name == name) return &j;
+  return nullptr;
+}
+
 }  // namespace
+
+uint32_t SlotTries(const UpgradeSetup& setup) {
+  if (!setup.jail.empty())
+    if (const JailConfig* j = FindJail(setup.config, setup.jail); j && j->rootfs_tries)
+      return *j->rootfs_tries;
+  return setup.config.rootfs.tries;
+}
+
+std::string RecordPath(const UpgradeSetup& setup) {
+  return setup.jail.empty() ? std::string(kBootStatePath) : JailBootStatePath(setup.jail);
+}
 
 Result<std::string> SlotPathFor(const std::string& locator, const std::string& device,
                                 bool state_dev_matches, const std::string& state_dir) {
@@ -126,6 +161,10 @@ Result<std::string> SlotPathFor(const std::string& locator, const std::string& d
 Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
   UpgradeSetup s;
   s.state_dir = p.state;
+  if (!p.jail.empty()) {
+    if (auto r = ValidateJailName(p.jail); !r.ok()) return Err() << "--jail: " << r.error().str();
+    s.jail = p.jail;
+  }
   auto text = ReadFileToString(p.config);
   if (text.ok()) {
     ParsedConfig parsed = LoadConfig(*text, p.config, "");
@@ -136,7 +175,14 @@ Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
   }
   INITOS_TRY(ResolveBooted(p, s));
   if (record_only) return s;
-  const auto& slots = s.config.rootfs.slots;
+  const JailConfig* jail = s.jail.empty() ? nullptr : FindJail(s.config, s.jail);
+  if (!s.jail.empty() && !jail)
+    return Err() << p.config << " has no [[jail]] named \"" << s.jail << "\"; check --jail";
+  const auto& slots = jail ? jail->rootfs_slots : s.config.rootfs.slots;
+  if (jail && slots.size() != 2 && (p.slot_a.empty() || p.slot_b.empty()))
+    return Err() << "jail " << s.jail
+                 << " sets no rootfs-slots: A/B upgrades of a jail need two slots (see "
+                    "configs/jails.toml), or pass --slot-a and --slot-b";
   if (slots.size() != 2 && (p.slot_a.empty() || p.slot_b.empty()))
     return Err() << p.config
                  << " sets no rootfs.slots: A/B upgrades need two slots (see "
@@ -148,7 +194,8 @@ Result<UpgradeSetup> LoadUpgradeSetup(const UpgradePaths& p, bool record_only) {
       continue;
     }
     auto spec = ParseBlockSpec(slots[i]);
-    if (!spec.ok()) return Err() << "rootfs.slots: " << spec.error().str();
+    if (!spec.ok())
+      return Err() << (jail ? "rootfs-slots: " : "rootfs.slots: ") << spec.error().str();
     auto dev = WaitForBlockDevice(*spec, 0, BlockScanRoots{p.class_block_dir, p.dev_dir});
     if (!dev.ok()) return Err() << "slot " << (i ? "b" : "a") << ": " << dev.error().str();
     auto path = SlotPathFor(slots[i], *dev, SameDevice(*dev, p.state), p.state);
@@ -173,6 +220,12 @@ Result<ApplyTarget> InactiveTarget(const UpgradeSetup& setup, const BootState& r
   t.slot = OtherSlot(*booted);
   t.slot_path = setup.slot_paths[static_cast<size_t>(t.slot)];
   t.name = rc.name;
+  t.tries = SlotTries(setup);
+  if (!setup.jail.empty()) {
+    const JailConfig* j = FindJail(setup.config, setup.jail);
+    if (!j) return Err() << "the config has no [[jail]] named \"" << setup.jail << "\"";
+    t.name = j->rootfs_name;  // the same keys and floor rules, the jail's product name
+  }
   for (const std::string& k : rc.keys) {
     auto key = LoadPublicKey(k);
     if (key.ok()) t.keys.push_back(std::move(*key));
@@ -181,7 +234,6 @@ Result<ApplyTarget> InactiveTarget(const UpgradeSetup& setup, const BootState& r
     return Err() << "none of rootfs.keys (" << rc.keys.size()
                  << ") loads; the sidecar has the initramfs' keys under /etc/initos";
   t.floor = std::max(rc.min_version, record.highest_good_version);
-  t.tries = rc.tries;
   t.staging_dir = setup.state_dir;
   return t;
 }
@@ -243,7 +295,8 @@ Result<PushPlan> ParsePushArgs(const std::vector<std::string>& args) {
   auto o = Options::Parse(args, {{"--port", "-p", true},
                                  {"--identity", "-i", true},
                                  {"--option", "-o", true},
-                                 {"--ssh", "", true}});
+                                 {"--ssh", "", true},
+                                 {"--jail", "", true}});
   if (!o.ok()) return o.error();
   if (o->positional().size() != 2)
     return Err() << "push needs HOST and BUNDLE (got " << o->positional().size() << " arguments)";
@@ -261,6 +314,11 @@ Result<PushPlan> ParsePushArgs(const std::vector<std::string>& args) {
   if (host.empty() || host[0] == '-')
     return Err() << "host \"" << host << "\" must not be empty or start with '-'";
   p.ssh.insert(p.ssh.end(), {"--", host, "initos", "upgrade", "receive"});
+  if (auto jail = o->One("--jail")) {
+    // The name travels through the remote shell: only a jail name, no quoting needed.
+    if (auto r = ValidateJailName(*jail); !r.ok()) return Err() << "--jail: " << r.error().str();
+    p.ssh.insert(p.ssh.end(), {"--jail", *jail});
+  }
   p.bundle = o->positional()[1];
   return p;
 }
@@ -360,7 +418,8 @@ int UpgradeMain(const std::vector<std::string>& args) {
                                  {"--state", "", true},
                                  {"--slot-a", "", true},
                                  {"--slot-b", "", true},
-                                 {"--booted", "", true}});
+                                 {"--booted", "", true},
+                                 {"--jail", "", true}});
   if (!o.ok()) return Usage(o.error().str());
   if (o->help()) {
     std::fputs(kUsage, stdout);
@@ -375,6 +434,7 @@ int UpgradeMain(const std::vector<std::string>& args) {
   p.slot_a = o->One("--slot-a").value_or("");
   p.slot_b = o->One("--slot-b").value_or("");
   p.booted = o->One("--booted").value_or("");
+  p.jail = o->One("--jail").value_or("");
   std::optional<Slot> bad_slot;
   if (cmd == "mark-bad" && !o->positional().empty()) {
     bad_slot = ParseSlotName(o->positional()[0]);
@@ -396,10 +456,10 @@ int UpgradeMain(const std::vector<std::string>& args) {
                           [&](uint64_t d, uint64_t t) { progress(d, t); });
     progress.End();
     if (!m.ok()) return Fail(cmd, m.error());
-    std::printf("%s version %llu written to slot %s; it boots next (%u tries)\n", m->name.c_str(),
+    std::printf("%s version %llu written to slot %s; it %s next (%u tries)\n", m->name.c_str(),
                 static_cast<unsigned long long>(m->version),
                 std::string(SlotName(OtherSlot(*setup->booted))).c_str(),
-                setup->config.rootfs.tries);
+                setup->jail.empty() ? "boots" : "starts", SlotTries(*setup));
     return 0;
   }
   if (cmd == "receive") {

@@ -37,6 +37,7 @@ struct UpgradePaths {
   std::string status_root;     // boot status at STATUS_ROOT/run/initos/status
   std::string slot_a, slot_b;  // --slot-a/--slot-b: instead of rootfs.slots
   std::string booted;          // --booted a|b: instead of the boot status
+  std::string jail;            // --jail NAME: that jail's rootfs-slots and record
   std::string dev_dir = "/dev";
   std::string class_block_dir = "/sys/class/block";
 };
@@ -46,7 +47,15 @@ struct UpgradeSetup {
   std::string state_dir;
   std::array<std::string, 2> slot_paths;  // block device or file, a then b
   std::optional<Slot> booted;             // nullopt: unknown (status has no slot)
+  // --jail: the jail's slots, record (STATE/initos/jails/NAME/boot-state),
+  // rootfs-name and tries; its started slot is the record's primary.
+  std::string jail;
 };
+
+// The record the setup works on, relative to state_dir.
+std::string RecordPath(const UpgradeSetup& setup);
+// Trial boots (starts) of a new slot: rootfs.tries, or the jail's rootfs-tries.
+uint32_t SlotTries(const UpgradeSetup& setup);
 
 // Config (problems in it are an error), slot paths, booted slot.
 // record_only (status, mark-good, mark-bad, rollback): only the record and

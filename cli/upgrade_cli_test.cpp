@@ -34,6 +34,12 @@ TEST(UpgradeCliPush, SshArgv) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->ssh,
             (std::vector<std::string>{"ssh", "-T", "--", "host", "initos", "upgrade", "receive"}));
+  // --jail goes to the device end (a jail name needs no shell quoting).
+  p = ParsePushArgs({"--jail", "web", "host", "b"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->ssh, (std::vector<std::string>{"ssh", "-T", "--", "host", "initos", "upgrade",
+                                              "receive", "--jail", "web"}));
+  EXPECT_FALSE(ParsePushArgs({"--jail", "a;rm", "host", "b"}).ok());
 }
 
 TEST(UpgradeCliPush, BadArgs) {
@@ -332,6 +338,84 @@ namespace initos {
 namespace {
 
 // `initos status` with rootfs.slots: both slots, the booted one marked.
+// --jail: the jail's slots (files here), its own record beside the OS
+// one, its rootfs-name and rootfs-tries; the OS record is never touched.
+TEST_F(UpgradeCliTest, JailSlotsUseTheJailsRecord) {
+  ASSERT_TRUE(
+      WriteStringToFile(config_, *ReadFileToString(config_) +
+                                     "[[jail]]\nname = \"web\"\nrootfs-slots = "
+                                     "[\"LABEL=state:/jails/web-a.bundle\", "
+                                     "\"LABEL=state:/jails/web-b.bundle\"]\nrootfs-name = "
+                                     "\"testos\"\nrootfs-tries = 4\ncommand = [\"/bin/app\"]\n"
+                                     "[[jail]]\nname = \"plain\"\nrootfs = "
+                                     "\"PARTLABEL=p\"\nrootfs-name = \"testos\"\ncommand = "
+                                     "[\"/bin/app\"]\n")
+          .ok());
+  std::string os_record = *ReadFileToString(work_ / "state/initos/boot-state");
+  paths_.jail = "web";
+  paths_.booted.clear();
+  // No record yet: PID 1 writes it at the jail's first start.
+  auto none = UpgradeStatus(Load());
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().str().find("jail web"), std::string::npos) << none.error().str();
+  auto no_record = Apply("v2.bundle");
+  ASSERT_FALSE(no_record.ok());
+  EXPECT_NE(no_record.error().str().find("no boot-state record for jail web"), std::string::npos)
+      << no_record.error().str();
+  auto no_booted = UpgradeMarkGood(Load());
+  ASSERT_FALSE(no_booted.ok());
+  EXPECT_NE(no_booted.error().str().find("--booted"), std::string::npos) << no_booted.error().str();
+
+  // As PID 1 leaves it after starting slot a, marked good by the supervisor.
+  BootState s;
+  s.at(Slot::kA) = {1, true, 0};
+  s.highest_good_version = 1;
+  ASSERT_TRUE(BootStateFile::Open(state_, true, JailBootStatePath("web"))->Store(s).ok());
+  UpgradeSetup setup = Load();
+  EXPECT_EQ(setup.booted, Slot::kA);  // the record's primary
+  EXPECT_EQ(RecordPath(setup), "initos/jails/web/boot-state");
+  EXPECT_EQ(SlotTries(setup), 4u);
+
+  auto m = Apply("v2.bundle");
+  ASSERT_TRUE(m.ok()) << m.error().str();
+  std::string v2 = *ReadFileToString(Bundle("v2.bundle"));
+  EXPECT_EQ(ReadFileToString(work_ / "slot-b")->substr(0, v2.size()), v2);
+  auto jail_record = [&] {
+    return BootStateFile::Open(state_, false, JailBootStatePath("web"))->Load()->state;
+  };
+  EXPECT_EQ(jail_record().primary, Slot::kB);
+  EXPECT_EQ(jail_record().at(Slot::kB), (SlotState{2, false, 4}));  // rootfs-tries = 4
+  EXPECT_EQ(*ReadFileToString(work_ / "state/initos/boot-state"), os_record);
+
+  // Started from b (the primary now): mark it good, the jail's floor rises.
+  ASSERT_TRUE(UpgradeMarkGood(Load()).ok());
+  EXPECT_TRUE(jail_record().at(Slot::kB).good);
+  EXPECT_EQ(jail_record().highest_good_version, 2u);
+  auto status = UpgradeStatus(Load());
+  ASSERT_TRUE(status.ok());
+  EXPECT_NE(status->find("slot b: version 2, good, primary, booted"), std::string::npos) << *status;
+  ASSERT_TRUE(UpgradeMarkBad(Load(), Slot::kA).ok());
+  EXPECT_EQ(jail_record().at(Slot::kA).tries_left, 0u);
+  auto back = UpgradeRollback(Load());
+  ASSERT_FALSE(back.ok());  // slot a is below the jail's floor
+  EXPECT_EQ(Record(), BootStateFile::Open(state_, false)->Load()->state);
+  EXPECT_EQ(*ReadFileToString(work_ / "state/initos/boot-state"), os_record);
+
+  // The jail must exist and have slots; the name must be a jail name.
+  paths_.jail = "db";
+  auto missing = LoadUpgradeSetup(paths_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().str().find("no [[jail]] named \"db\""), std::string::npos);
+  paths_.jail = "plain";
+  paths_.slot_a.clear();
+  auto plain = LoadUpgradeSetup(paths_);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.error().str().find("sets no rootfs-slots"), std::string::npos)
+      << plain.error().str();
+  paths_.jail = "../x";
+  EXPECT_FALSE(LoadUpgradeSetup(paths_, true).ok());
+}
+
 TEST(StatusSlots, ShowsBothSlots) {
   TempDir dir;
   BootState s;

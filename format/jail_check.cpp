@@ -60,8 +60,63 @@ std::string ArgvProblem(const std::vector<std::string>& argv) {
   return "";
 }
 
+// A bundle locator of rootfs / rootfs-slots; "" when fine.
+std::string BundleLocatorProblem(const std::string& locator) {
+  if (locator.starts_with("LABEL=") && locator.find(':') == std::string::npos)
+    return "\"" + locator +
+           "\" names a filesystem, not a bundle; write "
+           "\"LABEL=name:/path/file.bundle\" or \"PARTLABEL=name\"";
+  if (auto r = ValidateImageSpec(locator); !r.ok()) return r.error().str();
+  return "";
+}
+
+// rootfs-slots (docs/upgrades.md "Jail slots"): two bundles, the record on
+// the state partition. false when the slots are unusable.
+bool CheckRootfsSlots(const JailConfig& j, const Config& c, Problems& p) {
+  if (j.rootfs_slots.empty()) {
+    if (j.rootfs_tries)
+      p.Add("rootfs-tries", "set without rootfs-slots; remove it or list two slots");
+    return true;
+  }
+  bool ok = true;
+  if (!j.rootfs.empty()) {
+    p.Add("rootfs-slots",
+          "rootfs and rootfs-slots are mutually exclusive; keep one (rootfs-slots for A/B "
+          "upgrades)");
+    ok = false;
+  }
+  if (j.rootfs_slots.size() != 2) {
+    p.Add("rootfs-slots", "lists " + std::to_string(j.rootfs_slots.size()) +
+                              " slot(s); list exactly two, e.g. [\"PARTLABEL=web-a\", "
+                              "\"PARTLABEL=web-b\"]");
+    ok = false;
+  }
+  for (const std::string& s : j.rootfs_slots) {
+    std::string problem = s.starts_with("/") ? "\"" + s +
+                                                   "\" is a directory; a slot holds a signed "
+                                                   "bundle: " +
+                                                   std::string(kBundleHint)
+                                             : BundleLocatorProblem(s);
+    if (!problem.empty()) {
+      p.Add("rootfs-slots", problem);
+      ok = false;
+    }
+  }
+  if (j.rootfs_slots.size() == 2 && j.rootfs_slots[0] == j.rootfs_slots[1]) {
+    p.Add("rootfs-slots", "both slots are \"" + j.rootfs_slots[0] + "\"; name two places");
+    ok = false;
+  }
+  if (c.state.device.empty()) {
+    p.Add("rootfs-slots",
+          "needs the state partition for the jail's boot-state record; set [state] device");
+    ok = false;
+  }
+  return ok;
+}
+
 void CheckRootfs(const JailConfig& j, const Config& c, Problems& p) {
-  if (j.rootfs.empty())
+  if (!CheckRootfsSlots(j, c, p)) return;
+  if (j.rootfs.empty() && j.rootfs_slots.empty())
     return p.Add("rootfs", "required: " + std::string(kBundleHint) +
                                " or, for development, an absolute directory");
   if (JailRootfsIsDirectory(j)) {
@@ -73,18 +128,17 @@ void CheckRootfs(const JailConfig& j, const Config& c, Problems& p) {
       p.Add("rootfs", "\"" + j.rootfs + "\" " + problem + "; write a plain absolute directory");
     return;
   }
-  if (j.rootfs.starts_with("LABEL=") && j.rootfs.find(':') == std::string::npos)
-    return p.Add("rootfs", "\"" + j.rootfs +
-                               "\" names a filesystem, not a bundle; write "
-                               "\"LABEL=name:/path/file.bundle\" or \"PARTLABEL=name\"");
-  if (auto r = ValidateImageSpec(j.rootfs); !r.ok()) {
-    return p.Add("rootfs", r.error().str() + "; or, for development, an absolute directory");
+  if (j.rootfs_slots.empty()) {
+    std::string problem = BundleLocatorProblem(j.rootfs);
+    if (!problem.empty() && !j.rootfs.starts_with("LABEL="))
+      problem += "; or, for development, an absolute directory";
+    if (!problem.empty()) return p.Add("rootfs", problem);
   }
   if (j.rootfs_name.empty())
     p.Add("rootfs-name",
           "required with a bundle rootfs: the --name the jail's image is built with, so a signed "
           "image of another product is refused; write e.g. rootfs-name = \"debian\"",
-          "rootfs");
+          j.rootfs_slots.empty() ? "rootfs" : "rootfs-slots");
   else if (auto r = ValidateImageName(j.rootfs_name); !r.ok())
     p.Add("rootfs-name", r.error());
   if (j.upper != "tmpfs" && j.upper != "state")

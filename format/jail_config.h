@@ -77,6 +77,11 @@ struct JailConfig {
   // outside development mode).
   std::string rootfs;
   std::string rootfs_name;  // manifest name a bundle must carry (required for bundles)
+  // A/B slots instead of rootfs (issue 12, docs/upgrades.md "Jail slots"):
+  // two bundle locators in rootfs' syntax; the record is
+  // STATE/initos/jails/NAME/boot-state, so a state partition is required.
+  std::vector<std::string> rootfs_slots;
+  std::optional<uint32_t> rootfs_tries;  // trial starts of a new slot; default rootfs.tries
   // Upper layer of the jail's overlay: "tmpfs" (default, nothing survives a
   // restart) or "state" (STATE/jails/NAME/upper on the state partition).
   std::string upper = "tmpfs";

@@ -201,6 +201,13 @@ devices = ["/dev/dri/card0", "/dev/fuse"]
 network = "macvlan"
 host-interface = "eth0"
 addresses = ["192.168.1.50/24"]
+
+[[jail]]
+name = "web"
+rootfs-slots = ["LABEL=state:/jails/web-a.bundle", "PARTLABEL=web-b"]
+rootfs-tries = 2
+rootfs-name = "web"
+command = ["/bin/httpd"]
 )";
   ParsedConfig p = ParseConfig(toml, "jails.toml");
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
@@ -214,7 +221,12 @@ addresses = ["192.168.1.50/24"]
   EXPECT_EQ(s.log_file_bytes, 2097152u);
   EXPECT_EQ(s.log_files, 7);
   EXPECT_EQ(s.mark_good_after_s, 120);
-  ASSERT_EQ(s.jails.size(), 2u);
+  ASSERT_EQ(s.jails.size(), 3u);
+  EXPECT_EQ(s.jails[2].rootfs_slots,
+            (std::vector<std::string>{"LABEL=state:/jails/web-a.bundle", "PARTLABEL=web-b"}));
+  EXPECT_EQ(s.jails[2].rootfs_tries, 2u);
+  EXPECT_TRUE(s.jails[2].rootfs.empty());
+  EXPECT_FALSE(s.jails[1].rootfs_tries);
 
   JailConfig os;
   os.name = "os";
@@ -402,6 +414,73 @@ TEST(JailParseTest, IdentityAndRootfsProblems) {
   Entry ok = MakeEntry(
       {{"rootfs", "\"PARTLABEL=a\""}, {"rootfs-name", "\"a\""}, {"upper", "\"state\""}}, state);
   EXPECT_TRUE(ParseConfig(ok.text, "f").problems.empty());
+}
+
+TEST(JailParseTest, RootfsSlotsProblems) {
+  const std::string state = "[state]\ndevice = \"PARTLABEL=state\"\n";
+  const std::string two = "[\"LABEL=state:/jails/a-a.bundle\", \"PARTLABEL=a-b\"]";
+  for (const Case& c : std::vector<Case>{
+           {{{"rootfs", "\"PARTLABEL=a\""}, {"rootfs-name", "\"a\""}, {"rootfs-slots", two}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "mutually exclusive",
+            state},
+           {{{"rootfs", "-"}, {"rootfs-name", "\"a\""}, {"rootfs-slots", two}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "needs the state partition"},
+           {{{"rootfs", "-"}, {"rootfs-name", "\"a\""}, {"rootfs-slots", "[\"PARTLABEL=a-a\"]"}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "lists 1 slot(s); list exactly two",
+            state},
+           {{{"rootfs", "-"},
+             {"rootfs-name", "\"a\""},
+             {"rootfs-slots", "[\"PARTLABEL=x\", \"PARTLABEL=x\"]"}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "both slots are",
+            state},
+           {{{"rootfs", "-"},
+             {"rootfs-name", "\"a\""},
+             {"rootfs-slots", "[\"PARTLABEL=x\", \"LABEL=state\"]"}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "names a filesystem, not a bundle",
+            state},
+           {{{"rootfs", "-"},
+             {"rootfs-name", "\"a\""},
+             {"rootfs-slots", "[\"PARTLABEL=x\", \"/srv/b\"]"}},
+            "rootfs-slots",
+            "rootfs-slots",
+            "is a directory",
+            state},
+           {{{"rootfs", "-"}, {"rootfs-slots", two}},
+            "rootfs-name",
+            "rootfs-slots",
+            "required with a bundle rootfs",
+            state},
+           {{{"rootfs-tries", "2"}}, "rootfs-tries", "rootfs-tries", "without rootfs-slots"},
+           {{{"rootfs", "-"},
+             {"rootfs-name", "\"a\""},
+             {"rootfs-slots", two},
+             {"rootfs-tries", "0"}},
+            "rootfs-tries",
+            "rootfs-tries",
+            "out of range",
+            state},
+       })
+    ExpectOneProblem(c);
+  Entry ok = MakeEntry(
+      {{"rootfs", "-"}, {"rootfs-name", "\"a\""}, {"rootfs-slots", two}, {"rootfs-tries", "5"}},
+      state);
+  ParsedConfig p = ParseConfig(ok.text, "f");
+  EXPECT_TRUE(p.problems.empty()) << Joined(p.problems);
+  ASSERT_EQ(p.config.jails.jails.size(), 1u);
+  const JailConfig& j = p.config.jails.jails[0];
+  EXPECT_EQ(j.rootfs_slots,
+            (std::vector<std::string>{"LABEL=state:/jails/a-a.bundle", "PARTLABEL=a-b"}));
+  EXPECT_EQ(j.rootfs_tries, 5u);
 }
 
 TEST(JailParseTest, ProgramProblems) {

@@ -190,6 +190,14 @@ const JailKey
                 {"kind", READ(kind, Enum(n, key, kKinds))},
                 {"rootfs", READ(rootfs, Str(n, key))},
                 {"rootfs-name", READ(rootfs_name, Str(n, key))},
+                {"rootfs-slots", READ(rootfs_slots, StrList(n, key))},
+                {"rootfs-tries",
+                 [](JailConfig& j, const Node& n, std::string_view key) -> Result<void> {
+                   auto v = Int(n, key, 1, 100);
+                   if (!v.ok()) return v.error();
+                   j.rootfs_tries = static_cast<uint32_t>(*v);
+                   return {};
+                 }},
                 {"upper", READ(upper, Str(n, key))},
                 {"command", READ(command, StrList(n, key))},
                 {"reaper", READ(reaper, Bool(n, key))},

@@ -10,15 +10,26 @@
 namespace initos {
 inline namespace os {
 
+std::string JailBootStatePath(const std::string& jail_name) {
+  return "initos/jails/" + jail_name + "/boot-state";
+}
+
 Result<BootStateFile> BootStateFile::Open(const std::string& state_dir, bool create) {
+  return Open(state_dir, create, kBootStatePath);
+}
+
+Result<BootStateFile> BootStateFile::Open(const std::string& state_dir, bool create,
+                                          const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0 || path.starts_with("/"))
+    return Err() << "boot-state record path \"" << path << "\" must be dir/file, relative";
   auto root = OpenFile(state_dir, O_RDONLY | O_DIRECTORY);
   if (!root.ok()) return root.error();
-  std::string path = kBootStatePath;
-  std::string dir = path.substr(0, path.find('/'));
+  std::string dir = path.substr(0, slash);
   auto d = create ? MakeDirsBeneath(root->get(), dir, 0700)
                   : OpenBeneath(root->get(), dir, O_RDONLY | O_DIRECTORY);
   if (!d.ok()) return d.error();
-  std::string file = path.substr(path.find('/') + 1);
+  std::string file = path.substr(slash + 1);
   unique_fd fd(::openat(d->get(), file.c_str(),
                         O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0),
                         0600));

@@ -17,10 +17,18 @@ inline namespace os {
 
 inline constexpr const char kBootStatePath[] = "initos/boot-state";
 
+// A jail's record (rootfs-slots, docs/upgrades.md "Jail slots"), relative to
+// the state partition: initos/jails/NAME/boot-state.
+std::string JailBootStatePath(const std::string& jail_name);
+
 class BootStateFile {
  public:
   // Opens (creating initos/ and the file when `create`) beneath state_dir.
   static Result<BootStateFile> Open(const std::string& state_dir, bool create);
+  // The same for another record (JailBootStatePath): `relative_path` is
+  // resolved beneath state_dir, never through a symlink or "..".
+  static Result<BootStateFile> Open(const std::string& state_dir, bool create,
+                                    const std::string& relative_path);
   // Both copies decoded; the newer valid one wins (LoadedBootState::note says
   // why the other was not used). A file with no valid copy is an error.
   Result<LoadedBootState> Load();

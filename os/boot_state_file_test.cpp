@@ -78,5 +78,33 @@ TEST(BootStateFileTest, APlantedSymlinkIsRefused) {
   EXPECT_FALSE(fs::exists(dir / "elsewhere/x"));
 }
 
+// A jail's record lives in its own directory, apart from the OS record,
+// and a symlink planted on its way is refused like the OS one.
+TEST(BootStateFileTest, AJailRecordIsSeparateAndOpenedBeneath) {
+  TempDir dir;
+  EXPECT_EQ(JailBootStatePath("web"), "initos/jails/web/boot-state");
+  auto os = BootStateFile::Open(dir.path(), true);
+  ASSERT_TRUE(os.ok()) << os.error().str();
+  ASSERT_TRUE(os->Store(Installed()).ok());
+  auto jail = BootStateFile::Open(dir.path(), true, JailBootStatePath("web"));
+  ASSERT_TRUE(jail.ok()) << jail.error().str();
+  EXPECT_FALSE(jail->Load().ok());  // new: no valid copy, the OS record is not read
+  BootState next = *MarkNext(Installed(), Slot::kB, 2, 3);
+  ASSERT_TRUE(jail->Store(next).ok());
+  EXPECT_EQ(fs::file_size(dir / "initos/jails/web/boot-state"), kBootStateCopySize);
+  auto again = BootStateFile::Open(dir.path(), false, JailBootStatePath("web"));
+  ASSERT_TRUE(again.ok()) << again.error().str();
+  EXPECT_EQ(again->Load()->state, next);
+  EXPECT_EQ(BootStateFile::Open(dir.path(), false)->Load()->state, Installed());
+  EXPECT_FALSE(BootStateFile::Open(dir.path(), false, JailBootStatePath("db")).ok());
+
+  fs::create_directories(dir / "elsewhere");
+  fs::create_symlink(dir / "elsewhere", dir / "initos/jails/evil");
+  EXPECT_FALSE(BootStateFile::Open(dir.path(), true, JailBootStatePath("evil")).ok());
+  EXPECT_FALSE(fs::exists(dir / "elsewhere/boot-state"));
+  EXPECT_FALSE(BootStateFile::Open(dir.path(), true, "../x/boot-state").ok());
+  EXPECT_FALSE(BootStateFile::Open(dir.path(), true, "/abs/boot-state").ok());
+}
+
 }  // namespace
 }  // namespace initos

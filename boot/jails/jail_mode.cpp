@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <map>
+#include <memory>
 
 #include "base/file.h"
 #include "base/log.h"
 #include "base/options.h"
+#include "boot/rootfs/slot_boot.h"
 #include "jail/cgroup.h"
 #include "jail/control_server.h"
+#include "os/boot_state_file.h"
 #include "os/idmap.h"
 
 namespace initos {
@@ -31,8 +35,13 @@ BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
 JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
   JailHooks hooks;
   hooks.log_base = setup.state_dir;
-  hooks.prepare_rootfs = [config, setup](const JailConfig& jail, const IdRange& uids,
-                                         const IdRange& gids) -> Result<std::string> {
+  // rootfs-slots: the slot each jail last started from, for the healthy mark.
+  auto booted = std::make_shared<std::map<std::string, MountedRoot>>();
+  hooks.prepare_rootfs = [config, setup, booted](const JailConfig& jail, const IdRange& uids,
+                                                 const IdRange& gids) -> Result<std::string> {
+    if (!jail.rootfs_slots.empty() && setup.state_dir.empty())
+      return Err() << "rootfs-slots needs the state partition for the jail's boot-state record, "
+                      "but none is mounted; set state.device";
     if (JailRootfsIsDirectory(jail)) {
       if (!setup.allow_directories)
         return Err() << "rootfs " << jail.rootfs
@@ -69,9 +78,31 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
       env.upper_base = setup.state_dir;
       env.upper_dir = "jails/" + jail.name;
     }
-    auto root = MountVerifiedRoot(c, env);
+    if (jail.rootfs_slots.empty()) {
+      auto root = MountVerifiedRoot(c, env);
+      if (!root.ok()) return root.error();
+      return root->target;
+    }
+    // The OS root's slot step with this jail's slots and record: chosen and
+    // stored before it is read, verified, the other slot on failure.
+    SlotSet set{jail.rootfs_slots, JailBootStatePath(jail.name), "jail " + jail.name};
+    auto root = MountSlotRootOn(c, env, setup.state_dir, set);
     if (!root.ok()) return root.error();
+    (*booted)[jail.name] = *root;
     return root->target;
+  };
+  // [jails] mark-good-after-s: every jail ran healthy, so each jail's
+  // started slot is good (the OS root's slot is pid1.cpp's part).
+  hooks.healthy = [booted] {
+    for (const auto& [name, root] : *booted) {
+      auto r = MarkBootedSlotGood(root);
+      if (!r.ok())
+        LOG(Error) << "jail " << name << ": cannot mark slot " << SlotName(*root.slot)
+                   << " good: " << r.error().str();
+      else if (*r)
+        LOG(Notice) << "jail " << name << ": slot " << SlotName(*root.slot) << " (version "
+                    << root.image.version << ") marked good";
+    }
   };
   return hooks;
 }

@@ -70,6 +70,7 @@ struct MountedRoot {
   std::string key;            // path of the trusted key that verified the signature; "" = none
                               // matched (development mode only: never recorded as booted)
   std::optional<Slot> slot;   // rootfs.slots: the slot booted (boot/rootfs/slot_boot.h)
+  std::string slot_record;    // with slot: its boot-state record beneath state_dir
 };
 
 Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env);

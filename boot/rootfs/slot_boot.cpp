@@ -43,10 +43,10 @@ namespace {
 // because the record cannot be written would turn a worn-out state
 // partition into a bricked machine. The cost: a trial that crashes is not
 // counted (docs/upgrades.md).
-void Store(BootStateFile& file, const BootState& s, const char* what) {
+void Store(BootStateFile& file, const BootState& s, const std::string& who, const char* what) {
   auto r = file.Store(s);
   if (!r.ok())
-    LOG(Error) << "rootfs: cannot store the boot-state record (" << what
+    LOG(Error) << who << ": cannot store the boot-state record (" << what
                << "): " << r.error().str();
 }
 
@@ -54,7 +54,8 @@ void Store(BootStateFile& file, const BootState& s, const char* what) {
 
 Result<bool> MarkBootedSlotGood(const MountedRoot& root) {
   if (!root.slot || root.state_dir.empty()) return false;
-  auto file = BootStateFile::Open(root.state_dir, false);
+  auto file = BootStateFile::Open(root.state_dir, false,
+                                  root.slot_record.empty() ? kBootStatePath : root.slot_record);
   if (!file.ok()) return file.error();
   auto l = file->Load();
   if (!l.ok()) return l.error();
@@ -77,62 +78,76 @@ Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env) {
   return MountSlotRootOn(config, env, *state_dir);
 }
 
+SlotSet OsSlots(const Config& config) {
+  return SlotSet{config.rootfs.slots, kBootStatePath, "rootfs"};
+}
+
 Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
-                                    const std::string& state_dir_path) {
+                                    const std::string& state_dir) {
+  return MountSlotRootOn(config, env, state_dir, OsSlots(config));
+}
+
+Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
+                                    const std::string& state_dir_path, const SlotSet& set) {
   const RootfsConfig& rc = config.rootfs;
   const std::string* state_dir = &state_dir_path;
-  auto file = BootStateFile::Open(*state_dir, true);
-  if (!file.ok()) return Wrap(file.error(), "rootfs: boot-state record");
+  const std::string& who = set.what;
+  if (set.locators.size() != 2)
+    return Err() << who << ": two slots are needed, " << set.locators.size()
+                 << " configured; fix the signed config";
+  auto file = BootStateFile::Open(*state_dir, true, set.record);
+  if (!file.ok()) return Wrap(file.error(), who + ": boot-state record");
 
   BootState state;
   bool first_boot = false;
   auto loaded = file->Load();
   if (!loaded.ok()) {
     first_boot = true;
-    LOG(Notice) << "rootfs: no valid boot-state record (" << loaded.error().str()
+    LOG(Notice) << who << ": no valid boot-state record (" << loaded.error().str()
                 << "): first boot, slot a";
   } else {
     state = loaded->state;
-    if (!loaded->note.empty()) LOG(Warning) << "rootfs: boot-state record: " << loaded->note;
+    if (!loaded->note.empty()) LOG(Warning) << who << ": boot-state record: " << loaded->note;
   }
 
   BootDecision d = ChooseBootSlot(state);
   // Before anything of the slot is read: a crash from here on has used the try.
-  if (d.changed || first_boot) Store(*file, d.next, "the slot decision");
+  if (d.changed || first_boot) Store(*file, d.next, who, "the slot decision");
   state = d.next;
-  LOG(Notice) << "rootfs: booting slot " << SlotName(d.slot) << ": " << d.why;
+  LOG(Notice) << who << ": booting slot " << SlotName(d.slot) << ": " << d.why;
 
   Slot slot = d.slot;
   for (int attempt = 0;; ++attempt) {
-    const std::string& locator = rc.slots[static_cast<size_t>(slot)];
+    const std::string& locator = set.locators[static_cast<size_t>(slot)];
     ImageRequest req{locator, *state_dir, SlotVersionFloor(rc.min_version, state),
                      "image-fs-" + std::string(SlotName(slot))};
     auto root = MountVerifiedImage(config, env, req);
     if (root.ok()) {
       root->slot = slot;
+      root->slot_record = set.record;
       if (auto n = RecordVerifiedVersion(state, slot, root->image.version)) {
-        LOG(Info) << "rootfs: slot " << SlotName(slot) << " holds version " << root->image.version
+        LOG(Info) << who << ": slot " << SlotName(slot) << " holds version " << root->image.version
                   << " (record said " << state.at(slot).version << ")";
-        Store(*file, *n, "the verified version");
+        Store(*file, *n, who, "the verified version");
       }
       return root;
     }
-    LOG(Error) << "rootfs: slot " << SlotName(slot) << " (" << locator
+    LOG(Error) << who << ": slot " << SlotName(slot) << " (" << locator
                << ") failed: " << root.error().str();
     SlotFallback f = PlanSlotFallback(state, slot, first_boot);
-    Store(*file, f.marked, "slot marked bad");
+    Store(*file, f.marked, who, "slot marked bad");
     state = f.marked;
     if (attempt > 0)
-      return Err() << "rootfs: slot " << SlotName(OtherSlot(slot)) << " failed and slot "
+      return Err() << who << ": slot " << SlotName(OtherSlot(slot)) << " failed and slot "
                    << SlotName(slot) << " failed too: " << root.error().str();
     if (!f.next)
-      return Err() << "rootfs: slot " << SlotName(slot) << " failed and slot "
+      return Err() << who << ": slot " << SlotName(slot) << " failed and slot "
                    << SlotName(OtherSlot(slot))
                    << " is neither good nor on trial: " << root.error().str();
-    if (f.next->changed) Store(*file, f.next->next, "the fallback decision");
+    if (f.next->changed) Store(*file, f.next->next, who, "the fallback decision");
     state = f.next->next;
     slot = f.next->slot;
-    LOG(Notice) << "rootfs: booting slot " << SlotName(slot) << " instead: " << f.next->why;
+    LOG(Notice) << who << ": booting slot " << SlotName(slot) << " instead: " << f.next->why;
   }
 }
 

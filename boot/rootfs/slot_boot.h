@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "boot/rootfs/rootfs_stage.h"
@@ -50,11 +51,24 @@ std::optional<BootState> RecordVerifiedVersion(const BootState& s, Slot slot, ui
 // is nothing to do (no slots, or already good).
 Result<bool> MarkBootedSlotGood(const MountedRoot& root);
 
+// Which slots, which record: the OS root's (rootfs.slots, initos/boot-state)
+// or a jail's (rootfs-slots, initos/jails/NAME/boot-state). The image is
+// verified with the config's rootfs keys, name and min-version either way.
+struct SlotSet {
+  std::vector<std::string> locators;  // slot a, slot b (rootfs.image syntax)
+  std::string record;                 // the record beneath the state partition
+  std::string what = "rootfs";        // log prefix, e.g. "jail web"
+};
+SlotSet OsSlots(const Config& config);
+
 // The executor: state partition, record, decision (stored), verify + mount.
 Result<MountedRoot> MountSlotRoot(const Config& config, const BootEnv& env);
 // The same with the state partition already mounted at state_dir (tests).
 Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
                                     const std::string& state_dir);
+// The step itself, for any SlotSet (a jail's start uses it too).
+Result<MountedRoot> MountSlotRootOn(const Config& config, const BootEnv& env,
+                                    const std::string& state_dir, const SlotSet& set);
 
 }  // namespace boot
 }  // namespace initos

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "base/testing/test_util.h"
+#include "boot/jails/jail_mode.h"
 #include "boot/rootfs/slot_boot.h"
 #include "format/signing.h"
 #include "image/bundle.h"
@@ -158,6 +159,49 @@ TEST_F(SlotBootStage, TheFloorIsTheHighestVersionMarkedGood) {
   Store(s);
   e = Run();
   EXPECT_NE(e.find("device-mapper"), std::string::npos) << e;
+}
+
+// A jail's rootfs-slots take the same step through its start hook, with
+// its own record (STATE/initos/jails/NAME/boot-state) and its name in the
+// log lines; the OS record is not created or read.
+TEST_F(SlotBootStage, AJailStartUsesTheSameStepWithItsOwnRecord) {
+  BootState s;
+  s.at(Slot::kA) = {3, true, 0};
+  s.at(Slot::kB) = {4, false, 3};
+  s.primary = Slot::kB;
+  s.highest_good_version = 3;
+  auto f = BootStateFile::Open(state_, true, JailBootStatePath("web"));
+  ASSERT_TRUE(f.ok()) << f.error().str();
+  ASSERT_TRUE(f->Store(s).ok());
+  Garble("vda3");
+  JailConfig jail;
+  jail.name = "web";
+  jail.kind = JailKind::kPrivileged;
+  jail.rootfs_slots = {"PARTLABEL=os-a", "PARTLABEL=os-b"};
+  jail.rootfs_name = "testos";
+  config_.rootfs.slots.clear();
+  JailModeSetup setup;
+  setup.state_dir = state_;
+  setup.env = env_;
+  JailHooks hooks = JailHooksFor(config_, setup);
+  auto r = hooks.prepare_rootfs(jail, IdRange{}, IdRange{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("jail web: slot b failed and slot a failed too"),
+            std::string::npos)
+      << r.error().str();
+  EXPECT_NE(r.error().str().find("device-mapper"), std::string::npos) << r.error().str();
+  auto l = BootStateFile::Open(state_, false, JailBootStatePath("web"))->Load();
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->state.at(Slot::kB).tries_left, 0u);  // b: tried, failed, marked bad
+  EXPECT_FALSE(l->state.at(Slot::kB).good);
+  EXPECT_EQ(l->state.at(Slot::kA).tries_left, 0u);  // then a: reached dm here, failed too
+  EXPECT_FALSE(fs::exists(state_ + "/initos/boot-state"));
+
+  // rootfs-slots without a mounted state partition is refused up front.
+  setup.state_dir.clear();
+  auto none = JailHooksFor(config_, setup).prepare_rootfs(jail, IdRange{}, IdRange{});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().str().find("needs the state partition"), std::string::npos);
 }
 
 }  // namespace
