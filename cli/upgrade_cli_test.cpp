@@ -14,6 +14,7 @@
 #include "cli/status_cli.h"
 #include "format/boot_status.h"
 #include "image/bundle.h"
+#include "image/testing/test_bundles.h"
 #include "os/boot_state_file.h"
 
 namespace initos {
@@ -104,33 +105,12 @@ class UpgradeCliTest : public ::testing::Test {
       ASSERT_TRUE(WriteStringToFile(tree + "/usr/big", big).ok());
       ASSERT_TRUE(WriteStringToFile(tree + "/version", std::to_string(v) + "\n").ok());
     }
-    for (const char* k : {"a", "b"}) {
-      auto pair = GenerateKeyPair(KeyType::kEd25519);
-      ASSERT_TRUE(pair.ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".key", pair->private_pem, 0600).ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".pub", pair->public_pem).ok());
-    }
-    Build("tree1", "v1.bundle", "a", 1);
-    Build("tree2", "v2.bundle", "a", 2);
-    Build("tree2", "v2-other-key.bundle", "b", 2);
+    testutil::WriteTestKeys(d, {"a", "b"});
+    testutil::BuildTestBundle(d, "tree1", "v1.bundle", "a", 1, 1);
+    testutil::BuildTestBundle(d, "tree2", "v2.bundle", "a", 2, 2);
+    testutil::BuildTestBundle(d, "tree2", "v2-other-key.bundle", "b", 2, 2);
   }
   static void TearDownTestSuite() { delete dir_; }
-  static void Build(const std::string& tree, const std::string& out, const std::string& key,
-                    uint64_t version) {
-    auto k = LoadPrivateKey(dir_->path() + "/" + key + ".key");
-    ASSERT_TRUE(k.ok());
-    BundleBuildOptions o;
-    o.rootfs = dir_->path() + "/" + tree;
-    o.output = dir_->path() + "/" + out;
-    o.name = "testos";
-    o.version = version;
-    o.created = 1700000000;
-    o.salt = std::vector<uint8_t>(32, static_cast<uint8_t>(version));
-    o.temp_dir = dir_->path();
-    auto m = BuildBundle(o, *k);
-    ASSERT_TRUE(m.ok()) << m.error().str();
-  }
-
   void SetUp() override {
     state_ = work_ / "state";
     fs::create_directories(state_);

@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "image/bundle.h"
+#include "image/testing/test_bundles.h"
 
 namespace initos {
 namespace {
@@ -23,32 +24,12 @@ class ApplyTest : public ::testing::Test {
     std::string d = dir_->path();
     ASSERT_TRUE(MakeDirs(d + "/tree/bin").ok());
     ASSERT_TRUE(WriteStringToFile(d + "/tree/bin/hello", "#!/bin/sh\necho hi\n", 0755).ok());
-    for (const char* k : {"a", "b"}) {
-      auto pair = GenerateKeyPair(KeyType::kEd25519);
-      ASSERT_TRUE(pair.ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".key", pair->private_pem, 0600).ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".pub", pair->public_pem).ok());
-    }
-    Build("v2.bundle", "a", 2);
-    Build("v2-other-key.bundle", "b", 2);
-    Build("v1.bundle", "a", 1);
+    testutil::WriteTestKeys(d, {"a", "b"});
+    testutil::BuildTestBundle(d, "tree", "v2.bundle", "a", 2, 7);
+    testutil::BuildTestBundle(d, "tree", "v2-other-key.bundle", "b", 2, 7);
+    testutil::BuildTestBundle(d, "tree", "v1.bundle", "a", 1, 7);
   }
   static void TearDownTestSuite() { delete dir_; }
-  static void Build(const std::string& out, const std::string& key_name, uint64_t version) {
-    auto key = LoadPrivateKey(dir_->path() + "/" + key_name + ".key");
-    ASSERT_TRUE(key.ok());
-    BundleBuildOptions o;
-    o.rootfs = dir_->path() + "/tree";
-    o.output = dir_->path() + "/" + out;
-    o.name = "testos";
-    o.version = version;
-    o.created = 1700000000;
-    o.salt = std::vector<uint8_t>(32, 7);
-    o.temp_dir = dir_->path();
-    auto m = BuildBundle(o, *key);
-    ASSERT_TRUE(m.ok()) << m.error().str();
-  }
-
   void SetUp() override {
     state_ = work_ / "state";
     fs::create_directories(state_);

@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "image/bundle.h"
+#include "image/testing/test_bundles.h"
 
 namespace initos {
 namespace {
@@ -36,33 +37,13 @@ class DeltaTransferTest : public ::testing::Test {
       ASSERT_TRUE(WriteStringToFile(tree + "/usr/lib/big", big).ok());
       ASSERT_TRUE(WriteStringToFile(tree + "/version", "version " + std::to_string(v) + "\n").ok());
     }
-    for (const char* k : {"a", "b"}) {
-      auto pair = GenerateKeyPair(KeyType::kEd25519);
-      ASSERT_TRUE(pair.ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".key", pair->private_pem, 0600).ok());
-      ASSERT_TRUE(WriteStringToFile(d + "/" + k + ".pub", pair->public_pem).ok());
-    }
-    Build("tree1", "v1.bundle", "a", 1, 7);
-    Build("tree2", "v2.bundle", "a", 2, 9);  // another salt: names must still match
-    Build("tree2", "v2-other-key.bundle", "b", 2, 9);
+    testutil::WriteTestKeys(d, {"a", "b"});
+    testutil::BuildTestBundle(d, "tree1", "v1.bundle", "a", 1, 7);
+    // Another salt: block names must still match.
+    testutil::BuildTestBundle(d, "tree2", "v2.bundle", "a", 2, 9);
+    testutil::BuildTestBundle(d, "tree2", "v2-other-key.bundle", "b", 2, 9);
   }
   static void TearDownTestSuite() { delete dir_; }
-  static void Build(const std::string& tree, const std::string& out, const std::string& key_name,
-                    uint64_t version, uint8_t salt) {
-    auto key = LoadPrivateKey(dir_->path() + "/" + key_name + ".key");
-    ASSERT_TRUE(key.ok());
-    BundleBuildOptions o;
-    o.rootfs = dir_->path() + "/" + tree;
-    o.output = dir_->path() + "/" + out;
-    o.name = "testos";
-    o.version = version;
-    o.created = 1700000000;
-    o.salt = std::vector<uint8_t>(32, salt);
-    o.temp_dir = dir_->path();
-    auto m = BuildBundle(o, *key);
-    ASSERT_TRUE(m.ok()) << m.error().str();
-  }
-
   void SetUp() override {
     state_ = work_ / "state";
     fs::create_directories(state_);
