@@ -87,6 +87,10 @@ std::string_view JailNetworkKindName(JailNetworkKind v) {
       return "veth";
     case JailNetworkKind::kMacvlan:
       return "macvlan";
+    case JailNetworkKind::kUser:
+      return "user";
+    case JailNetworkKind::kTap:
+      return "tap";
   }
   return "?";
 }

@@ -20,7 +20,9 @@ inline namespace format {
 
 enum class JailKind { kPrivileged, kUnprivileged, kVm };
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
-enum class JailNetworkKind { kNone, kLoopback, kVeth, kMacvlan };
+// kUser and kTap are for kind = "vm" only: QEMU's user-mode network
+// (slirp, outbound only) or a tap device the supervisor creates.
+enum class JailNetworkKind { kNone, kLoopback, kVeth, kMacvlan, kUser, kTap };
 
 // A contiguous id range: inside ids [0, count) are host ids [host, host+count).
 struct IdRange {
@@ -68,6 +70,33 @@ struct Rlimit {
   bool operator==(const Rlimit&) const = default;
 };
 
+// kind = "vm" (issue 11, docs/vm-jails.md): the machine QEMU emulates. The
+// jail's rootfs bundle is the guest's verified root (virtio-blk, read-only),
+// command is what the guest runs as its PID 1 after initos in the guest
+// verified it (an OS: its init), `devices` are PCI addresses passed through
+// with VFIO, and network is "none", "user" or "tap".
+inline constexpr const char* kDefaultVmKernel = "/usr/lib/initos/vm/vmlinuz";
+
+struct JailVm {
+  std::string machine = "microvm";  // "microvm" or "q35" (VFIO passthrough needs q35)
+  int cpus = 1;                     // 1..64
+  uint64_t memory = 512ull << 20;   // bytes ("512M" in TOML), 64M..1T
+  std::string accel = "auto";       // "auto" (KVM when it really works, else TCG), "kvm", "tcg"
+  // bzImage the guest boots; "" = kDefaultVmKernel (shipped beside initos).
+  std::string kernel;
+  // The guest kernel's module tree (with modules.dep); "" = from the
+  // kernel's version: /usr/lib/initos/vm/modules/VER, else /lib/modules/VER.
+  std::string kernel_modules;
+  std::vector<std::string> kernel_args;  // appended to the guest's kernel command line
+  // Writable raw disk for the guest's state partition (file or block
+  // device, absolute path); "" = none (the guest's changes live in RAM).
+  std::string state_disk;
+  // virtio vsock: readiness, `initos jail exec` and a clean poweroff. Needs
+  // /dev/vhost-vsock on the host (vhost_vsock); false = console only.
+  bool vsock = true;
+  bool operator==(const JailVm&) const = default;
+};
+
 struct JailConfig {
   std::string name;  // [a-z0-9][a-z0-9_-]{0,31}
   JailKind kind = JailKind::kUnprivileged;
@@ -101,7 +130,8 @@ struct JailConfig {
   std::map<std::string, Rlimit> rlimits;  // "nofile", "nproc", ... (RLIMIT_ without prefix)
   std::vector<JailMount> mounts;
   // Device nodes granted (absolute /dev paths). Always present: the default
-  // set (kDefaultJailDevices); others only for privileged jails.
+  // set (kDefaultJailDevices); others only for privileged jails. kind =
+  // "vm": PCI addresses ("0000:01:00.0") handed to the guest with VFIO.
   std::vector<std::string> devices;
   JailNetwork network;
   RestartPolicy restart = RestartPolicy::kOnFailure;
@@ -112,9 +142,8 @@ struct JailConfig {
   int stop_signal = 15;  // SIGTERM; "SIGRTMIN+3" for systemd
   int stop_timeout_ms = 10000;
   std::string start_after;  // another jail's name ("" = none)
-  // kind = "vm" (next issue): recognised so a config asking for it fails
-  // with a clear line instead of running it as a container.
-  int line = 0;  // where the entry starts in the file, for messages
+  JailVm vm;                // kind = "vm" only
+  int line = 0;             // where the entry starts in the file, for messages
   bool operator==(const JailConfig&) const = default;
 };
 
