@@ -175,7 +175,7 @@ void CheckVmProgram(const JailConfig& j, Problems& p) {
   if (!j.env.empty())
     p.Add("env",
           "only for containers: a VM's guest gets its environment from its own OS; set it "
-          "inside the guest or use kernel-args, and remove env");
+          "inside the guest and remove env");
   if (!j.hostname.empty())
     p.Add("hostname",
           "only for containers: a VM's guest names itself (/etc/hostname in its image); "
@@ -278,16 +278,16 @@ void CheckLimits(const JailConfig& j, Problems& p) {
                             " is out of range; use 1 to 10000 (100 is the default share)");
   for (const auto& line : l.io_max)
     if (auto r = ValidateIoMax(line); !r.ok()) p.Add("io-max", r.error());
-  if (j.kind == JailKind::kVm && !j.rlimits.empty())
-    return p.Add("rlimits",
-                 "only for containers: the supervisor sets QEMU's own limits (locked memory "
-                 "for VFIO); limit a VM jail with memory-max, pids-max and cpu-max, and remove "
-                 "rlimits");
   if (j.kind == JailKind::kVm && l.memory_max && *l.memory_max < j.vm.memory + kVmQemuOverhead)
     p.Add("memory-max", "memory-max (" + std::to_string(*l.memory_max) +
                             ") leaves QEMU no room above the guest's memory (" +
                             std::to_string(j.vm.memory) + "); set it at least " +
                             std::to_string((kVmQemuOverhead >> 20)) + "M above memory");
+  if (j.kind == JailKind::kVm && !j.rlimits.empty())
+    return p.Add("rlimits",
+                 "only for containers: the supervisor sets QEMU's own limits (locked memory "
+                 "for VFIO); limit a VM jail with memory-max, pids-max and cpu-max, and remove "
+                 "rlimits");
   for (const auto& [name, lim] : j.rlimits) {
     if (!RlimitFromName(name))
       p.Add("rlimits",

@@ -1210,6 +1210,37 @@ TEST(JailCheckTest, ConfigsBuiltInCode) {
   EXPECT_EQ(JailProblemKey(j, 3), "jail[4]");
 }
 
+// Configs built in code have no lines: a VM key counts as set when it
+// differs from its default, and a container key on a VM likewise.
+TEST(JailCheckTest, VmConfigsBuiltInCode) {
+  Config c;
+  JailConfig j;
+  j.name = "x";
+  j.kind = JailKind::kVm;
+  j.rootfs = "PARTLABEL=x";
+  j.rootfs_name = "x";
+  j.command = {"/sbin/init"};
+  EXPECT_TRUE(CheckJail(j, 0, c, "code").empty()) << Joined(CheckJail(j, 0, c, "code"));
+  j.stop_signal = SIGINT;
+  j.capabilities = {"CHOWN"};
+  j.vm.cpus = 0;
+  auto problems = CheckJail(j, 0, c, "code");
+  ASSERT_EQ(problems.size(), 3u) << Joined(problems);
+  EXPECT_EQ(problems[0].key, "jail.x.cpus");
+  EXPECT_EQ(problems[1].key, "jail.x.capabilities");
+  EXPECT_EQ(problems[2].key, "jail.x.stop-signal");
+  JailConfig container;
+  container.name = "y";
+  container.rootfs = "/srv/y";
+  container.command = {"/bin/y"};
+  container.vm.vsock = false;
+  container.vm.kernel_args = {"quiet"};
+  problems = CheckJail(container, 0, c, "code");
+  ASSERT_EQ(problems.size(), 2u) << Joined(problems);
+  EXPECT_EQ(problems[0].key, "jail.y.kernel-args");
+  EXPECT_EQ(problems[1].key, "jail.y.vsock");
+}
+
 // ---- configs/jails.toml ------------------------------------------------------
 
 std::string JailsExample() {
