@@ -906,6 +906,16 @@ TEST(JailParseTest, VmProblems) {
            {vm({q35, {"devices", "[\"/dev/fuse\"]"}}), "devices", "devices", "(see lspci -D)"},
            {vm({q35, {"devices", "[\"0000:01:00.0\", \"0000:01:00.0\"]"}}), "devices", "devices",
             "entry 2: \"0000:01:00.0\" is listed twice"},
+           // Container keys on a VM, even when written with their default value.
+           {vm({{"seccomp", "\"default\""}}), "seccomp", "seccomp", "remove seccomp"},
+           {vm({{"capabilities", "[]"}}), "capabilities", "capabilities", "only for containers"},
+           {vm({{"no-new-privileges", "true"}}), "no-new-privileges", "no-new-privileges",
+            "only for containers"},
+           {vm({{"reaper", "false"}}), "reaper", "reaper", "only for containers"},
+           {vm({{"user", "\"0\""}}), "user", "user", "only for containers"},
+           {vm({{"mounts", "[]"}}), "mounts", "mounts", "only for containers"},
+           {vm({{"rlimits", "{}"}}), "rlimits", "rlimits", "only for containers"},
+           {vm({{"env", "{}"}}), "env", "env", "only for containers"},
            // VM keys on a container, even when written with their default value.
            {{{"machine", "\"q35\""}},
             "machine",
