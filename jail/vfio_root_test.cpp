@@ -18,6 +18,7 @@
 
 #include "base/file.h"
 #include "base/testing/require.h"
+#include "base/testing/test_util.h"
 #include "jail/vfio.h"
 
 namespace initos {
@@ -88,6 +89,14 @@ TEST(VfioRoot, EmulatedNicMovesFromItsDriverToVfioPci) {
   std::vector<std::string> netdevs = List(dev + "/net");
   ASSERT_EQ(netdevs.size(), 1u) << nic << " has no netdev before the test";
   ASSERT_TRUE(Exists("/sys/class/net/" + netdevs[0]));
+
+  // The CLI's dry run shows the steps and changes nothing.
+  auto dry = testutil::RunProgram({INITOS_BINARY, "jail", "vfio-bind", "--dry-run", nic});
+  EXPECT_EQ(dry.status, 0) << dry.err;
+  EXPECT_NE(dry.out.find("echo vfio-pci > /sys/bus/pci/devices/" + nic + "/driver_override"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(DriverOf(nic), host_driver);
 
   auto plan = BindToVfio({nic});
   ASSERT_TRUE(plan.ok()) << plan.error().str();
