@@ -318,17 +318,38 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   return MountVerifiedImage(config, env, request);
 }
 
-Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
-                                       const ImageRequest& request) {
-  const RootfsConfig& rc = config.rootfs;
-  auto spec = ParseBlockSpec(request.image);
+namespace {
+
+Result<BlockSpec> BundleSpec(const std::string& image) {
+  auto spec = ParseBlockSpec(image);
   if (!spec.ok()) return Fail("rootfs.image", spec.error());
   // A bundle starts with its header area, not a filesystem superblock: a
   // bare LABEL= can never name one.
   if (spec->kind == BlockSpec::Kind::kLabel && spec->file.empty())
-    return Err() << "rootfs: rootfs.image = \"" << request.image
+    return Err() << "rootfs: rootfs.image = \"" << image
                  << "\" names a filesystem, but a bundle has no filesystem label: use "
                     "PARTLABEL=name for a bundle partition or LABEL=name:/path/file.bundle";
+  return spec;
+}
+
+}  // namespace
+
+Result<unique_fd> OpenBundleImage(const std::string& image, const BootEnv& env,
+                                  const std::string& image_fs) {
+  auto spec = BundleSpec(image);
+  if (!spec.ok()) return spec.error();
+  auto source = FindBundle(*spec, env, image_fs);
+  if (!source.ok()) return source.error();
+  auto fd = OpenFile(source->path, O_RDONLY | O_CLOEXEC);
+  if (!fd.ok()) return Fail(spec->str(), fd.error());
+  return fd;
+}
+
+Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
+                                       const ImageRequest& request) {
+  const RootfsConfig& rc = config.rootfs;
+  auto spec = BundleSpec(request.image);
+  if (!spec.ok()) return spec.error();
   auto keys = LoadTrustedKeys(rc.keys);
   if (!keys.ok()) return keys.error();
 
