@@ -181,8 +181,21 @@ Result<QmpMessage> ParseQmpMessage(std::string_view line) {
     auto name = JsonStringValue(ev->second);
     if (!name.ok()) return name.error();
     m.event = *name;
+    if (auto d = members->find("data"); d != members->end()) m.data = d->second;
   }
   return m;
+}
+
+bool QmpGuestResetOrPanic(const QmpMessage& m) {
+  if (m.kind != QmpMessage::Kind::kEvent) return false;
+  if (m.event == "GUEST_PANICKED") return true;
+  if (m.event != "SHUTDOWN" || m.data.empty()) return false;
+  auto data = JsonObjectMembers(m.data);
+  if (!data.ok()) return false;
+  auto reason = data->find("reason");
+  if (reason == data->end()) return false;
+  auto text = JsonStringValue(reason->second);
+  return text.ok() && *text == "guest-reset";
 }
 
 Result<void> QmpClient::Send(const std::string& json) {

@@ -25,6 +25,7 @@ struct QmpMessage {
   enum class Kind { kGreeting, kReturn, kError, kEvent, kOther };
   Kind kind = Kind::kOther;
   std::string event;        // kEvent: "SHUTDOWN"
+  std::string data;         // kEvent: its "data" member as raw JSON ("" = none)
   std::string error_class;  // kError: "CommandNotFound"
   std::string error_desc;   // kError: QEMU's message
   std::string line;         // the raw JSON text
@@ -32,6 +33,11 @@ struct QmpMessage {
 
 // One QMP line (pure). Errors: not a JSON object.
 Result<QmpMessage> ParseQmpMessage(std::string_view line);
+
+// The guest went down by itself without powering off: SHUTDOWN with reason
+// "guest-reset" (a reboot, or a panic with panic=-1 under -no-reboot) or
+// GUEST_PANICKED (pure). QEMU then exits 0 all the same.
+bool QmpGuestResetOrPanic(const QmpMessage& m);
 
 // The top-level members of a JSON object, each as raw JSON text (pure);
 // nested values are kept whole. Strings come back with their quotes.

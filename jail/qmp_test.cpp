@@ -31,6 +31,25 @@ TEST(QmpParse, GreetingReturnErrorEvent) {
   EXPECT_EQ(ev->event, "SHUTDOWN");
 }
 
+TEST(QmpParse, GuestResetOrPanicFromShutdownReason) {
+  auto reset = ParseQmpMessage(
+      R"({"timestamp": {"seconds": 1, "microseconds": 3}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-reset"}})");
+  ASSERT_TRUE(reset.ok());
+  EXPECT_EQ(reset->data, R"({"guest": true, "reason": "guest-reset"})");
+  EXPECT_TRUE(QmpGuestResetOrPanic(*reset));
+  auto off = ParseQmpMessage(
+      R"({"event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}})");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(QmpGuestResetOrPanic(*off));
+  auto quit = ParseQmpMessage(
+      R"({"event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}})");
+  EXPECT_FALSE(QmpGuestResetOrPanic(*quit));
+  auto panic = ParseQmpMessage(R"({"event": "GUEST_PANICKED", "data": {"action": "exit-failure"}})");
+  EXPECT_TRUE(QmpGuestResetOrPanic(*panic));
+  auto ret = ParseQmpMessage(R"({"return": {}})");
+  EXPECT_FALSE(QmpGuestResetOrPanic(*ret));
+}
+
 TEST(QmpParse, RejectsNonObjects) {
   EXPECT_FALSE(ParseQmpMessage("[1, 2]").ok());
   EXPECT_FALSE(ParseQmpMessage(R"({"return": )").ok());

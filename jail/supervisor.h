@@ -101,6 +101,8 @@ class JailSupervisor {
   const Jail* Find(const std::string& name) const;
   Jail* ById(Supervision::ChildId id);
   void StartJail(Jail& j);
+  void StartVmJail(Jail& j);
+  void OnQmp(Jail& j);
   void StartWaiting();
   // mark-good-after-s: arm the check for the latest start + the delay, or
   // report healthy when every jail has been running that long.
