@@ -103,7 +103,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   auto kernel = SealedCopy(kernel_path, "vm-kernel");
   if (!kernel.ok())
     return Err() << "jail " << name << ": kernel: " << kernel.error().str()
-                 << "; set vm.kernel or install one at " << kDefaultVmKernel;
+                 << "; set the jail's kernel or install one at " << kDefaultVmKernel;
 
   auto initramfs = GuestInitramfsFor(spec);
   if (!initramfs.ok())

@@ -131,7 +131,7 @@ Result<void> CheckVmMemoryMax(const std::string& jail, const JailLimits& limits,
   return Err() << "jail " << jail << ": memory-max " << (*limits.memory_max >> 20)
                << "M does not leave room for the guest's " << (guest_memory >> 20)
                << "M plus QEMU's " << (kVmQemuOverhead >> 20) << "M; raise memory-max to at least "
-               << (need >> 20) << "M or lower vm.memory";
+               << (need >> 20) << "M or lower memory";
 }
 
 std::string VmGidMap(uint32_t host_id, const std::vector<gid_t>& device_gids) {

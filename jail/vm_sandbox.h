@@ -44,8 +44,9 @@ inline constexpr const char* kVmRootDir = "/run/initos-vm-root";
 
 // What QEMU itself takes beyond the guest's memory (its code, TCG's
 // translation buffer as it fills, virtio rings, I/O buffers): memory.max
-// must leave at least this much above the guest memory.
-inline constexpr uint64_t kVmQemuOverhead = 256ull << 20;
+// must leave at least this much above the guest memory. The same figure as
+// the load-time check (format/jail_check.cpp), so a config that loads starts.
+inline constexpr uint64_t kVmQemuOverhead = 64ull << 20;
 
 struct VmSandboxSpec {
   std::string name;               // jail name: hostname, cgroup PARENT/NAME, messages

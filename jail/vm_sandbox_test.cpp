@@ -65,13 +65,13 @@ TEST(VmSandbox, MountPlanIsMinimalAndReadOnly) {
 TEST(VmSandbox, MemoryMaxMustExceedGuestMemoryPlusOverhead) {
   JailLimits l;
   EXPECT_TRUE(CheckVmMemoryMax("vm1", l, 512ull << 20).ok());
-  l.memory_max = 600ull << 20;
+  l.memory_max = 540ull << 20;
   auto r = CheckVmMemoryMax("vm1", l, 512ull << 20);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().str(),
-            "jail vm1: memory-max 600M does not leave room for the guest's 512M plus QEMU's 256M; "
-            "raise memory-max to at least 768M or lower vm.memory");
-  l.memory_max = 768ull << 20;
+            "jail vm1: memory-max 540M does not leave room for the guest's 512M plus QEMU's 64M; "
+            "raise memory-max to at least 576M or lower memory");
+  l.memory_max = 576ull << 20;
   EXPECT_TRUE(CheckVmMemoryMax("vm1", l, 512ull << 20).ok());
 }
 
