@@ -120,8 +120,8 @@ Result<void> JailSupervisor::Prepare() {
     j.gid_map = j.config.gid_map.value_or(j.uid_map);
   }
   // A VM jail's guest initramfs runs this very binary as its /init.
-  bool any_reaper = std::any_of(jails_.begin(), jails_.end(), [](const auto& j) {
-    return j->config.reaper || j->config.kind == JailKind::kVm;
+  bool any_reaper = std::any_of(jails_.begin(), jails_.end(), [this](const auto& j) {
+    return j->config.reaper || (j->config.kind == JailKind::kVm && hooks_.guest_initos.empty());
   });
   if (any_reaper) {
     auto self = SealedSelf();
@@ -299,7 +299,9 @@ void JailSupervisor::StartVmJail(Jail& j) {
   j.vm_spec->host_id = j.uid_map.host;
   j.vm_spec->cgroup_parent = hooks_.cgroup_parent;
   j.vm_spec->console_fd = j.console_slave.get();
-  if (sealed_self_.ok())
+  if (!hooks_.guest_initos.empty())
+    j.vm_spec->initos_binary = hooks_.guest_initos;
+  else if (sealed_self_.ok())
     j.vm_spec->initos_binary = "/proc/self/fd/" + std::to_string(sealed_self_.get());
   auto started = StartVm(*j.vm_spec);
   if (!started.ok()) {

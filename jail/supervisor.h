@@ -39,6 +39,9 @@ struct JailHooks {
   // full on the host (signature, manifest name, version floor, every
   // block) before QEMU starts; QEMU gets the fd as the guest's disk.
   std::function<Result<VmRootfs>(const JailConfig&)> prepare_vm_rootfs;
+  // The initos binary a VM guest's initramfs runs as /init: "" = this very
+  // binary (sealed, as the reaper); tests that are not initos name it.
+  std::string guest_initos;
   // Rotated log files go to log_base/jails/logs: log_base is the state
   // partition's mount point ("" = memory only).
   std::string log_base;
