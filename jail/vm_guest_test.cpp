@@ -181,6 +181,8 @@ TEST(GuestModulesRootTest, FromTheKernelsVersion) {
   // shipped VM module dir has that release.
   std::string bz(0x1000, '\0');
   bz.replace(0x202, 4, "HdrS");
+  bz[0x206] = 0x0f;  // boot protocol 2.15: has kernel_version
+  bz[0x207] = 0x02;
   bz[0x20e] = 0x00;
   bz[0x20f] = 0x02;  // string at 0x200 + 0x200
   bz.replace(0x400, 20, "9.9.9-test (x@y) #1\0", 20);
