@@ -14,13 +14,8 @@
 #include "jail/container.h"
 #include "jail/kvm_probe.h"
 #include "jail/vm_argv.h"
-#include "jail/vm_sandbox.h"
-// TEMPORARY until the vmguest branch is merged: its jail/vm_guest.h builds
-// the guest's initramfs.
-#if __has_include("jail/vm_guest.h")
-#define INITOS_VM_GUEST 1
 #include "jail/vm_guest.h"
-#endif
+#include "jail/vm_sandbox.h"
 
 namespace initos {
 inline namespace jail {
@@ -51,7 +46,6 @@ void KillAndReap(pid_t pid, int pidfd) {
 // The guest's initramfs (initos as /init, its config, the keys, the guest
 // kernel's modules) in a sealed memfd.
 Result<unique_fd> GuestInitramfsFor(const VmSpec& spec) {
-#ifdef INITOS_VM_GUEST
   const JailConfig& c = spec.config;
   GuestSpec guest;
   guest.jail_name = c.name;
@@ -66,10 +60,6 @@ Result<unique_fd> GuestInitramfsFor(const VmSpec& spec) {
   if (!modules.ok()) return modules.error();
   guest.modules_root = *modules;
   return GuestInitramfsMemfd(guest);
-#else
-  (void)spec;
-  return Err() << "the guest initramfs builder (jail/vm_guest.h) is not in this build";
-#endif
 }
 
 }  // namespace
