@@ -305,7 +305,8 @@ void JailSupervisor::StartVmJail(Jail& j) {
     j.vm_spec->initos_binary = "/proc/self/fd/" + std::to_string(sealed_self_.get());
   auto started = StartVm(*j.vm_spec);
   if (!started.ok()) {
-    LOG(Error) << "jail " << name << ": " << started.error().str();
+    OnConsole(j, POLLIN);  // QEMU's own words on why it did not start
+    LOG(Error) << started.error().str();
     AfterEnd(j, 127 << 8);
     return;
   }

@@ -89,9 +89,8 @@ Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
 
 // The bundle named by `image` (rootfs.image syntax) opened O_RDONLY |
 // O_CLOEXEC, not verified: a PARTLABEL= partition, or the bundle file of a
-// LABEL=x:/path locator (its filesystem mounted read-only below
-// env.run_dir/image_fs, the file opened without following symlinks and
-// attached to a read-only loop device that goes away with the last fd).
+// LABEL=x:/path locator itself (its filesystem mounted read-only below
+// env.run_dir/image_fs, the file opened without following symlinks).
 // A VM jail's disk: the caller verifies it in full (image/bundle.h).
 Result<unique_fd> OpenBundleImage(const std::string& image, const BootEnv& env,
                                   const std::string& image_fs = "image-fs");
