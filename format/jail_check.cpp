@@ -400,22 +400,6 @@ void CheckNetwork(const JailConfig& j, Problems& p) {
   }
 }
 
-// "DDDD:BB:DD.F" as sysfs names a PCI function (lower-case hex, device
-// 00..1f, function 0..7); "" when fine.
-std::string PciAddressProblem(std::string_view a) {
-  auto hex = [&](size_t from, size_t n) {
-    for (size_t i = from; i < from + n; ++i)
-      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
-    return true;
-  };
-  bool ok = a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
-            a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
-  if (ok) return "";
-  return "\"" + std::string(a) +
-         "\" is not a PCI address as sysfs writes it (domain:bus:device.function, lower-case "
-         "hex, device 00..1f, function 0..7); write e.g. \"0000:01:00.0\" (see lspci -D)";
-}
-
 // kind = "vm": the machine's own keys, and the container keys that have no
 // meaning for QEMU or the guest (refused, never ignored).
 void CheckVm(const JailConfig& j, Problems& p) {
@@ -473,8 +457,8 @@ void CheckVm(const JailConfig& j, Problems& p) {
   for (size_t i = 0; i < j.devices.size(); ++i) {
     const std::string& d = j.devices[i];
     std::string at = "entry " + std::to_string(i + 1) + ": ";
-    if (std::string e = PciAddressProblem(d); !e.empty())
-      p.Add("devices", at + e);
+    if (auto r = ValidatePciAddress(d); !r.ok())
+      p.Add("devices", at + r.error().str());
     else if (!seen.insert(d).second)
       p.Add("devices", at + "\"" + d + "\" is listed twice; list each device once");
   }

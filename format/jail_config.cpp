@@ -321,5 +321,20 @@ Result<void> ValidateTmpfsSize(std::string_view size) {
   return {};
 }
 
+Result<void> ValidatePciAddress(std::string_view a) {
+  auto hex = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i)
+      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
+    return true;
+  };
+  bool ok = a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
+            a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
+  if (ok) return {};
+  return Err() << "\"" << a
+               << "\" is not a PCI address as sysfs writes it (domain:bus:device.function, "
+                  "lower-case hex, device 00..1f, function 0..7); write e.g. \"0000:01:00.0\" (see "
+                  "lspci -D)";
+}
+
 }  // namespace format
 }  // namespace initos

@@ -110,6 +110,17 @@ TEST(JailValuesTest, CgroupAndTmpfsValues) {
     EXPECT_FALSE(ValidateTmpfsSize(bad).ok()) << bad;
 }
 
+TEST(JailValuesTest, PciAddresses) {
+  for (const char* good : {"0000:00:00.0", "0000:01:00.0", "abcd:ef:1f.7", "ffff:ff:10.3"})
+    EXPECT_TRUE(ValidatePciAddress(good).ok()) << good;
+  for (const char* bad :
+       {"", "01:00.0", "0000:01:00", "0000:01:00.8", "0000:01:20.0", "0000:0A:00.0", "0000-01-00.0",
+        "0000:01:00.0 ", "00000:01:00.0", "/dev/vfio/1", "0000:01:00.0,x=1"})
+    EXPECT_FALSE(ValidatePciAddress(bad).ok()) << bad;
+  EXPECT_NE(ValidatePciAddress("1:0.0").error().str().find("e.g. \"0000:01:00.0\""),
+            std::string::npos);
+}
+
 TEST(JailValuesTest, ChainArgvAndNames) {
   JailConfig j;
   EXPECT_TRUE(JailChainArgv(j).empty());

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdint>
 
+#include "format/jail_config.h"
+
 namespace initos {
 inline namespace jail {
 
@@ -41,16 +43,6 @@ Result<void> AddFirmware(const QemuVm& vm, std::vector<std::string>& a) {
 // "virtio-blk" → virtio-blk-pci on q35, virtio-blk-device (mmio) on microvm.
 std::string Virtio(const QemuVm& vm, std::string_view kind) {
   return std::string(kind) + (vm.machine == "microvm" ? "-device" : "-pci");
-}
-
-bool IsPciAddress(std::string_view a) {
-  auto hex = [&](size_t from, size_t n) {
-    for (size_t i = from; i < from + n; ++i)
-      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
-    return true;
-  };
-  return a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
-         a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
 }
 
 Result<void> AddDisks(const QemuVm& vm, std::vector<std::string>& a) {
@@ -144,7 +136,7 @@ Result<void> AddJailDevices(const QemuVm& vm, std::vector<std::string>& a) {
   if (!vm.vfio_devices.empty() && vm.machine != "q35")
     return Err() << "qemu: VFIO passthrough needs machine q35 (microvm has no PCI bus)";
   for (const std::string& d : vm.vfio_devices) {
-    if (!IsPciAddress(d))
+    if (!ValidatePciAddress(d).ok())
       return Err() << "qemu: VFIO device \"" << d
                    << "\" is not a PCI address like \"0000:01:00.0\"";
     a.insert(a.end(), {"-device", "vfio-pci,host=" + d});
