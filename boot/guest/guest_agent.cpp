@@ -272,6 +272,8 @@ int RunGuestAgent(int listen_fd, const AgentOptions& options) {
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       LOG(Error) << "agent: accept: " << std::strerror(errno);
+      // Not a listening socket: nothing will ever come.
+      if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) return 1;
       if (++failures > 100) return 1;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;

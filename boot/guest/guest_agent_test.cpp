@@ -1,13 +1,16 @@
 #include "boot/guest/guest_agent.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
 
 #include "base/file.h"
+#include "base/testing/test_util.h"
 #include "base/unique_fd.h"
 #include "format/vm_channel.h"
 
@@ -197,6 +200,52 @@ TEST(GuestAgentTest, MainRefusesBadArguments) {
   EXPECT_EQ(GuestAgentMain({"--listen-fd"}), 2);
   EXPECT_EQ(GuestAgentMain({"--listen-fd", "x"}), 2);
   EXPECT_EQ(GuestAgentMain({"--bogus"}), 2);
+}
+
+// The real binary: `initos guest-agent` serves every connection of its
+// listening socket (a unix one here: the host has no vsock loopback), each
+// in its own child, so a slow command does not hold up another.
+TEST(GuestAgentTest, TheAgentServesConnectionsConcurrently) {
+  testutil::TempDir dir;
+  const std::string path = dir / "agent.sock";
+  unique_fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener.ok());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  pid_t agent = ::fork();
+  ASSERT_GE(agent, 0);
+  if (agent == 0) {
+    // dup2 onto itself would keep close-on-exec.
+    if (listener.get() == 3)
+      ::fcntl(3, F_SETFD, 0);
+    else
+      ::dup2(listener.get(), 3);
+    ::execl(INITOS_BINARY, kGuestAgentArgv0, kGuestAgentCommand, "--listen-fd", "3", nullptr);
+    ::_exit(127);
+  }
+  listener.reset();
+  auto connect = [&] {
+    unique_fd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return c;
+  };
+  unique_fd slow = connect(), fast = connect();
+  Send(slow.get(), VmFrameType::kExecArgv, EncodeVmArgv({"/bin/sh", "-c", "sleep 2; echo slow"}));
+  Send(fast.get(), VmFrameType::kExecArgv, EncodeVmArgv({"/bin/sh", "-c", "echo fast"}));
+  auto start = std::chrono::steady_clock::now();
+  auto fast_frames = ReadAll(fast.get());
+  auto fast_took = std::chrono::steady_clock::now() - start;
+  auto slow_frames = ReadAll(slow.get());
+  ::kill(agent, SIGKILL);
+  ::waitpid(agent, nullptr, 0);
+  EXPECT_EQ(Joined(fast_frames, VmFrameType::kStdout), "fast\n");
+  EXPECT_LT(fast_took, std::chrono::milliseconds(1500)) << "served one after the other";
+  EXPECT_EQ(Joined(slow_frames, VmFrameType::kStdout), "slow\n");
+  ASSERT_FALSE(slow_frames.empty());
+  EXPECT_EQ(slow_frames.back(), (VmFrame{VmFrameType::kExit, EncodeVmExit(0)}));
 }
 
 }  // namespace
