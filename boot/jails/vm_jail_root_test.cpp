@@ -29,8 +29,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kKernel = "/boot/vmlinuz-6.1.0-57-cloud-amd64";
-constexpr const char* kModules = "/lib/modules/6.1.0-57-cloud-amd64";
+// The guest kernel: $INITOS_QEMU_KERNEL, else Debian's cloud kernel in
+// /boot (as the QEMU tests); its modules are found from its release.
+std::string TestKernel() {
+  if (const char* k = std::getenv("INITOS_QEMU_KERNEL"); k && *k) return k;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/boot", ec)) {
+    std::string name = e.path().filename();
+    if (name.starts_with("vmlinuz-") && name.ends_with("-cloud-amd64")) return e.path();
+  }
+  return "/boot/vmlinuz-6.1.0-57-cloud-amd64";
+}
 constexpr uint32_t kPoolStart = 300000;
 
 std::string Field(const std::string& text, const std::string& name) {
@@ -64,7 +73,9 @@ class VmJailRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::access("/usr/bin/qemu-system-x86_64", X_OK), 0) << "install qemu-system-x86";
-    ASSERT_EQ(::access(kKernel, R_OK), 0) << "the test kernel " << kKernel;
+    kernel_ = TestKernel();
+    ASSERT_EQ(::access(kernel_.c_str(), R_OK), 0)
+        << "no guest kernel " << kernel_ << ": set INITOS_QEMU_KERNEL to a bzImage with modules";
     dir_ = tmp_.path();
     // The guest's root: static busybox and its shell.
     ASSERT_TRUE(MakeDirs(dir_ + "/tree/bin").ok());
@@ -95,9 +106,10 @@ class VmJailRootTest : public ::testing::Test {
     j.kind = JailKind::kVm;
     j.rootfs = "PARTLABEL=vmroot";
     j.rootfs_name = "testos";
-    j.command = {"/bin/sh", "-c", "echo VMJAIL-UP-MARKER; while :; do sleep 1; done"};
-    j.vm.kernel = kKernel;
-    j.vm.kernel_modules = kModules;
+    // Markers are computed at run time: the guest's initos may log the
+    // command line it execs on the same console.
+    j.command = {"/bin/sh", "-c", "echo VMJAIL-UP-$((6*7)); while :; do sleep 1; done"};
+    j.vm.kernel = kernel_;
     j.vm.accel = "tcg";
     j.vm.memory = 256ull << 20;
     j.vm.vsock = false;  // no /dev/vhost-vsock on this host
@@ -181,7 +193,7 @@ class VmJailRootTest : public ::testing::Test {
   }
 
   testutil::TempDir tmp_;
-  std::string dir_;
+  std::string dir_, kernel_;
   JailModeSetup setup_;
   Config config_;
   sigset_t old_mask_;
@@ -193,7 +205,7 @@ class VmJailRootTest : public ::testing::Test {
 TEST_F(VmJailRootTest, BusyboxGuestPrintsRunsConfinedAndStopsViaQmp) {
   Start();
   ASSERT_EQ(jails_->State("vmbox"), JailState::kRunning) << *jails_->StatusText("vmbox");
-  ASSERT_TRUE(RunUntil([&] { return Log().find("VMJAIL-UP-MARKER") != std::string::npos; }, 180))
+  ASSERT_TRUE(RunUntil([&] { return Log().find("VMJAIL-UP-42") != std::string::npos; }, 180))
       << Log();
   pid_t pid = QemuPid();
   ASSERT_GT(pid, 0);
@@ -250,13 +262,13 @@ TEST_F(VmJailRootTest, TamperedBundleIsRefusedBeforeQemuStarts) {
 }
 
 TEST_F(VmJailRootTest, GuestWhoseCommandExitsIsRestartedOnFailure) {
-  config_.jails.jails[0].command = {"/bin/sh", "-c", "echo VMJAIL-ONCE-MARKER; exit 3"};
+  config_.jails.jails[0].command = {"/bin/sh", "-c", "echo VMJAIL-ONCE-$((6*7)); exit 3"};
   config_.jails.jails[0].restart = RestartPolicy::kOnFailure;
   Start();
   ASSERT_EQ(jails_->State("vmbox"), JailState::kRunning) << *jails_->StatusText("vmbox");
   // The guest's PID 1 exits, the kernel panics, QEMU exits nonzero and the
   // policy starts it again: the marker twice.
-  EXPECT_TRUE(RunUntil([&] { return Count(Log(), "VMJAIL-ONCE-MARKER") >= 2; }, 300)) << Log();
+  EXPECT_TRUE(RunUntil([&] { return Count(Log(), "VMJAIL-ONCE-42") >= 2; }, 300)) << Log();
   auto status = jails_->StatusText("vmbox");
   EXPECT_GE(std::atoi(Field(*status, "restarts").c_str()), 1) << *status;
   StopAndCheckNothingLeft();
@@ -289,16 +301,16 @@ TEST_F(VmJailRootTest, InitosJailRunBootsAVmJailUntilItPowersOff) {
                      dir_ + "/jails.sock\"\nuid-pool-start = " + std::to_string(kPoolStart) +
                      "\n[[jail]]\nname = \"vmrun1\"\nkind = \"vm\"\n"
                      "rootfs = \"LABEL=h3vmimgs:/os.bundle\"\nrootfs-name = \"testos\"\n"
-                     "command = [\"/bin/sh\", \"-c\", \"echo VMJAIL-RUN-MARKER; poweroff -f\"]\n"
+                     "command = [\"/bin/sh\", \"-c\", \"echo VMJAIL-RUN-$((6*7)); poweroff -f\"]\n"
                      "kernel = \"" +
-                     std::string(kKernel) + "\"\nkernel-modules = \"" + kModules +
+                     kernel_ +
                      "\"\naccel = \"tcg\"\nmemory = \"256M\"\nvsock = false\n"
                      "restart = \"never\"\n";
   ASSERT_TRUE(WriteStringToFile(dir_ + "/jails.toml", toml).ok());
   auto run = testutil::RunProgram({"timeout", "-s", "KILL", "240", INITOS_BINARY, "jail", "run",
                                    "--once", dir_ + "/jails.toml"});
   EXPECT_EQ(run.status, 0) << run.out << run.err;
-  EXPECT_NE(run.out.find("VMJAIL-RUN-MARKER"), std::string::npos) << run.out << run.err;
+  EXPECT_NE(run.out.find("VMJAIL-RUN-42"), std::string::npos) << run.out << run.err;
   EXPECT_NE(run.err.find("accel tcg (configured), machine microvm, 1 cpu, 256M, no vsock"),
             std::string::npos)
       << run.err;
