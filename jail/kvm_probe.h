@@ -1,8 +1,11 @@
 // Does /dev/kvm really work? An open /dev/kvm is not enough: nested KVM on
-// some hosts accepts every ioctl and then never returns from KVM_RUN. The
-// probe runs a tiny VM (one vcpu, one page of guest code: `hlt`) in a child
-// process and kills it after a timeout, so the caller (PID 1's supervisor)
-// never blocks on a hung vcpu. The answer is cached for the process.
+// some hosts accepts every ioctl and then runs a guest so slowly (a fault
+// per page) that a kernel takes minutes to decompress, or never returns
+// from KVM_RUN. The probe runs a tiny VM in a child process (one vcpu, a
+// few bytes of code that enter protected mode, fill 32 MiB of fresh memory
+// and halt) and kills it after a timeout, so the caller (PID 1's
+// supervisor) never blocks on a hung vcpu. The answer is cached for the
+// process.
 #pragma once
 
 #include <chrono>
@@ -15,7 +18,8 @@ inline namespace jail {
 
 struct KvmProbe {
   bool works = false;
-  std::string why;  // "KVM_RUN reached the guest's hlt", "KVM_RUN hung (killed after 2 s)", ...
+  std::string
+      why;  // "a test VM filled 32 MiB and halted in time", "... did not halt within 2000 ms ..."
 };
 
 // Runs the probe now (no cache): a child creates the VM and runs it; the
