@@ -111,6 +111,29 @@ struct ChildPlan {
   ::_exit(127);
 }
 
+// SpawnOptions::inherit_fds onto 3, 4, ...: every source is first copied
+// above the target range (a source may sit on another's target), the
+// status pipe too (it must outlive the moves); returns the pipe's new fd.
+// No allocation: runs in the child.
+int MoveInheritedFds(const std::vector<int>& fds, int pipe_fd) {
+  const int top = 3 + static_cast<int>(fds.size());
+  if (pipe_fd < top) {
+    int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, top);
+    if (moved < 0) ChildFail(pipe_fd, Stage::kDup);
+    pipe_fd = moved;  // the old number is a target below, or closed on exec
+  }
+  int tmp[kMaxInheritFds];
+  for (size_t i = 0; i < fds.size(); ++i) {
+    tmp[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, top);
+    if (tmp[i] < 0) ChildFail(pipe_fd, Stage::kDup);
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (::dup2(tmp[i], 3 + static_cast<int>(i)) < 0) ChildFail(pipe_fd, Stage::kDup);
+    ::close(tmp[i]);
+  }
+  return pipe_fd;
+}
+
 // Runs in the forked child; never returns.
 [[noreturn]] void RunChild(const SpawnOptions& o, const ChildPlan& plan, int pipe_fd) {
   if (plan.go_read >= 0) {
@@ -163,7 +186,10 @@ struct ChildPlan {
     Result<void> r = o.steps[i].run();
     if (!r.ok()) StepFail(pipe_fd, i, r.error());
   }
-  if (o.close_other_fds && ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+  if (!o.inherit_fds.empty()) pipe_fd = MoveInheritedFds(o.inherit_fds, pipe_fd);
+  const unsigned keep_below = 3 + static_cast<unsigned>(o.inherit_fds.size());
+  if ((o.close_other_fds || !o.inherit_fds.empty()) &&
+      ::close_range(keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     ChildFail(pipe_fd, Stage::kCloseRange);
 
   ResetSignals();
@@ -251,6 +277,12 @@ void ResetSignals() {
 
 Result<pid_t> Spawn(const SpawnOptions& options) {
   if (options.argv.empty() || options.argv[0].empty()) return Err() << "spawn: empty argv";
+  if (options.inherit_fds.size() > kMaxInheritFds)
+    return Err() << "spawn " << options.argv[0] << ": more than " << kMaxInheritFds
+                 << " inherited fds";
+  for (int fd : options.inherit_fds)
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+      return Err() << "spawn " << options.argv[0] << ": inherited fd " << fd << " is not open";
 
   ChildPlan plan;
   plan.file = options.argv[0].c_str();

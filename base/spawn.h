@@ -45,6 +45,8 @@ struct ChildSignals {
 // The calling process's mask and ignored signals now.
 ChildSignals CurrentSignalState();
 
+inline constexpr size_t kMaxInheritFds = 64;
+
 struct SpawnOptions {
   std::vector<std::string> argv;                // argv[0] is searched in PATH if it has no '/'
   std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits environ
@@ -73,6 +75,11 @@ struct SpawnOptions {
   // (close_range): whatever leaked into the parent without O_CLOEXEC never
   // reaches the program (runc's CVE-2024-21626 was one such fd).
   bool close_other_fds = false;
+  // Descriptors the program gets at fixed numbers: inherit_fds[i] becomes
+  // fd 3 + i (without close-on-exec) and every other fd above 2 is closed
+  // on exec, as with close_other_fds. A VM jail's QEMU is told "fd=3" on
+  // its command line and holds nothing else. At most kMaxInheritFds.
+  std::vector<int> inherit_fds;
   // > 0: give up when the child has not reached exec within this time (a
   // step that hangs on a stuck device): its process group (it gets its own
   // unless new_session) and it are SIGKILLed and reaped, and the error is

@@ -305,6 +305,33 @@ TEST(SpawnTest, CloseOtherFdsKeepsLeakedDescriptorsOut) {
   EXPECT_EQ(r->out, "closed\n");
 }
 
+// inherit_fds: the listed fds arrive as 3, 4, ... in order (even when a
+// source already sits on another's target), everything else is closed, and
+// an exec failure after the move is still reported.
+TEST(SpawnTest, InheritFdsAtFixedNumbersAndNothingElse) {
+  testutil::TempDir tmp;
+  ASSERT_TRUE(WriteStringToFile(tmp.path() + "/a", "A").ok());
+  ASSERT_TRUE(WriteStringToFile(tmp.path() + "/b", "B").ok());
+  unique_fd a(::open((tmp.path() + "/a").c_str(), O_RDONLY | O_CLOEXEC));
+  unique_fd b(::open((tmp.path() + "/b").c_str(), O_RDONLY | O_CLOEXEC));
+  int leaked = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  unique_fd guard(leaked);
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | sort -n | tr '\\n' ' '"};
+  o.inherit_fds = {b.get(), a.get()};
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  // ls opens its own directory fd, the lowest free one (5): nothing else.
+  EXPECT_EQ(r->out, "BA0 1 2 3 4 5 ") << "leaked fd " << leaked;
+  o.argv = {"/nonexistent/prog"};
+  auto missing = Spawn(o);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENOENT);
+  EXPECT_TRUE(NoChildLeft());
+  o.inherit_fds = {12345};
+  EXPECT_FALSE(Spawn(o).ok());
+}
+
 TEST(SpawnTest, RejectsEmptyArgv) {
   SpawnOptions o;
   auto r = Spawn(o);

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/options.h"
 #include "base/spawn.h"
+#include "boot/guest/guest_boot.h"
 #include "boot/handover/handover.h"
 #include "boot/initramfs_shutdown.h"
 #include "boot/jails/jail_mode.h"
@@ -429,6 +430,8 @@ Result<void> StageSwitchRoot(Pid1State& s) {
   hooks.on_start = [&s] { s.handover_started = true; };
   hooks.exec = [&s](const std::string& path, const std::vector<std::string>& argv) -> Result<void> {
     RecordBoot(*s.root);
+    // A VM jail's guest: the root is verified and mounted, the OS is next.
+    ReportGuestReadyIfEnabled(s.config, s.root->image.version);
     LOG(Info) << StageDoneLine("switch-root", MonotonicSeconds());
     LOG(Info) << "exec OS init: " << path << " t=" << FormatSeconds(MonotonicSeconds());
     // The OS init starts like the kernel starts us: no blocked signals.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "boot/control.h"
+#include "boot/guest/guest_agent.h"
 #include "boot/initramfs_shutdown.h"
 #include "boot/pid1.h"
 #include "boot/reaper.h"
@@ -46,6 +47,7 @@ constexpr const char kUsage[] =
     "  upgrade COMMAND ...       A/B upgrades: apply, push, receive, status,\n"
     "                            mark-good, mark-bad, rollback; `initos upgrade --help`\n"
     "  sidecar [OPTIONS]         SSH host sidecar supervisor (started by PID 1)\n"
+    "  guest-agent --listen-fd N VM jail guest's vsock agent (started by PID 1)\n"
     "  --version                 print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -106,6 +108,7 @@ int RunCli(int argc, char** argv) {
     return ControlMain(cmd, rest);
   if (cmd == "image") return ImageMain(rest);
   if (cmd == "sidecar") return SidecarMain(rest);
+  if (cmd == kGuestAgentCommand) return GuestAgentMain(rest);
   if (cmd == "status") return StatusMain(rest);
   if (cmd == "logs") return LogsMain(rest);
   if (cmd == "analyze") return AnalyzeMain(rest);

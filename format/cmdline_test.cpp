@@ -223,6 +223,9 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
       {"sidecar.listen", "never"},
       {"sidecar.authorized-keys", "never"},
       {"sidecar.start", "never"},
+      {"init.os-argv", "signed only"},
+      {"guest.jail", "signed only"},
+      {"guest.vsock", "signed only"},
   };
   auto keys = ConfigKeys();
   EXPECT_EQ(keys.size(), kDecided.size());
@@ -233,7 +236,7 @@ TEST(CmdlineOverridePolicyTest, EveryKeyHasADecision) {
     EXPECT_FALSE(k.name.starts_with("jail")) << k.name;
     EXPECT_EQ(k.cmdline, it->second) << k.name;
     // Whatever chooses what runs or what is trusted is never listable.
-    for (std::string_view prefix : {"rootfs.", "state.", "sidecar."}) {
+    for (std::string_view prefix : {"rootfs.", "state.", "sidecar.", "guest."}) {
       if (k.name.starts_with(prefix) && k.name != "rootfs.min-version") {
         EXPECT_TRUE(k.cmdline == "never" || k.cmdline == "signed only") << k.name;
       }

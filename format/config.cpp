@@ -309,6 +309,13 @@ const KeySpec kKeys[] = {
      INT_SETTER(init.failure_delay_s, 0, kMaxS), "pause before a failure reboot/poweroff"},
     {"init.os-init", KeyType::kString, CmdlineRule::kNever, SetOsInit,
      "switch-root: init program of the OS"},
+    {"init.os-argv", KeyType::kStringList, CmdlineRule::kSignedOnly,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       INITOS_TRY(CheckArgv(v.list, true));
+       c.init.os_argv = v.list;
+       return {};
+     },
+     "switch-root: argv exec'd as the OS's PID 1 instead of os-init"},
     {"init.log-level", KeyType::kString, CmdlineRule::kListable, SetLogLevel,
      "lowest severity logged: emerg..debug"},
     {"init.env", KeyType::kStringTable, CmdlineRule::kNever, SetEnv,
@@ -419,6 +426,19 @@ const KeySpec kKeys[] = {
     {"sidecar.start", KeyType::kString, CmdlineRule::kNever,
      ENUM_SETTER(sidecar.start, kSidecarStartNames),
      "switch-root: start the sidecar before handover or from a systemd unit"},
+    {"guest.jail", KeyType::kString, CmdlineRule::kSignedOnly,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       if (!v.str.empty()) INITOS_TRY(ValidateJailName(v.str));
+       c.guest.jail = v.str;
+       return {};
+     },
+     "VM jail guest: the jail's name, for the READY report"},
+    {"guest.vsock", KeyType::kBool, CmdlineRule::kSignedOnly,
+     [](Config& c, const KeyValue& v) -> Result<void> {
+       c.guest.vsock = v.boolean;
+       return {};
+     },
+     "VM jail guest: run the vsock agent and report READY to the host"},
 };
 
 #undef INT_SETTER
@@ -646,11 +666,36 @@ void CheckConsistency(const Config& c, std::string_view file,
             "create = false"});
   // Formatting destroys data: the partition must be named by something only
   // the signed config knows, not by a label anyone can give a partition.
-  if (c.state.create && !c.state.device.starts_with("PARTUUID=") && c.state.partition_type.empty())
+  // SERIAL= names a whole disk the VM jail supervisor attached with that
+  // serial; a disk inside the guest cannot rename itself.
+  if (c.state.create && !c.state.device.starts_with("PARTUUID=") &&
+      !c.state.device.starts_with("SERIAL=") && c.state.partition_type.empty())
     problems.push_back(ConfigProblem{
         std::string(file), 0, "state.create",
         "create = true needs the partition identified by more than a label: set "
         "state.partition-type = \"GUID\" (sgdisk -t N:GUID) or state.device = \"PARTUUID=...\"",
+        true});
+  if (c.state.device.starts_with("SERIAL=") && !c.state.partition_type.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "state.partition-type",
+        "state.device = \"" + c.state.device +
+            "\" is a whole disk, which has no partition type to check; remove partition-type",
+        true});
+  if (!c.init.os_argv.empty() && !c.init.os_init.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "init.os-argv",
+        "init.os-argv and init.os-init are both set; keep one (os-argv is the whole argv of the "
+        "OS's first program)",
+        true});
+  if (!c.init.os_argv.empty() && c.init.mode != InitMode::kSwitchRoot)
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "init.os-argv",
+        "init.os-argv is only used by mode = \"switch-root\"; set that mode or remove os-argv",
+        true});
+  if (c.guest.vsock && c.guest.jail.empty())
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "guest.vsock",
+        "guest.vsock needs guest.jail, the name the READY report carries; set jail = \"NAME\"",
         true});
   if (!c.rootfs.image.empty() && c.rootfs.name.empty())
     problems.push_back(ConfigProblem{
@@ -707,7 +752,7 @@ bool IsFatalKey(std::string_view key) {
     return spec->cmdline == CmdlineRule::kNever || spec->cmdline == CmdlineRule::kSignedOnly;
   if (IsJailKey(key)) return true;
   std::string_view section = key.substr(0, key.find('.'));
-  return section == "rootfs" || section == "state" || section == "sidecar";
+  return section == "rootfs" || section == "state" || section == "sidecar" || section == "guest";
 }
 
 // ---- kernel command-line values -------------------------------------------

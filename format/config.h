@@ -57,7 +57,10 @@ struct InitConfig {
   std::map<std::string, std::string> env;  // environment for the main program
   std::map<int, SignalAction> signals;     // signal number → action (defaults filled in)
   std::string os_init;                     // switch-root: init of the OS ("" = search)
-  std::string log_level = "info";          // emerg..debug
+  // switch-root: the whole argv exec'd as the OS's PID 1 instead of os_init
+  // (a VM jail's chain). Signed config only; refused together with os_init.
+  std::vector<std::string> os_argv;
+  std::string log_level = "info";  // emerg..debug
   // Keys the kernel command line may set outside development mode (signed
   // config only). Keys that choose what runs or what is trusted can never be
   // listed (ConfigKeyInfo::cmdline says which).
@@ -111,11 +114,21 @@ struct SidecarConfig {
   bool operator==(const SidecarConfig&) const = default;
 };
 
+// [guest]: written only by a VM jail's supervisor into the guest's
+// initramfs (jail/vm_guest.h); signed-only, never from the command line.
+struct GuestConfig {
+  std::string jail;    // the jail's name, reported in the READY line
+  bool vsock = false;  // start the agent and report READY over vsock
+
+  bool operator==(const GuestConfig&) const = default;
+};
+
 struct Config {
   InitConfig init;
   RootfsConfig rootfs;
   StateConfig state;
   SidecarConfig sidecar;
+  GuestConfig guest;
   JailsConfig jails;  // [jails] and [[jail]] (format/jail_config.h)
 
   bool operator==(const Config&) const = default;

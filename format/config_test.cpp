@@ -262,19 +262,22 @@ TEST(ConfigTest, SignalNames) {
 
 TEST(ConfigTest, ImageSpecs) {
   for (const char* good : {"", "PARTLABEL=root_a", "LABEL=imgs", "LABEL=imgs:/os/v1.bundle",
-                           "LABEL=a.b-c+d:/x.bundle"})
+                           "LABEL=a.b-c+d:/x.bundle", "SERIAL=initos-rootfs"})
     EXPECT_TRUE(ValidateImageSpec(good).ok()) << good;
   for (const char* bad :
        {"UUID=1234", "/dev/vda", "LABEL=", "PARTLABEL=a:/x.bundle", "LABEL=imgs:os.bundle",
         "LABEL=imgs:/os/v1.img", "LABEL=imgs:/../x.bundle", "LABEL=has space",
-        "LABEL=imgs:", "LABEL=a/b", "LABEL=0123456789012345678901234567890123456"})
+        "LABEL=imgs:", "LABEL=a/b", "LABEL=0123456789012345678901234567890123456",
+        "SERIAL=", "SERIAL=a:/x.bundle", "SERIAL=123456789012345678901"})
     EXPECT_FALSE(ValidateImageSpec(bad).ok()) << bad;
   ConfigProblem p = OnlyProblem("[rootfs]\nimage = \"/dev/vda\"");
   EXPECT_EQ(p.key, "rootfs.image");
-  EXPECT_NE(p.message.find("expected PARTLABEL=name, LABEL=name or LABEL=name:/path/file.bundle"),
+  EXPECT_NE(p.message.find("expected PARTLABEL=name, LABEL=name, LABEL=name:/path/file.bundle or "
+                           "SERIAL=serial"),
             std::string::npos);
   EXPECT_FALSE(ParseConfig("[state]\ndevice = \"LABEL=x:/a.bundle\"", "f").problems.empty());
   EXPECT_TRUE(ParseConfig("[state]\ndevice = \"LABEL=state\"", "f").problems.empty());
+  EXPECT_TRUE(ParseConfig("[state]\ndevice = \"SERIAL=initos-state\"", "f").problems.empty());
 }
 
 TEST(ConfigTest, ListenAddresses) {
@@ -379,6 +382,62 @@ TEST(ConfigTest, StateCreateNeedsPartLabel) {
       "f", "initos.state.create=1");
   ASSERT_EQ(l.problems.size(), 1u) << Joined(l.problems);
   EXPECT_EQ(l.problems[0].key, "state.create");
+}
+
+// A whole disk the VM supervisor made and named: create needs no partition
+// type (there is no partition), and a partition type cannot be checked.
+TEST(ConfigTest, StateCreateOnSerialDisk) {
+  EXPECT_TRUE(ParseConfig("[state]\ndevice = \"SERIAL=initos-state\"\ncreate = true\n", "f")
+                  .problems.empty());
+  ConfigProblem p = OnlyProblem(
+      "[state]\ndevice = \"SERIAL=initos-state\"\n"
+      "partition-type = \"4d21b016-b534-45c2-a9fb-5c16e091fd2d\"\n");
+  EXPECT_EQ(p.key, "state.partition-type");
+  EXPECT_TRUE(p.fatal);
+}
+
+TEST(ConfigTest, OsArgvAndGuest) {
+  ParsedConfig p = ParseConfig(
+      "[init]\nmode = \"switch-root\"\nos-argv = [\"/sbin/init\", \"--jail\", \"web\"]\n"
+      "[guest]\njail = \"web\"\nvsock = true\n",
+      "f");
+  ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
+  EXPECT_EQ(p.config.init.os_argv, (std::vector<std::string>{"/sbin/init", "--jail", "web"}));
+  EXPECT_EQ(p.config.guest.jail, "web");
+  EXPECT_TRUE(p.config.guest.vsock);
+
+  ConfigProblem both = OnlyProblem(
+      "[init]\nmode = \"switch-root\"\nos-init = \"/sbin/init\"\nos-argv = [\"/bin/sh\"]\n");
+  EXPECT_EQ(both.key, "init.os-argv");
+  EXPECT_TRUE(both.fatal);
+  EXPECT_NE(both.message.find("os-init"), std::string::npos);
+  ConfigProblem mode = OnlyProblem("[init]\nos-argv = [\"/bin/sh\"]\n");
+  EXPECT_EQ(mode.key, "init.os-argv");
+  EXPECT_TRUE(mode.fatal);
+  ConfigProblem relative =
+      OnlyProblem("[init]\nmode = \"switch-root\"\nos-argv = [\"sh\", \"-c\", \"x\"]\n");
+  EXPECT_EQ(relative.key, "init.os-argv");
+  EXPECT_TRUE(relative.fatal);
+  ConfigProblem noname = OnlyProblem("[guest]\nvsock = true\n");
+  EXPECT_EQ(noname.key, "guest.vsock");
+  EXPECT_TRUE(noname.fatal);
+  ConfigProblem badname = OnlyProblem("[guest]\njail = \"a/b\"\n");
+  EXPECT_EQ(badname.key, "guest.jail");
+  EXPECT_TRUE(badname.fatal);
+  ConfigProblem typo = OnlyProblem("[guest]\nvsok = true\n");
+  EXPECT_TRUE(typo.fatal) << typo.str();
+
+  // Never from the kernel command line, not even in development mode.
+  Config c = p.config;
+  c.rootfs.insecure_dev_mode = true;
+  for (auto [key, value] :
+       {std::pair{"init.os-argv", "/bin/sh"}, {"guest.jail", "other"}, {"guest.vsock", "false"}}) {
+    auto r = ApplyOverride(c, key, value);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_NE(r.error().message.find("signed config"), std::string::npos) << key;
+  }
+  EXPECT_EQ(c.guest.jail, "web");
+  EXPECT_EQ(c.init.os_argv.size(), 3u);
 }
 
 TEST(ConfigTest, SignalDefaultsDoNotOverrideConfig) {

@@ -116,7 +116,7 @@ std::string PlainAbsolutePathProblem(std::string_view path) {
 Result<void> ValidateImageSpec(std::string_view spec) {
   if (spec.empty()) return {};
   constexpr std::string_view kHint =
-      "; expected PARTLABEL=name, LABEL=name or LABEL=name:/path/file.bundle";
+      "; expected PARTLABEL=name, LABEL=name, LABEL=name:/path/file.bundle or SERIAL=serial";
   if (spec.starts_with("PARTLABEL=")) {
     std::string_view label = spec.substr(10);
     if (label.find(':') != std::string_view::npos)
@@ -131,6 +131,7 @@ Result<void> ValidateImageSpec(std::string_view spec) {
     if (colon == std::string_view::npos) return {};
     return ValidateBundlePath(rest.substr(colon + 1));
   }
+  if (spec.starts_with("SERIAL=")) return ValidateDiskSerial(spec.substr(7));
   return Err() << "invalid image \"" << spec << "\"" << kHint;
 }
 
@@ -139,8 +140,22 @@ Result<void> ValidateDeviceSpec(std::string_view spec) {
   if (spec.starts_with("LABEL=")) return ValidateLabel("LABEL", spec.substr(6));
   if (spec.starts_with("PARTLABEL=")) return ValidateLabel("PARTLABEL", spec.substr(10));
   if (spec.starts_with("PARTUUID=")) return ValidateGuid(spec.substr(9));
+  if (spec.starts_with("SERIAL=")) return ValidateDiskSerial(spec.substr(7));
   return Err() << "invalid device \"" << spec
-               << "\"; expected LABEL=name, PARTLABEL=name or PARTUUID=guid";
+               << "\"; expected LABEL=name, PARTLABEL=name, PARTUUID=guid or SERIAL=serial";
+}
+
+Result<void> ValidateDiskSerial(std::string_view serial) {
+  constexpr size_t kMaxSerial = 20;  // VIRTIO_BLK_ID_BYTES
+  if (serial.empty()) return Err() << "empty SERIAL; write e.g. SERIAL=initos-rootfs";
+  if (serial.size() > kMaxSerial)
+    return Err() << "SERIAL \"" << serial << "\" is longer than " << kMaxSerial
+                 << " characters (virtio-blk keeps 20)";
+  for (char c : serial)
+    if (!IsLabelChar(c))
+      return Err() << "SERIAL \"" << serial << "\" contains '" << c
+                   << "'; serials may only use letters, digits and . _ - +";
+  return {};
 }
 
 Result<void> ValidateGuid(std::string_view g) {

@@ -11,8 +11,10 @@
 namespace initos {
 inline namespace format {
 
-// "PARTLABEL=name", "LABEL=name" or "LABEL=name:/abs/path/file.bundle"
-// (a bundle file inside the filesystem with that label). "" means no image.
+// "PARTLABEL=name", "LABEL=name", "LABEL=name:/abs/path/file.bundle" (a
+// bundle file inside the filesystem with that label) or "SERIAL=serial" (a
+// whole disk holding the bundle, as a VM jail's guest sees it). "" means no
+// image.
 Result<void> ValidateImageSpec(std::string_view spec);
 
 // Why `path` is not a plain absolute path, "" when it is: not absolute, an
@@ -20,8 +22,13 @@ Result<void> ValidateImageSpec(std::string_view spec);
 // (list separators on the kernel command line; a way to smuggle a path).
 std::string PlainAbsolutePathProblem(std::string_view path);
 
-// "LABEL=name", "PARTLABEL=name" or "PARTUUID=guid" (no path). "" means none.
+// "LABEL=name", "PARTLABEL=name", "PARTUUID=guid" or "SERIAL=serial" (no
+// path). "" means none.
 Result<void> ValidateDeviceSpec(std::string_view spec);
+
+// A whole disk's serial number as virtio-blk carries it: 1 to 20 letters,
+// digits and . _ - + (VIRTIO_BLK_ID_BYTES).
+Result<void> ValidateDiskSerial(std::string_view serial);
 
 // A GUID written 8-4-4-4-12 hex digits (GPT partition and type GUIDs).
 Result<void> ValidateGuid(std::string_view guid);

@@ -12,15 +12,12 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "format/config.h"
-#include "os/modules.h"
+#include "os/initramfs_tree.h"
 #include "sidecar/sidecar_files.h"
 
 namespace initos {
 inline namespace image {
 namespace {
-
-// Directories PID 1 mounts on or writes to before anything else exists.
-constexpr const char* kBaseDirs[] = {"dev", "proc", "sys", "run", "tmp", "root", "etc/initos"};
 
 template <typename Phdr>
 Result<bool> HasInterp(int fd, const std::string& path, uint64_t phoff, uint16_t phnum,
@@ -90,23 +87,9 @@ Result<void> AddModules(CpioArchive& ar, const InitramfsSpec& spec,
   }
   const std::string root =
       spec.modules_root.empty() ? "/lib/modules/" + spec.kver : spec.modules_root;
-  auto db = ReadModuleDb(root);
-  if (!db.ok()) return db.error();
-  auto res = ResolveModules(*db, names, root,
-                            "check the name and --kver (names come from --module and the "
-                            "[init] modules of --config)");
-  if (!res.ok()) return res.error();
-  const std::string dir = "lib/modules/" + spec.kver;
-  for (const auto& rel : res->load) {
-    INITOS_TRY(AddHostPath(ar, root + "/" + rel, dir + "/" + rel, true));
-  }
-  // Only the modules we ship: PID 1 must not resolve to a file that is absent.
-  INITOS_TRY(ar.AddFile(dir + "/modules.dep", FormatModulesDep(*db, res->load)));
-  std::string builtin_path = root + "/modules.builtin";
-  if (::access(builtin_path.c_str(), F_OK) == 0) {
-    INITOS_TRY(ar.AddFileFromPath(dir + "/modules.builtin", builtin_path, 0644));
-  }
-  return {};
+  return AddInitramfsModules(ar, root, spec.kver, names,
+                             "check the name and --kver (names come from --module and the "
+                             "[init] modules of --config)");
 }
 
 // A host file (symlinks followed) with its permission bits; already present
@@ -180,11 +163,7 @@ Result<bool> ConfigWantsMkfs(const std::string& config_path) {
 
 Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
   CpioArchive ar;
-  for (const char* d : kBaseDirs) INITOS_TRY(ar.AddDirectory(d, 0755));
-  INITOS_TRY(ar.AddDirectory("tmp", 01777));
-  INITOS_TRY(ar.AddDirectory("root", 0700));
-  // The kernel opens /dev/console for PID 1's stdio before devtmpfs exists.
-  INITOS_TRY(ar.AddDevice("dev/console", CpioType::kCharDevice, 5, 1, 0600));
+  INITOS_TRY(AddInitramfsSkeleton(ar));
 
   auto dyn = IsDynamicElf(spec.initos_path);
   if (!dyn.ok()) return Wrap(dyn.error(), "--initos");

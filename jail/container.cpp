@@ -211,21 +211,25 @@ void CleanUpContainer(const ContainerSpec& spec, const StartedContainer& started
 }
 
 Result<unique_fd> SealedSelf() {
-  unique_fd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  if (!exe.ok()) return ErrnoError() << "open /proc/self/exe";
+  return SealedCopy("/proc/self/exe", "initos");
+}
+
+Result<unique_fd> SealedCopy(const std::string& path, const char* memfd_name) {
+  unique_fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src.ok()) return ErrnoError() << "open " << path;
   struct stat st {};
-  if (::fstat(exe.get(), &st) != 0) return ErrnoError() << "stat /proc/self/exe";
-  unique_fd mem(::memfd_create("initos", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!mem.ok()) return ErrnoError() << "memfd_create for the sealed initos";
+  if (::fstat(src.get(), &st) != 0) return ErrnoError() << "stat " << path;
+  unique_fd mem(::memfd_create(memfd_name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!mem.ok()) return ErrnoError() << "memfd_create for a sealed copy of " << path;
   off_t off = 0;
   while (off < st.st_size) {
-    ssize_t n = ::sendfile(mem.get(), exe.get(), &off, static_cast<size_t>(st.st_size - off));
+    ssize_t n = ::sendfile(mem.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoError() << "copy initos into the memfd";
+    if (n <= 0) return ErrnoError() << "copy " << path << " into the memfd";
   }
   if (::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
       0)
-    return ErrnoError() << "seal the initos memfd";
+    return ErrnoError() << "seal the memfd of " << path;
   return mem;
 }
 

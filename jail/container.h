@@ -58,6 +58,9 @@ void CleanUpContainer(const ContainerSpec& spec, const StartedContainer& started
 // The initos binary (/proc/self/exe) copied into a memfd, sealed against
 // writes, CLOEXEC: what a jail's reaper is exec'd from.
 Result<unique_fd> SealedSelf();
+// The same for any file (a VM jail's kernel): a copy nobody can change
+// under QEMU, which opens it as /proc/self/fd/N (memfd inodes are 0777).
+Result<unique_fd> SealedCopy(const std::string& path, const char* memfd_name);
 
 // `initos jail exec`: a process entering the running jail through its pidfd
 // (setns on every namespace it has), into its cgroup, with its uid/gid,

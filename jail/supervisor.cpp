@@ -29,7 +29,15 @@ struct JailSupervisor::Jail {
   unique_fd console_master, console_slave;
   std::optional<std::string> rootfs;  // prepared once, kept across restarts
   std::unique_ptr<ContainerSpec> spec;
-  StartedContainer started;
+  StartedContainer started;  // a VM jail: pid and cgroup only (its pidfd is in vm)
+  // kind = "vm": the verified bundle (kept across restarts), the spec of
+  // the running QEMU and its handles (QMP).
+  std::optional<VmRootfs> vm_rootfs;
+  std::unique_ptr<VmSpec> vm_spec;
+  StartedVm vm;
+  bool qmp_watched = false;
+  bool quit_sent = false;    // a VM that ignored the powerdown got QMP quit
+  bool guest_reset = false;  // QMP said the guest reset or panicked (QEMU still exits 0)
   bool stop_requested = false;
   bool kill_sent = false;
   bool restart_now = false;  // `initos jail restart`: start again once it ended
@@ -97,8 +105,10 @@ JailSupervisor::JailSupervisor(JailsConfig config, Supervision& loop, JailHooks 
 }
 
 JailSupervisor::~JailSupervisor() {
-  for (auto& j : jails_)
+  for (auto& j : jails_) {
     if (j->console_master.ok()) loop_.UnwatchFd(j->console_master.get());
+    if (j->qmp_watched) loop_.UnwatchFd(j->vm.qmp->fd());
+  }
 }
 
 Result<void> JailSupervisor::Prepare() {
@@ -109,8 +119,10 @@ Result<void> JailSupervisor::Prepare() {
     j.uid_map = (*ranges)[i];
     j.gid_map = j.config.gid_map.value_or(j.uid_map);
   }
-  bool any_reaper =
-      std::any_of(jails_.begin(), jails_.end(), [](const auto& j) { return j->config.reaper; });
+  // A VM jail's guest initramfs runs this very binary as its /init.
+  bool any_reaper = std::any_of(jails_.begin(), jails_.end(), [this](const auto& j) {
+    return j->config.reaper || (j->config.kind == JailKind::kVm && hooks_.guest_initos.empty());
+  });
   if (any_reaper) {
     auto self = SealedSelf();
     if (!self.ok())
@@ -217,6 +229,9 @@ void JailSupervisor::StartJail(Jail& j) {
   const std::string& name = j.config.name;
   j.stop_requested = false;
   j.kill_sent = false;
+  j.quit_sent = false;
+  j.guest_reset = false;
+  if (j.config.kind == JailKind::kVm) return StartVmJail(j);
   if (!j.rootfs) {
     auto root = hooks_.prepare_rootfs ? hooks_.prepare_rootfs(j.config, j.uid_map, j.gid_map)
                                       : Result<std::string>(j.config.rootfs);
@@ -258,6 +273,75 @@ void JailSupervisor::StartJail(Jail& j) {
             << j.started.pid << ")";
 }
 
+void JailSupervisor::StartVmJail(Jail& j) {
+  const std::string& name = j.config.name;
+  if (!j.vm_rootfs) {
+    auto root = hooks_.prepare_vm_rootfs
+                    ? hooks_.prepare_vm_rootfs(j.config)
+                    : Result<VmRootfs>(Err() << "no verifier for VM bundles (prepare_vm_rootfs)");
+    if (!root.ok()) {
+      // A bundle that fails verification stays refused: restarting cannot fix it.
+      LOG(Error) << "jail " << name << ": " << root.error().str() << "; not started";
+      j.state = JailState::kFailed;
+      j.last_exit = root.error().str();
+      return;
+    }
+    j.vm_rootfs = *root;
+  }
+  if (auto c = NewConsole(j); !c.ok()) {
+    LOG(Error) << "jail " << name << ": " << c.error().str();
+    AfterEnd(j, 127 << 8);
+    return;
+  }
+  j.vm_spec = std::make_unique<VmSpec>();
+  j.vm_spec->config = j.config;
+  j.vm_spec->rootfs = *j.vm_rootfs;
+  j.vm_spec->host_id = j.uid_map.host;
+  j.vm_spec->cgroup_parent = hooks_.cgroup_parent;
+  j.vm_spec->console_fd = j.console_slave.get();
+  if (!hooks_.guest_initos.empty())
+    j.vm_spec->initos_binary = hooks_.guest_initos;
+  else if (sealed_self_.ok())
+    j.vm_spec->initos_binary = "/proc/self/fd/" + std::to_string(sealed_self_.get());
+  auto started = StartVm(*j.vm_spec);
+  if (!started.ok()) {
+    OnConsole(j, POLLIN);  // QEMU's own words on why it did not start
+    LOG(Error) << started.error().str();
+    AfterEnd(j, 127 << 8);
+    return;
+  }
+  j.vm = std::move(*started);
+  j.started.pid = j.vm.pid;
+  j.started.cgroup = j.vm.cgroup;
+  auto w = loop_.Watch(j.id, j.vm.pid);
+  if (!w.ok()) LOG(Warning) << "jail " << name << ": " << w.error().str();
+  loop_.WatchFd(j.vm.qmp->fd(), POLLIN, [this, &j](short) {
+    OnQmp(j);
+    return false;
+  });
+  j.qmp_watched = true;
+  j.state = JailState::kRunning;
+  j.started_at = MonotonicSeconds();
+  CheckHealthy();
+  LOG(Info) << "jail " << name << " started (vm, QEMU pid " << j.vm.pid << ")";
+}
+
+// QEMU's events: logged (SHUTDOWN, GUEST_PANICKED, ...); the socket closing
+// means QEMU is going away, which its exit reports.
+void JailSupervisor::OnQmp(Jail& j) {
+  auto events = j.vm.qmp->DrainEvents();
+  if (!events.ok()) {
+    loop_.UnwatchFd(j.vm.qmp->fd());
+    j.qmp_watched = false;
+    return;
+  }
+  for (const QmpMessage& e : *events) {
+    LOG(Info) << "jail " << j.config.name << ": QEMU event " << e.event
+              << (e.data.empty() ? "" : " " + e.data);
+    j.guest_reset = j.guest_reset || QmpGuestResetOrPanic(e);
+  }
+}
+
 bool JailSupervisor::Owns(Supervision::ChildId id) const {
   return id >= kFirstJailId;
 }
@@ -276,7 +360,23 @@ void JailSupervisor::OnExit(Supervision::ChildId id, int status) {
   // Its last words may still sit in the console: take them before a
   // caller (jail run --once, shutdown) stops reading.
   if (j->console_master.ok()) OnConsole(*j, POLLIN);
-  CleanUpContainer(*j->spec, j->started);
+  if (j->config.kind == JailKind::kVm) {
+    // QEMU's last events are still in the socket: a guest that rebooted or
+    // panicked (its PID 1 died) made QEMU exit 0 under -no-reboot, but it
+    // did not power off: that is a failure for the restart policy.
+    if (j->qmp_watched) OnQmp(*j);
+    if (j->guest_reset && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !j->stop_requested) {
+      LOG(Warning) << "jail " << j->config.name
+                   << ": the guest rebooted or panicked instead of powering off";
+      status = 1 << 8;
+    }
+    if (j->qmp_watched) loop_.UnwatchFd(j->vm.qmp->fd());
+    j->qmp_watched = false;
+    if (j->vm_spec) CleanUpVm(*j->vm_spec, j->vm);
+    j->vm = StartedVm{};
+  } else {
+    CleanUpContainer(*j->spec, j->started);
+  }
   j->started = StartedContainer{};
   AfterEnd(*j, status);
 }
@@ -334,6 +434,16 @@ void JailSupervisor::OnDeadline(Supervision::ChildId id) {
   if (j->state == JailState::kBackoff) {
     j->state = JailState::kWaiting;
     StartWaiting();
+  } else if (j->state == JailState::kStopping && j->config.kind == JailKind::kVm && !j->quit_sent &&
+             j->vm.qmp) {
+    // The guest ignored the power button: QEMU quits (its disks flushed)
+    // on QMP's order; SIGKILL follows if even that does not end it.
+    LOG(Warning) << "jail " << j->config.name << " did not power down within "
+                 << j->config.stop_timeout_ms << " ms; telling QEMU to quit";
+    j->quit_sent = true;
+    if (auto q = j->vm.qmp->Quit(std::chrono::milliseconds(0)); !q.ok())
+      LOG(Warning) << "jail " << j->config.name << ": " << q.error().str();
+    loop_.SetDeadline(id, MonotonicSeconds() + 2);
   } else if (j->state == JailState::kStopping && !j->kill_sent) {
     LOG(Warning) << "jail " << j->config.name << " did not stop within "
                  << j->config.stop_timeout_ms << " ms of " << SignalName(j->config.stop_signal)
@@ -354,8 +464,17 @@ Result<void> JailSupervisor::Stop(const std::string& name) {
   if (j->state != JailState::kRunning) return {};
   j->stop_requested = true;
   j->state = JailState::kStopping;
-  LOG(Info) << "jail " << name << ": stopping with " << SignalName(j->config.stop_signal);
-  if (!loop_.Signal(j->id, j->config.stop_signal)) loop_.Signal(j->id, SIGKILL);
+  if (j->config.kind == JailKind::kVm) {
+    // ACPI power button: a guest that listens shuts down and QEMU exits 0.
+    LOG(Info) << "jail " << name << ": stopping with an ACPI powerdown (QMP)";
+    if (auto p = RequestVmPowerdown(j->vm); !p.ok()) {
+      LOG(Warning) << "jail " << name << ": " << p.error().str() << "; sending SIGTERM to QEMU";
+      if (!loop_.Signal(j->id, SIGTERM)) loop_.Signal(j->id, SIGKILL);
+    }
+  } else {
+    LOG(Info) << "jail " << name << ": stopping with " << SignalName(j->config.stop_signal);
+    if (!loop_.Signal(j->id, j->config.stop_signal)) loop_.Signal(j->id, SIGKILL);
+  }
   loop_.SetDeadline(j->id, MonotonicSeconds() + j->config.stop_timeout_ms / 1000.0);
   return {};
 }
@@ -450,6 +569,13 @@ Result<std::string> JailSupervisor::StatusText(const std::string& name) const {
   }
   if (j->config.kind == JailKind::kUnprivileged)
     out << "uid-map: 0 " << j->uid_map.host << " " << j->uid_map.count << "\n";
+  if (j->config.kind == JailKind::kVm) {
+    out << "qemu-uid: " << j->uid_map.host << "\n";
+    if (j->state == JailState::kRunning || j->state == JailState::kStopping)
+      out << "accel: " << j->vm.accel << "\n"
+          << "vsock: " << (j->vm.cid ? "cid " + std::to_string(j->vm.cid) : std::string("no"))
+          << "\n";
+  }
   out << "rootfs: " << j->config.rootfs << "\n"
       << "restarts: " << j->restarts.size() << "\n";
   if (!j->last_exit.empty()) out << "last: " << j->last_exit << "\n";
@@ -478,6 +604,11 @@ Result<pid_t> JailSupervisor::Exec(const std::string& name, const std::vector<st
   if (j->state != JailState::kRunning)
     return Err() << "jail " << name << " is " << JailStateName(j->state)
                  << "; start it first (initos jail start " << name << ")";
+  if (j->config.kind == JailKind::kVm)
+    return Err() << "jail " << name
+                 << ": exec into a VM jail goes over its vsock agent channel, which is not "
+                    "implemented yet; use `initos jail console "
+                 << name << "`";
   ExecSpec spec;
   spec.container = j->spec.get();
   spec.jail_pidfd = j->started.pidfd.get();

@@ -23,6 +23,7 @@
 #include "format/jail_config.h"
 #include "jail/container.h"
 #include "jail/log_ring.h"
+#include "jail/vm.h"
 
 namespace initos {
 inline namespace jail {
@@ -34,6 +35,13 @@ struct JailHooks {
   std::function<Result<std::string>(const JailConfig&, const IdRange& uids, const IdRange& gids)>
       prepare_rootfs;
   std::function<void(const JailConfig&)> release_rootfs;
+  // kind = "vm": the jail's bundle located, opened read-only and verified in
+  // full on the host (signature, manifest name, version floor, every
+  // block) before QEMU starts; QEMU gets the fd as the guest's disk.
+  std::function<Result<VmRootfs>(const JailConfig&)> prepare_vm_rootfs;
+  // The initos binary a VM guest's initramfs runs as /init: "" = this very
+  // binary (sealed, as the reaper); tests that are not initos name it.
+  std::string guest_initos;
   // Rotated log files go to log_base/jails/logs: log_base is the state
   // partition's mount point ("" = memory only).
   std::string log_base;
@@ -96,6 +104,8 @@ class JailSupervisor {
   const Jail* Find(const std::string& name) const;
   Jail* ById(Supervision::ChildId id);
   void StartJail(Jail& j);
+  void StartVmJail(Jail& j);
+  void OnQmp(Jail& j);
   void StartWaiting();
   // mark-good-after-s: arm the check for the latest start + the delay, or
   // report healthy when every jail has been running that long.

@@ -14,6 +14,11 @@ bool Overlap(const IdRange& a, const IdRange& b) {
   return a.count != 0 && b.count != 0 && a.host < b_end && b.host < a_end;
 }
 
+// Unprivileged jails map the range; a VM jail's QEMU runs as its first id.
+bool UsesRange(const JailConfig& j) {
+  return j.kind == JailKind::kUnprivileged || j.kind == JailKind::kVm;
+}
+
 std::string Describe(const IdRange& r) {
   return std::to_string(r.host) + "+" + std::to_string(r.count);
 }
@@ -26,7 +31,7 @@ Result<std::vector<IdRange>> AllocateUidRanges(const JailsConfig& config) {
   // Explicit ranges first: each checked on its own and against the others.
   for (size_t i = 0; i < jails.size(); ++i) {
     const JailConfig& j = jails[i];
-    if (j.kind != JailKind::kUnprivileged || !j.uid_map) continue;
+    if (!UsesRange(j) || !j.uid_map) continue;
     const IdRange& r = *j.uid_map;
     if (r.count == 0) {
       return Err() << "jail " << j.name << " (line " << j.line << "): uid-map " << Describe(r)
@@ -41,8 +46,7 @@ Result<std::vector<IdRange>> AllocateUidRanges(const JailsConfig& config) {
                    << " runs past the largest uid 4294967294; lower host or count";
     }
     for (size_t k = 0; k < i; ++k) {
-      if (jails[k].kind == JailKind::kUnprivileged && jails[k].uid_map &&
-          Overlap(r, *jails[k].uid_map)) {
+      if (UsesRange(jails[k]) && jails[k].uid_map && Overlap(r, *jails[k].uid_map)) {
         return Err() << "jail " << j.name << " (line " << j.line << "): uid-map " << Describe(r)
                      << " overlaps jail " << jails[k].name << "'s " << Describe(*jails[k].uid_map)
                      << "; give each jail its own range";
@@ -57,7 +61,7 @@ Result<std::vector<IdRange>> AllocateUidRanges(const JailsConfig& config) {
   uint64_t next = 0;
   for (size_t i = 0; i < jails.size(); ++i) {
     const JailConfig& j = jails[i];
-    if (j.kind != JailKind::kUnprivileged || j.uid_map) continue;
+    if (!UsesRange(j) || j.uid_map) continue;
     bool found = false;
     for (; next < blocks && !found; ++next) {
       uint64_t host = uint64_t{config.uid_pool_start} + next * size;
@@ -65,8 +69,7 @@ Result<std::vector<IdRange>> AllocateUidRanges(const JailsConfig& config) {
       IdRange candidate{static_cast<uint32_t>(host), size};
       bool taken = false;
       for (size_t k = 0; k < jails.size() && !taken; ++k) {
-        taken = jails[k].kind == JailKind::kUnprivileged && jails[k].uid_map &&
-                Overlap(candidate, *jails[k].uid_map);
+        taken = UsesRange(jails[k]) && jails[k].uid_map && Overlap(candidate, *jails[k].uid_map);
       }
       if (taken) continue;
       out[i] = candidate;

@@ -12,9 +12,10 @@
 namespace initos {
 inline namespace jail {
 
-// Ranges for every unprivileged jail of `config`, index-aligned with
-// config.jails (privileged jails get {0,0}). Errors: overlapping explicit
-// ranges, a range containing host id 0, the pool exhausted.
+// Ranges for every unprivileged and VM jail of `config`, index-aligned
+// with config.jails (privileged jails get {0,0}; a VM jail's QEMU runs as
+// the first id of its range). Errors: overlapping explicit ranges, a range
+// containing host id 0, the pool exhausted.
 Result<std::vector<IdRange>> AllocateUidRanges(const JailsConfig& config);
 
 }  // namespace jail

@@ -31,6 +31,15 @@ TEST(UidPool, AutomaticJailsTakeConsecutiveBlocksPrivilegedGetNone) {
   EXPECT_EQ(*r, (std::vector<IdRange>{{100000, 65536}, {0, 0}, {165536, 65536}}));
 }
 
+// A VM jail's QEMU runs as the first id of its own block, never host 0.
+TEST(UidPool, VmJailsGetABlockToo) {
+  JailsConfig c = Pool(100000, 4);
+  c.jails = {Jail("a"), Jail("vm", JailKind::kVm), Jail("p", JailKind::kPrivileged)};
+  auto r = AllocateUidRanges(c);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(*r, (std::vector<IdRange>{{100000, 65536}, {165536, 65536}, {0, 0}}));
+}
+
 TEST(UidPool, ExplicitRangeKeptAndItsBlockSkipped) {
   JailsConfig c = Pool(100000, 4);
   c.jails = {Jail("a"), Jail("x", JailKind::kUnprivileged, IdRange{170000, 1000}), Jail("b")};

@@ -56,6 +56,12 @@ bool Matches(const BlockSpec& spec, const BlockDeviceInfo& d, const std::string&
     auto entry = PartitionEntryOf(d, roots);
     return entry.ok() && *entry && (*entry)->uuid == spec.value;
   }
+  if (spec.kind == BlockSpec::Kind::kSerial) {
+    // Only a whole disk: its partitions would otherwise share the serial.
+    if (d.partn > 0) return false;
+    auto serial = ReadDiskSerial(roots.class_block_dir, d.name);
+    return serial.ok() && *serial == spec.value;
+  }
   // Unreadable devices (empty CD drive, half-gone disk) are simply not it.
   auto probe = ProbeFilesystem(path);
   return probe.ok() && probe->type != FsType::kNone && probe->label == spec.value;
@@ -66,6 +72,7 @@ bool Matches(const BlockSpec& spec, const BlockDeviceInfo& d, const std::string&
 std::string BlockSpec::str() const {
   std::string s = (kind == Kind::kPartLabel  ? "PARTLABEL="
                    : kind == Kind::kPartUuid ? "PARTUUID="
+                   : kind == Kind::kSerial   ? "SERIAL="
                                              : "LABEL=") +
                   value;
   if (!file.empty()) s += ":" + file;
@@ -87,9 +94,15 @@ Result<BlockSpec> ParseBlockSpec(std::string_view spec) {
     if (auto v = ValidateGuid(out.value); !v.ok())
       return Err() << "block device '" << spec << "': " << v.error().str();
     return out;
+  } else if (spec.starts_with("SERIAL=")) {
+    out.kind = BlockSpec::Kind::kSerial;
+    out.value = std::string(spec.substr(7));
+    if (auto v = ValidateDiskSerial(out.value); !v.ok())
+      return Err() << "block device '" << spec << "': " << v.error().str();
+    return out;
   } else {
     return Err() << "block device '" << spec
-                 << "' must be PARTLABEL=name, LABEL=name, PARTUUID=guid or "
+                 << "' must be PARTLABEL=name, LABEL=name, PARTUUID=guid, SERIAL=serial or "
                     "LABEL=name:/path/file.bundle";
   }
   // The file part starts at the first ":/" (labels may contain ':' but not ":/").
@@ -169,6 +182,15 @@ BlockDeviceInfo ParseBlockUevent(std::string_view name, std::string_view uevent)
   return d;
 }
 
+Result<std::string> ReadDiskSerial(const std::string& class_block_dir, const std::string& name) {
+  auto serial = ReadFileToString(class_block_dir + "/" + name + "/serial");
+  if (!serial.ok()) return serial.error();
+  while (!serial->empty() &&
+         (serial->back() == '\n' || serial->back() == ' ' || serial->back() == '\0'))
+    serial->pop_back();
+  return *serial;
+}
+
 Result<std::vector<BlockDeviceInfo>> ListBlockDevices(const std::string& class_block_dir) {
   DIR* dir = ::opendir(class_block_dir.c_str());
   if (!dir) return ErrnoError() << "open " << class_block_dir;
@@ -216,6 +238,9 @@ Result<std::string> WaitForBlockDevice(const BlockSpec& spec, int timeout_ms,
                          ? "check the disk is attached and labelled (sgdisk -c)"
                      : spec.kind == BlockSpec::Kind::kPartUuid
                          ? "check the disk is attached and the GUID is right (sgdisk -i N DISK)"
+                     : spec.kind == BlockSpec::Kind::kSerial
+                         ? "check the disk is attached with that serial (QEMU: -device "
+                           "virtio-blk-pci,serial=...) and the virtio_blk driver is loaded"
                          : "check the disk is attached and the filesystem labelled (mkfs -L)";
   char secs[32];
   std::snprintf(secs, sizeof(secs), "%g", timeout_ms / 1000.0);

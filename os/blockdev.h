@@ -1,9 +1,12 @@
 // Finding the disk that holds the root image or the state partition, by a
 // spec from the config: "PARTLABEL=x" (GPT partition name), "LABEL=x"
 // (filesystem label), optionally followed by ":/path/in/fs.bundle" for a
-// bundle file inside that filesystem, or "PARTUUID=guid" (GPT partition
-// GUID, read from the parent disk's partition table with libblkid). Parsing and superblock probing
-// are pure; the sysfs and /dev roots are parameters so tests use a temp tree.
+// bundle file inside that filesystem, "PARTUUID=guid" (GPT partition
+// GUID, read from the parent disk's partition table with libblkid), or
+// "SERIAL=x" (a whole disk whose CLASS_BLOCK/NAME/serial is x: the serial a
+// VM jail's supervisor gives its virtio-blk disks). Parsing and superblock
+// probing are pure; the sysfs and /dev roots are parameters so tests use a
+// temp tree.
 #pragma once
 
 #include <sys/types.h>
@@ -20,11 +23,12 @@ namespace initos {
 inline namespace os {
 
 struct BlockSpec {
-  enum class Kind { kPartLabel, kLabel, kPartUuid };
+  enum class Kind { kPartLabel, kLabel, kPartUuid, kSerial };
   Kind kind = Kind::kPartLabel;
-  std::string value;  // the label, or the GUID in lowercase
+  std::string value;  // the label, the GUID in lowercase, or the disk serial
   std::string file;   // "" or an absolute path inside the filesystem (LABEL= only)
-  // Back to "PARTLABEL=x" / "LABEL=x[:/file]" / "PARTUUID=g" for messages.
+  // Back to "PARTLABEL=x" / "LABEL=x[:/file]" / "PARTUUID=g" / "SERIAL=x"
+  // for messages.
   std::string str() const;
 };
 
@@ -58,6 +62,11 @@ struct BlockDeviceInfo {
 
 // Parses a block device's uevent text (KEY=VALUE lines).
 BlockDeviceInfo ParseBlockUevent(std::string_view name, std::string_view uevent);
+
+// The serial number of whole disk `name` (CLASS_BLOCK/NAME/serial, as
+// virtio-blk and others publish it), trailing whitespace removed; an error
+// when the disk publishes none.
+Result<std::string> ReadDiskSerial(const std::string& class_block_dir, const std::string& name);
 
 // Every block device under `class_block_dir` (default /sys/class/block).
 Result<std::vector<BlockDeviceInfo>> ListBlockDevices(const std::string& class_block_dir);

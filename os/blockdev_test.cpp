@@ -286,5 +286,64 @@ TEST(BlockScanTest, FindsByPartUuidFromTheParentsPartitionTable) {
   EXPECT_FALSE(*none);
 }
 
+TEST(BlockSpecTest, Serial) {
+  auto s = ParseBlockSpec("SERIAL=initos-rootfs");
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  EXPECT_EQ(s->kind, BlockSpec::Kind::kSerial);
+  EXPECT_EQ(s->value, "initos-rootfs");
+  EXPECT_EQ(s->file, "");
+  EXPECT_EQ(s->str(), "SERIAL=initos-rootfs");
+  for (const char* bad : {"SERIAL=", "SERIAL=a b", "SERIAL=x:/a.bundle", "SERIAL=../x",
+                          "SERIAL=123456789012345678901"}) {
+    auto r = ParseBlockSpec(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.error().message.find("block device"), std::string::npos) << bad;
+    }
+  }
+}
+
+// class/block/NAME/serial as virtio-blk publishes it (newline-terminated);
+// only whole disks match, never their partitions, and a disk without a
+// serial file is simply not it.
+TEST(BlockScanTest, FindsWholeDiskBySerial) {
+  TempDir dir;
+  MakeFake(dir, {{"vda", "", ""}, {"vdb", "", ""}, {"vdc", "", ""}, {"vdb1", "part", ""}});
+  std::string sys = dir.path() + "/sys";
+  // MakeFake marks named partitions with PARTN=1; vda, vdb and vdc are disks.
+  ASSERT_TRUE(WriteStringToFile(sys + "/vda/serial", "initos-state\n").ok());
+  ASSERT_TRUE(WriteStringToFile(sys + "/vdb/serial", "initos-rootfs\n").ok());
+  ASSERT_TRUE(WriteStringToFile(sys + "/vdb1/serial", "initos-rootfs\n").ok());
+  auto serial = ReadDiskSerial(sys, "vdb");
+  ASSERT_TRUE(serial.ok()) << serial.error().str();
+  EXPECT_EQ(*serial, "initos-rootfs");
+  EXPECT_FALSE(ReadDiskSerial(sys, "vdc").ok());
+
+  BlockScanRoots roots{sys, dir.path() + "/dev"};
+  auto r = FindBlockDevice(*ParseBlockSpec("SERIAL=initos-rootfs"), roots);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ(**r, dir.path() + "/dev/vdb");
+  r = FindBlockDevice(*ParseBlockSpec("SERIAL=initos-state"), roots);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ(**r, dir.path() + "/dev/vda");
+  // A prefix of a serial is not the serial.
+  r = FindBlockDevice(*ParseBlockSpec("SERIAL=initos"), roots);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+
+  // Two disks with the same serial: refused, not guessed.
+  ASSERT_TRUE(WriteStringToFile(sys + "/vdc/serial", "initos-rootfs").ok());
+  r = FindBlockDevice(*ParseBlockSpec("SERIAL=initos-rootfs"), roots);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("SERIAL=initos-rootfs"), std::string::npos);
+
+  auto missing = WaitForBlockDevice(*ParseBlockSpec("SERIAL=nothere"), 0, roots);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("no block device with SERIAL=nothere"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("serial="), std::string::npos);
+}
+
 }  // namespace
 }  // namespace initos

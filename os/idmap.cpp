@@ -18,17 +18,28 @@ std::string IdMapLine(const IdRange& range) {
   return "0 " + std::to_string(range.host) + " " + std::to_string(range.count) + "\n";
 }
 
-Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups) {
+Result<void> WriteIdMapText(pid_t pid, const std::string& uid_map, const std::string& gid_map,
+                            bool deny_setgroups) {
   std::string proc = "/proc/" + std::to_string(pid);
+  auto line = [](const std::string& map) {
+    std::string s = map;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    for (char& c : s)
+      if (c == '\n') c = ',';
+    return s;
+  };
   if (auto r = WriteStringToFile(proc + "/setgroups", deny_setgroups ? "deny" : "allow"); !r.ok())
     return Err() << "write setgroups of the jail: " << r.error().str();
-  if (auto r = WriteStringToFile(proc + "/gid_map", IdMapLine(gids)); !r.ok())
-    return Err() << "write gid_map " << IdMapLine(gids).substr(0, IdMapLine(gids).size() - 1)
-                 << ": " << r.error().str() << "; is the range free and below /etc/subgid limits?";
-  if (auto r = WriteStringToFile(proc + "/uid_map", IdMapLine(uids)); !r.ok())
-    return Err() << "write uid_map " << IdMapLine(uids).substr(0, IdMapLine(uids).size() - 1)
-                 << ": " << r.error().str();
+  if (auto r = WriteStringToFile(proc + "/gid_map", gid_map); !r.ok())
+    return Err() << "write gid_map " << line(gid_map) << ": " << r.error().str()
+                 << "; is the range free and below /etc/subgid limits?";
+  if (auto r = WriteStringToFile(proc + "/uid_map", uid_map); !r.ok())
+    return Err() << "write uid_map " << line(uid_map) << ": " << r.error().str();
   return {};
+}
+
+Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups) {
+  return WriteIdMapText(pid, IdMapLine(uids), IdMapLine(gids), deny_setgroups);
 }
 
 Result<unique_fd> UserNamespaceWithMaps(const IdRange& uids, const IdRange& gids) {

@@ -33,6 +33,11 @@ std::string IdMapLine(const IdRange& range);
 // unprivileged map writers, CVE-2014-8989), and an OS in the jail needs
 // setgroups for its services.
 Result<void> WriteIdMaps(pid_t pid, const IdRange& uids, const IdRange& gids, bool deny_setgroups);
+// The same with the maps as text (one "INSIDE HOST COUNT" line each): a VM
+// jail's QEMU maps one uid and, besides its own gid, the host groups of the
+// device nodes it opens (kvm).
+Result<void> WriteIdMapText(pid_t pid, const std::string& uid_map, const std::string& gid_map,
+                            bool deny_setgroups);
 
 }  // namespace os
 }  // namespace initos

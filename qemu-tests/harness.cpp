@@ -213,6 +213,7 @@ Result<std::unique_ptr<Qemu>> Qemu::Start(QemuOptions o) {
   if (!argv.ok()) return argv.error();
   q->argv_ = std::move(*argv);
   std::vector<std::string>& a = q->argv_;
+  a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
 
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return ErrnoError() << "pipe2";

@@ -59,6 +59,8 @@ struct QemuOptions {
   std::string firmware_vars;  // writable copy, one per VM
   bool secure_boot = false;
   std::string tpm_socket;  // swtpm's control socket ("" = no TPM)
+  // Appended to QEMU's argv as they are (devices QemuVm has no field for).
+  std::vector<std::string> extra_args;
 };
 
 // Options for booting `initramfs` with extra kernel arguments `append`.

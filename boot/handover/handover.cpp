@@ -2,6 +2,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "boot/guest/guest_boot.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
@@ -49,7 +50,10 @@ void StartSidecarIfEnabled(const Config& config, const HandoverOptions& o) {
 
 Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
                             const SwitchRootHooks& hooks) {
-  auto init = FindOsInit(PathUnderRoot(o.root, o.new_root), config.init.os_init);
+  // init.os-argv (a VM jail's chain): its argv[0] is checked like os-init.
+  const std::vector<std::string>& os_argv = config.init.os_argv;
+  auto init = FindOsInit(PathUnderRoot(o.root, o.new_root),
+                         os_argv.empty() ? config.init.os_init : os_argv[0]);
   if (!init.ok()) return init.error();
   auto mountinfo = ReadFileToString(PathUnderRoot(o.root, "/proc/self/mountinfo"));
   if (!mountinfo.ok()) return Wrap(mountinfo.error(), "switch-root");
@@ -57,10 +61,13 @@ Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
   in.new_root = o.new_root;
   in.mountinfo = MountInfoBelow(*mountinfo, o.root);
   in.init = *init;
+  in.argv = os_argv;
   // Plan before starting anything, so a bad layout fails without side effects.
   auto plan = PlanSwitchRoot(in);
   if (!plan.ok()) return plan.error();
   StartSidecarIfEnabled(config, o);
+  // A VM jail's guest: the agent must outlive the handover like the sidecar.
+  StartGuestAgentIfEnabled(config, o.root);
   return ExecuteSwitchRoot(o.root, *plan, hooks);
 }
 

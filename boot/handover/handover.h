@@ -1,6 +1,7 @@
-// The switch-root stage as PID 1 runs it: find the OS init, start the SSH
-// sidecar (when [sidecar] enable = true) so it outlives the initramfs, then
-// plan and execute the handover (init/switch_root.h).
+// The switch-root stage as PID 1 runs it: find the OS init (or take
+// init.os-argv), start the SSH sidecar (when [sidecar] enable = true) and a
+// VM jail guest's vsock agent ([guest] vsock = true) so they outlive the
+// initramfs, then plan and execute the handover (init/switch_root.h).
 #pragma once
 
 #include <string>

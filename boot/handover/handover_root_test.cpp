@@ -199,5 +199,76 @@ TEST(Handover, SidecarOutlivesTheInitramfs) {
   EXPECT_EQ(done, "sidecar 0");  // exited 0 on SIGTERM
 }
 
+// PID 1 stand-in for init.os-argv: an OS root with /bin/app and no
+// /sbin/init; reports what the handover would exec ("exec PATH ARGV...") or
+// "error ...".
+void PlayPid1WithOsArgv(const std::string& base, const std::vector<std::string>& os_argv,
+                        int report) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    Say(report, "error namespace");
+    return;
+  }
+  Tree t;
+  const std::string root = base + "/root";
+  t.Mount("tmpfs", root, "tmpfs", 0);
+  t.Mount("/dev", root + "/dev", nullptr, MS_BIND | MS_REC);
+  t.Dirs(root + "/proc");
+  if (::mount("proc", (root + "/proc").c_str(), "proc", 0, nullptr) != 0) t.Fail("proc");
+  t.Mount("tmpfs", root + "/run", "tmpfs", 0);
+  const std::string os = root + "/sysroot";
+  t.Mount("tmpfs", os, "tmpfs", 0);
+  for (const char* d : {"/dev", "/proc", "/run", "/bin"}) t.Dirs(os + d);
+  if (!WriteStringToFile(os + "/bin/app", "#!/bin/false\n", 0755).ok()) t.Fail("os files");
+  if (!t.problems.empty()) {
+    Say(report, "error " + t.problems);
+    return;
+  }
+  Config config;
+  config.init.mode = InitMode::kSwitchRoot;
+  config.init.os_argv = os_argv;
+  HandoverOptions o;
+  o.root = root;
+  SwitchRootHooks hooks;
+  hooks.exec = [&](const std::string& path, const std::vector<std::string>& argv) -> Result<void> {
+    std::string line = "exec " + path;
+    for (const auto& a : argv) line += " " + a;
+    Say(report, line);
+    return {};
+  };
+  auto r = SwitchRootToOs(config, o, hooks);
+  if (!r.ok()) Say(report, "error " + r.error().str());
+}
+
+std::string HandOverWithOsArgv(const std::vector<std::string>& os_argv) {
+  char t[] = "/tmp/handover_root_test.XXXXXX";
+  const std::string base = ::mkdtemp(t);
+  int rep[2];
+  EXPECT_EQ(::pipe2(rep, O_CLOEXEC), 0);
+  pid_t pid1 = ::fork();
+  if (pid1 == 0) {
+    ::close(rep[0]);
+    PlayPid1WithOsArgv(base, os_argv, rep[1]);
+    ::_exit(0);
+  }
+  ::close(rep[1]);
+  std::string line = ReadLine(rep[0]);
+  ::close(rep[0]);
+  ::waitpid(pid1, nullptr, 0);
+  std::system(("rm -rf " + base).c_str());
+  return line;
+}
+
+// A VM jail's guest execs the jail's chain (init.os-argv), whole argv, and
+// never searches for an OS init.
+TEST(Handover, OsArgvIsExecedInsteadOfOsInit) {
+  ASSERT_EQ(::geteuid(), 0u) << "root test";
+  EXPECT_EQ(HandOverWithOsArgv({"/bin/app", "--flag", "two words"}),
+            "exec /bin/app /bin/app --flag two words");
+  std::string missing = HandOverWithOsArgv({"/bin/nothere", "x"});
+  EXPECT_EQ(missing.rfind("error ", 0), 0u) << missing;
+  EXPECT_NE(missing.find("/bin/nothere"), std::string::npos) << missing;
+}
+
 }  // namespace
 }  // namespace initos

@@ -13,6 +13,9 @@
 #include "base/log.h"
 #include "base/options.h"
 #include "boot/rootfs/slot_boot.h"
+#include "format/signing.h"
+#include "format/version_floor.h"
+#include "image/bundle.h"
 #include "jail/cgroup.h"
 #include "jail/control_server.h"
 #include "os/boot_state_file.h"
@@ -30,6 +33,56 @@ BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name) {
   e.target = e.run_dir + "/root";
   e.dm_name = "initos-jail-" + jail_name;
   return e;
+}
+
+Result<VmRootfs> PrepareVmRootfs(const Config& config, const JailModeSetup& setup,
+                                 const JailConfig& jail) {
+  if (JailRootfsIsDirectory(jail))
+    return Err() << "rootfs " << jail.rootfs
+                 << " is a directory, but a VM jail boots a signed bundle as its disk; build one "
+                    "with `initos image build` and name it here";
+  if (!jail.rootfs_slots.empty())
+    return Err() << "rootfs-slots are not supported for kind = \"vm\" yet; use rootfs";
+  // The container path's locator and keys; the bundle is verified in full
+  // here (every block, not just the signature): QEMU gets exactly this fd,
+  // and the guest verifies it again through dm-verity.
+  BootEnv env = JailBootEnv(setup.env, jail.name);
+  INITOS_TRY(MakeDirs(env.run_dir, 0700));
+  auto fd = OpenBundleImage(jail.rootfs, env);
+  if (!fd.ok()) return fd.error();
+  std::vector<SigningKey> keys;
+  std::vector<std::string> key_paths;
+  for (const std::string& p : config.rootfs.keys) {
+    auto key = LoadPublicKey(p);
+    if (!key.ok()) {
+      LOG(Warning) << "jail " << jail.name << ": trusted key " << p
+                   << " skipped: " << key.error().str();
+      continue;
+    }
+    keys.push_back(std::move(*key));
+    key_paths.push_back(p);
+  }
+  if (keys.empty())
+    return Err() << "rootfs: no trusted key loads from rootfs.keys; a VM jail's bundle must be "
+                    "verified: list the .pub files that sign it in rootfs.keys";
+  auto verified = VerifyBundle(fd->get(), keys);
+  if (!verified.ok())
+    return Err() << "rootfs: " << jail.rootfs << ": " << verified.error().str()
+                 << "; refusing to boot it";
+  const Manifest& m = verified->bundle.manifest;
+  INITOS_TRY(CheckImageName(jail.rootfs, m.name, jail.rootfs_name));
+  VersionFloor floor = ReadVersionFloor("", config.rootfs.min_version, jail.rootfs_name);
+  if (auto f = CheckVersionFloor(m.version, floor); !f.ok())
+    return Err() << "rootfs: " << jail.rootfs << ": " << f.error().str();
+  LOG(Info) << "jail " << jail.name << ": " << m.name << " version " << m.version << " from "
+            << jail.rootfs << " verified (every block, key " << key_paths[verified->key_index]
+            << ")";
+  VmRootfs out;
+  out.bundle_fd = std::make_shared<unique_fd>(std::move(*fd));
+  out.version = m.version;
+  out.floor = floor.minimum;
+  out.key_paths = key_paths;
+  return out;
 }
 
 JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
@@ -90,6 +143,9 @@ JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup) {
     if (!root.ok()) return root.error();
     (*booted)[jail.name] = *root;
     return root->target;
+  };
+  hooks.prepare_vm_rootfs = [config, setup](const JailConfig& jail) -> Result<VmRootfs> {
+    return PrepareVmRootfs(config, setup, jail);
   };
   // [jails] mark-good-after-s: every jail ran healthy, so each jail's
   // started slot is good (the OS root's slot is pid1.cpp's part).

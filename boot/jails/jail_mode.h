@@ -26,6 +26,13 @@ struct JailModeSetup {
 
 JailHooks JailHooksFor(const Config& config, const JailModeSetup& setup);
 
+// JailHooks::prepare_vm_rootfs: the jail's bundle located as for containers,
+// opened read-only and verified in full (image/bundle.h VerifyBundle with
+// rootfs.keys), its manifest name (rootfs-name) and the version floor
+// (rootfs.min-version) checked. A directory rootfs is refused.
+Result<VmRootfs> PrepareVmRootfs(const Config& config, const JailModeSetup& setup,
+                                 const JailConfig& jail);
+
 // The per-jail BootEnv: run_dir/jails/NAME, target .../root, dm names
 // initos-jail-NAME(-base). Pure.
 BootEnv JailBootEnv(const BootEnv& base, const std::string& jail_name);

@@ -82,10 +82,13 @@ std::string KeyList(const std::vector<std::string>& paths) {
 struct BundleSource {
   std::string path;
   LoopDevice loop;  // keeps a loop device alive until dm holds it
+  unique_fd file;   // LABEL=x:/file without a loop device: the regular file itself
 };
 
+// attach_loop = false (a VM jail's disk: QEMU takes the regular file, and
+// its 'file' driver refuses a block device) leaves `file` open instead.
 Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env,
-                                const std::string& image_fs) {
+                                const std::string& image_fs, bool attach_loop = true) {
   BlockScanRoots roots{env.class_block_dir, env.dev_dir};
   auto dev = WaitForBlockDevice(spec, env.device_timeout_ms, roots);
   if (!dev.ok()) return Fail(dev.error());
@@ -113,6 +116,7 @@ Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env,
     return Err() << "rootfs: " << spec.str() << ": " << spec.file << " in the " << req.fstype
                  << " filesystem on " << *dev << " " << UntrustedOpenProblem(fd.error(), spec.file)
                  << "; it must be a regular file, not a symlink: copy the bundle there";
+  if (!attach_loop) return BundleSource{file, {}, std::move(*fd)};
   auto loop = AttachLoopFd(fd->get(), file, LoopOptions{}, env.dev_dir);
   if (!loop.ok()) return Fail(spec.str(), loop.error());
   std::string path = loop->path;
@@ -318,17 +322,39 @@ Result<MountedRoot> MountVerifiedRoot(const Config& config, const BootEnv& env) 
   return MountVerifiedImage(config, env, request);
 }
 
-Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
-                                       const ImageRequest& request) {
-  const RootfsConfig& rc = config.rootfs;
-  auto spec = ParseBlockSpec(request.image);
+namespace {
+
+Result<BlockSpec> BundleSpec(const std::string& image) {
+  auto spec = ParseBlockSpec(image);
   if (!spec.ok()) return Fail("rootfs.image", spec.error());
   // A bundle starts with its header area, not a filesystem superblock: a
   // bare LABEL= can never name one.
   if (spec->kind == BlockSpec::Kind::kLabel && spec->file.empty())
-    return Err() << "rootfs: rootfs.image = \"" << request.image
+    return Err() << "rootfs: rootfs.image = \"" << image
                  << "\" names a filesystem, but a bundle has no filesystem label: use "
                     "PARTLABEL=name for a bundle partition or LABEL=name:/path/file.bundle";
+  return spec;
+}
+
+}  // namespace
+
+Result<unique_fd> OpenBundleImage(const std::string& image, const BootEnv& env,
+                                  const std::string& image_fs) {
+  auto spec = BundleSpec(image);
+  if (!spec.ok()) return spec.error();
+  auto source = FindBundle(*spec, env, image_fs, /*attach_loop=*/false);
+  if (!source.ok()) return source.error();
+  if (source->file.ok()) return std::move(source->file);
+  auto fd = OpenFile(source->path, O_RDONLY | O_CLOEXEC);
+  if (!fd.ok()) return Fail(spec->str(), fd.error());
+  return fd;
+}
+
+Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
+                                       const ImageRequest& request) {
+  const RootfsConfig& rc = config.rootfs;
+  auto spec = BundleSpec(request.image);
+  if (!spec.ok()) return spec.error();
   auto keys = LoadTrustedKeys(rc.keys);
   if (!keys.ok()) return keys.error();
 

@@ -87,6 +87,14 @@ struct ImageRequest {
 Result<MountedRoot> MountVerifiedImage(const Config& config, const BootEnv& env,
                                        const ImageRequest& request);
 
+// The bundle named by `image` (rootfs.image syntax) opened O_RDONLY |
+// O_CLOEXEC, not verified: a PARTLABEL= partition, or the bundle file of a
+// LABEL=x:/path locator itself (its filesystem mounted read-only below
+// env.run_dir/image_fs, the file opened without following symlinks).
+// A VM jail's disk: the caller verifies it in full (image/bundle.h).
+Result<unique_fd> OpenBundleImage(const std::string& image, const BootEnv& env,
+                                  const std::string& image_fs = "image-fs");
+
 // The ext4 state partition at run_dir/state, or "" when none is configured.
 Result<std::string> MountStatePartition(const StateConfig& state, const BootEnv& env);
 

@@ -1,0 +1,189 @@
+#include "jail/vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/log.h"
+#include "base/sys/syscalls.h"
+#include "jail/cgroup.h"
+#include "jail/container.h"
+#include "jail/kvm_probe.h"
+#include "jail/vm_argv.h"
+#include "jail/vm_guest.h"
+#include "jail/vm_sandbox.h"
+
+namespace initos {
+inline namespace jail {
+namespace {
+
+// vsock guest CIDs are host-wide; 0-2 are reserved. Until the vsock
+// channel's allocator takes over, one counter per process.
+uint32_t NextGuestCid() {
+  static std::atomic<uint32_t> next{3 + static_cast<uint32_t>(::getpid() % 4096) * 64};
+  return next++;
+}
+
+std::string Bytes(uint64_t b) {
+  if (b % (1ull << 30) == 0) return std::to_string(b >> 30) + "G";
+  return std::to_string(b >> 20) + "M";
+}
+
+// Kills a QEMU that started but cannot be used (no QMP) and reaps it.
+void KillAndReap(pid_t pid, int pidfd) {
+  if (pidfd >= 0)
+    (void)sys::PidfdSendSignal(pidfd, SIGKILL, nullptr, 0);
+  else
+    ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// The guest's initramfs (initos as /init, its config, the keys, the guest
+// kernel's modules) in a sealed memfd.
+Result<unique_fd> GuestInitramfsFor(const VmSpec& spec) {
+  const JailConfig& c = spec.config;
+  GuestSpec guest;
+  guest.jail_name = c.name;
+  guest.rootfs_name = c.rootfs_name;
+  guest.min_version = spec.rootfs.floor;
+  guest.key_paths = spec.rootfs.key_paths;
+  guest.os_argv = JailChainArgv(c);
+  guest.state_disk = !c.vm.state_disk.empty();
+  guest.vsock = c.vm.vsock;
+  guest.initos_binary = spec.initos_binary.empty() ? "/proc/self/exe" : spec.initos_binary;
+  auto modules = GuestModulesRoot(c);
+  if (!modules.ok()) return modules.error();
+  guest.modules_root = *modules;
+  return GuestInitramfsMemfd(guest);
+}
+
+}  // namespace
+
+std::string VmKernelPath(const JailConfig& jail) {
+  return jail.vm.kernel.empty() ? std::string(kDefaultVmKernel) : jail.vm.kernel;
+}
+
+std::string DescribeVmStart(const JailConfig& jail, const std::string& accel,
+                            const std::string& accel_why, uint32_t cid) {
+  std::string s = "accel " + accel + " (" + accel_why + "), machine " + jail.vm.machine + ", " +
+                  std::to_string(jail.vm.cpus) + (jail.vm.cpus == 1 ? " cpu, " : " cpus, ") +
+                  Bytes(jail.vm.memory) + ", ";
+  s += cid ? "vsock CID " + std::to_string(cid) : std::string("no vsock");
+  return s;
+}
+
+Result<StartedVm> StartVm(const VmSpec& spec) {
+  const JailConfig& c = spec.config;
+  const std::string& name = c.name;
+  if (c.kind != JailKind::kVm) return Err() << "jail " << name << " is not kind = \"vm\"";
+  if (!spec.rootfs.bundle_fd || !spec.rootfs.bundle_fd->ok())
+    return Err() << "jail " << name << ": no verified bundle (a VM jail needs a signed bundle)";
+  INITOS_TRY(CheckVmMemoryMax(name, c.limits, c.vm.memory));
+
+  // TCG when configured: no probe (it may cost up to its timeout).
+  auto accel = ChooseAccel(c.vm.accel, c.vm.accel == "tcg" ? KvmProbe{} : CachedKvmProbe());
+  if (!accel.ok()) return Err() << "jail " << name << ": " << accel.error().str();
+
+  const std::string kernel_path = VmKernelPath(c);
+  auto kernel = SealedCopy(kernel_path, "vm-kernel");
+  if (!kernel.ok())
+    return Err() << "jail " << name << ": kernel: " << kernel.error().str()
+                 << "; set the jail's kernel or install one at " << kDefaultVmKernel;
+
+  auto initramfs = GuestInitramfsFor(spec);
+  if (!initramfs.ok())
+    return Err() << "jail " << name << ": guest initramfs: " << initramfs.error().str();
+
+  unique_fd vhost, state;
+  uint32_t cid = 0;
+  if (c.vm.vsock) {
+    vhost.reset(::open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC));
+    if (!vhost.ok())
+      return ErrnoError() << "jail " << name
+                          << ": open /dev/vhost-vsock (vsock = true); run `modprobe vhost_vsock` "
+                             "or set vsock = false";
+    cid = NextGuestCid();
+  }
+  if (!c.vm.state_disk.empty()) {
+    state.reset(::open(c.vm.state_disk.c_str(), O_RDWR | O_CLOEXEC));
+    if (!state.ok())
+      return ErrnoError() << "jail " << name << ": open the state disk " << c.vm.state_disk;
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return ErrnoError() << "jail " << name << ": socketpair for QMP";
+  unique_fd qmp_ours(sv[0]), qmp_theirs(sv[1]);
+
+  // QEMU's fds, in the order it gets them: 3, 4, ...
+  std::vector<int> fds;
+  auto pass = [&fds](int fd) {
+    fds.push_back(fd);
+    return 2 + static_cast<int>(fds.size());
+  };
+  VmResources res;
+  res.accel = accel->accel;
+  res.qmp_fd = pass(qmp_theirs.get());
+  res.rootfs_fd = pass(spec.rootfs.bundle_fd->get());
+  res.kernel_path = "/proc/self/fd/" + std::to_string(pass(kernel->get()));
+  res.initramfs_path = "/proc/self/fd/" + std::to_string(pass(initramfs->get()));
+  if (state.ok()) res.state_disk_fd = pass(state.get());
+  if (vhost.ok()) {
+    res.vhost_vsock_fd = pass(vhost.get());
+    res.guest_cid = cid;
+  }
+  res.vfio_devices = c.devices;
+  auto argv = VmJailArgv(c, res);
+  if (!argv.ok()) return Err() << "jail " << name << ": " << argv.error().str();
+  (*argv)[0] = spec.qemu_binary;
+
+  VmSandboxSpec sandbox;
+  sandbox.name = name;
+  sandbox.argv = *argv;
+  sandbox.fds = fds;
+  sandbox.console_fd = spec.console_fd;
+  sandbox.host_id = spec.host_id;
+  sandbox.new_netns = c.network.kind != JailNetworkKind::kUser;
+  if (accel->accel == "kvm") sandbox.devices.push_back("/dev/kvm");
+  sandbox.cgroup_parent = spec.cgroup_parent;
+  sandbox.limits = c.limits;
+  sandbox.guest_memory = c.vm.memory;
+  auto qemu = SpawnSandboxedQemu(sandbox);
+  if (!qemu.ok()) return qemu.error();
+
+  StartedVm vm;
+  vm.pid = qemu->pid;
+  vm.pidfd = std::move(qemu->pidfd);
+  vm.cgroup = qemu->cgroup;
+  vm.cid = cid;
+  vm.accel = accel->accel;
+  qmp_theirs.reset();  // QEMU holds it: a QEMU that dies closes the socket
+  vm.qmp = std::make_unique<QmpClient>(std::move(qmp_ours));
+  if (auto h = vm.qmp->Handshake(); !h.ok()) {
+    KillAndReap(vm.pid, vm.pidfd.get());
+    if (!vm.cgroup.empty()) (void)RemoveJailCgroup(vm.cgroup);
+    return Err() << "jail " << name << ": QEMU (pid " << vm.pid << ") " << h.error().str()
+                 << "; its console log says why";
+  }
+  LOG(Info) << "jail " << name << ": QEMU pid " << vm.pid << ", "
+            << DescribeVmStart(c, accel->accel, accel->why, cid);
+  return vm;
+}
+
+Result<void> RequestVmPowerdown(StartedVm& vm) {
+  if (!vm.qmp) return Err() << "no QMP connection";
+  return vm.qmp->SystemPowerdown();
+}
+
+void CleanUpVm(const VmSpec& spec, StartedVm& vm) {
+  (void)spec;
+  vm.qmp.reset();
+  if (!vm.cgroup.empty()) (void)RemoveJailCgroup(vm.cgroup);
+}
+
+}  // namespace jail
+}  // namespace initos

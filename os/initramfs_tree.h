@@ -1,0 +1,38 @@
+// What every InitOS initramfs holds besides /init and its config, shared by
+// `initos image initramfs` (image/initramfs.h) and the initramfs a VM jail's
+// supervisor builds for its guest in memory (jail/vm_guest.h): the
+// directories and the console node PID 1 needs before anything is mounted,
+// and kernel modules with their dependencies and a matching modules.dep.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "format/cpio.h"
+
+namespace initos {
+inline namespace os {
+
+// /dev /proc /sys /run /tmp (1777) /root (0700) /etc/initos, and
+// /dev/console (the kernel opens it for PID 1's stdio before devtmpfs).
+Result<void> AddInitramfsSkeleton(CpioArchive& ar);
+
+// The modules `names` from modules_root (a directory with modules.dep, e.g.
+// /lib/modules/KVER) with every dependency, under lib/modules/KVER, plus a
+// modules.dep listing only those and modules.builtin when modules_root has
+// one. `unknown_hint` ends the message for a module that does not exist.
+// kver "" means the release the modules were built for (the vermagic of the
+// first one loaded: what `uname -r` says in the kernel that loads them).
+Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_root,
+                                 const std::string& kver, const std::vector<std::string>& names,
+                                 std::string_view unknown_hint);
+
+// The kernel release a module was built for: the first word of its
+// "vermagic=" .modinfo string (e.g. "6.1.0-57-cloud-amd64"); an error when
+// `ko` (a .ko file's contents) has none.
+Result<std::string> ModuleKernelRelease(std::string_view ko);
+
+}  // namespace os
+}  // namespace initos

@@ -1,0 +1,124 @@
+// The guest half of a VM jail (issue 11) booted for real: the initramfs the
+// supervisor builds in memory (jail/vm_guest.h) on the test kernel, with a
+// signed busybox bundle attached as a whole virtio-blk disk with serial
+// initos-rootfs. initos in the guest must find the disk by its serial,
+// verify the bundle with the keys the archive carries, and exec the jail's
+// chain (init.os-argv) as the guest's PID 1; a bundle signed by another key
+// is refused and the guest powers off. No vsock here (the host has no
+// vhost-vsock): the READY report and the agent are off.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/file.h"
+#include "format/vm_channel.h"
+#include "jail/vm_guest.h"
+#include "qemu-tests/harness.h"
+
+namespace initos::qemu {
+namespace {
+
+namespace fs = std::filesystem;
+
+void RunOk(const std::vector<std::string>& argv) {
+  auto [code, out] = RunCapture(argv);
+  ASSERT_EQ(code, 0) << argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ":\n" << out;
+}
+
+// A busybox tree whose /main.sh prints its marker and arguments, built
+// and signed with dir/KEY into dir/guest.bundle.
+std::string GuestBundle(const std::string& dir, const std::string& key) {
+  std::string tree = dir + "/tree";
+  EXPECT_TRUE(MakeDirs(tree + "/bin").ok());
+  EXPECT_TRUE(MakeDirs(tree + "/etc").ok());
+  fs::copy_file("/bin/busybox", tree + "/bin/busybox", fs::copy_options::overwrite_existing);
+  EXPECT_TRUE(WriteStringToFile(tree + "/etc/marker", "guest-marker-42\n").ok());
+  EXPECT_TRUE(WriteStringToFile(tree + "/main.sh",
+                                "#!/bin/busybox sh\n"
+                                "echo \"GUEST-OS-ARGV $(/bin/busybox cat /etc/marker) $*\"\n"
+                                "echo \"GUEST-PID $$\"\n"
+                                "/bin/busybox sync\n",
+                                0755)
+                  .ok());
+  std::string out = dir + "/guest.bundle";
+  RunOk({INITOS_BINARY, "image", "build", "--rootfs", tree, "--key",
+         dir + "/" + key + "/signing.key", "--name", "guestos", "--version", "5", "-o", out});
+  return out;
+}
+
+// The in-memory initramfs, written out for QEMU (the supervisor hands QEMU
+// the memfd itself).
+std::string GuestInitramfsFile(const std::string& dir) {
+  GuestSpec spec;
+  spec.jail_name = "vmtest";
+  spec.rootfs_name = "guestos";
+  spec.min_version = 5;
+  spec.key_paths = {dir + "/a/signing.pub"};
+  spec.os_argv = {"/bin/busybox", "sh", "/main.sh", "first", "second arg"};
+  spec.vsock = false;
+  spec.initos_binary = INITOS_BINARY;
+  spec.modules_root = "/lib/modules/" + KernelVersion(FindKernel());
+  auto fd = GuestInitramfsMemfd(spec);
+  EXPECT_TRUE(fd.ok()) << fd.error().str();
+  if (!fd.ok()) return "";
+  auto bytes = ReadFileToString("/proc/self/fd/" + std::to_string(fd->get()));
+  EXPECT_TRUE(bytes.ok());
+  std::string path = dir + "/guest-initramfs.cpio";
+  EXPECT_TRUE(WriteStringToFile(path, bytes.ok() ? *bytes : "").ok());
+  return path;
+}
+
+QemuOptions GuestBoot(const std::string& initramfs, const std::string& bundle) {
+  QemuOptions o = BootOptions(initramfs);
+  o.extra_args = {"-drive", "file=" + bundle + ",format=raw,if=none,id=rootfs,readonly=on",
+                  "-device", std::string("virtio-blk-pci,drive=rootfs,serial=") + kVmRootfsSerial};
+  return o;
+}
+
+TEST(VmGuestBoot, VerifiesTheSerialDiskAndExecsTheJailsChain) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  std::string bundle = GuestBundle(dir, "a");
+  std::string initramfs = GuestInitramfsFile(dir);
+  ASSERT_FALSE(initramfs.empty());
+  auto vm = Qemu::Start(GuestBoot(initramfs, bundle));
+  ASSERT_TRUE(vm.ok()) << vm.error().str();
+  ASSERT_TRUE((*vm)->WaitFor("stage rootfs done", kBootTimeout)) << (*vm)->Output();
+  EXPECT_TRUE((*vm)->Output().find("rootfs: guestos version 5 from SERIAL=initos-rootfs verified "
+                                   "(key /etc/initos/keys/key-0.pem") != std::string::npos)
+      << (*vm)->Output();
+  ASSERT_TRUE((*vm)->WaitFor("exec OS init: /bin/busybox")) << (*vm)->Output();
+  ASSERT_TRUE((*vm)->WaitFor("GUEST-OS-ARGV guest-marker-42 first second arg")) << (*vm)->Output();
+  EXPECT_TRUE((*vm)->WaitFor("GUEST-PID 1")) << (*vm)->Output();
+  // No vsock: nothing was started or reported.
+  EXPECT_EQ((*vm)->Output().find("guest: agent"), std::string::npos) << (*vm)->Output();
+  EXPECT_EQ((*vm)->Output().find("READY"), std::string::npos) << (*vm)->Output();
+  // The chain ends, the guest's PID 1 exits, the kernel panics, QEMU ends.
+  EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+}
+
+TEST(VmGuestBoot, BundleOfAnotherKeyIsRefusedAndTheGuestPowersOff) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/b"});
+  std::string bundle = GuestBundle(dir, "b");  // the guest trusts only a
+  std::string initramfs = GuestInitramfsFile(dir);
+  ASSERT_FALSE(initramfs.empty());
+  auto vm = Qemu::Start(GuestBoot(initramfs, bundle));
+  ASSERT_TRUE(vm.ok()) << vm.error().str();
+  ASSERT_TRUE((*vm)->WaitFor("stage rootfs failed", kBootTimeout)) << (*vm)->Output();
+  EXPECT_TRUE(
+      (*vm)->WaitFor("rootfs: signature of SERIAL=initos-rootfs does not match any of 1 "
+                     "trusted key (/etc/initos/keys/key-0.pem)"))
+      << (*vm)->Output();
+  EXPECT_TRUE((*vm)->WaitFor("shutdown: poweroff")) << (*vm)->Output();
+  auto code = (*vm)->WaitExit(kStepTimeout);
+  ASSERT_TRUE(code.has_value()) << (*vm)->Tail();
+  EXPECT_EQ(*code, 0);  // a poweroff, not a panic
+  EXPECT_EQ((*vm)->Output().find("GUEST-OS-ARGV"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace initos::qemu
