@@ -41,6 +41,8 @@ std::string TomlList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+constexpr const char* kHostMke2fs = "/sbin/mke2fs";
+
 // Enough of the file for the setup header and its version string.
 constexpr size_t kBzImageHeadBytes = 64 * 1024;
 
@@ -128,6 +130,14 @@ Result<CpioArchive> GuestInitramfs(const GuestSpec& spec) {
     auto pem = ReadFileToString(spec.key_paths[i]);
     if (!pem.ok()) return Wrap(pem.error(), "VM guest key");
     INITOS_TRY(ar.AddFile(GuestKeyPath(i), std::move(*pem), 0644));
+  }
+  // [state] create: PID 1 in the guest formats an empty state disk with
+  // the host's mke2fs. A host without one (a supervisor in an initramfs
+  // built without it) leaves it out: a disk formatted before still mounts,
+  // and an empty one fails the guest's boot naming the missing mkfs.
+  if (spec.state_disk && ::access(kHostMke2fs, X_OK) == 0) {
+    auto r = AddInitramfsMkfs(ar, kHostMke2fs, "/etc/mke2fs.conf");
+    if (!r.ok()) return Wrap(r.error(), "VM guest mke2fs");
   }
   auto m = AddInitramfsModules(ar, spec.modules_root, "", GuestModules(spec),
                                "the guest kernel needs it: use a kernel whose modules include "

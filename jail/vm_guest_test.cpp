@@ -138,6 +138,25 @@ TEST(GuestInitramfsTest, HoldsInitConfigKeysAndModulesWithDeps) {
   EXPECT_TRUE(ResolveModules(*guest_db, GuestModules(s), "x").ok());
 }
 
+TEST(GuestInitramfsTest, StateDiskBringsMke2fsAndItsLibraries) {
+  ASSERT_EQ(::access("/sbin/mke2fs", X_OK), 0) << "e2fsprogs is a build dependency";
+  TempDir dir;
+  GuestSpec s = Spec(dir);
+  auto without = GuestInitramfs(s);
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(Unpack(*without).count("sbin/mke2fs"));
+  s.state_disk = true;
+  auto ar = GuestInitramfs(s);
+  ASSERT_TRUE(ar.ok()) << ar.error().str();
+  auto e = Unpack(*ar);
+  ASSERT_TRUE(e.count("sbin/mke2fs"));
+  EXPECT_EQ(e["sbin/mke2fs"].data, *ReadFileToString("/sbin/mke2fs"));
+  EXPECT_EQ(e["sbin/mkfs.ext4"].data, "mke2fs");
+  for (const char* lib : {"lib/x86_64-linux-gnu/libext2fs.so.2", "lib/x86_64-linux-gnu/libc.so.6",
+                          "lib64/ld-linux-x86-64.so.2"})
+    EXPECT_TRUE(e.count(lib)) << lib;
+}
+
 TEST(GuestInitramfsTest, ErrorsNameWhatIsMissing) {
   TempDir dir;
   GuestSpec s = Spec(dir);
