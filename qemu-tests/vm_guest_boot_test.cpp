@@ -31,12 +31,16 @@ std::string GuestBundle(const std::string& dir, const std::string& key) {
   std::string tree = dir + "/tree";
   EXPECT_TRUE(MakeDirs(tree + "/bin").ok());
   EXPECT_TRUE(MakeDirs(tree + "/etc").ok());
+  EXPECT_TRUE(MakeDirs(tree + "/var").ok());
+  EXPECT_TRUE(MakeDirs(tree + "/home").ok());
   fs::copy_file("/bin/busybox", tree + "/bin/busybox", fs::copy_options::overwrite_existing);
   EXPECT_TRUE(WriteStringToFile(tree + "/etc/marker", "guest-marker-42\n").ok());
   EXPECT_TRUE(WriteStringToFile(tree + "/main.sh",
                                 "#!/bin/busybox sh\n"
                                 "echo \"GUEST-OS-ARGV $(/bin/busybox cat /etc/marker) $*\"\n"
                                 "echo \"GUEST-PID $$\"\n"
+                                "echo boot >> /var/boots\n"
+                                "echo \"GUEST-BOOTS $(/bin/busybox wc -l < /var/boots)\"\n"
                                 "/bin/busybox sync\n",
                                 0755)
                   .ok());
@@ -48,7 +52,7 @@ std::string GuestBundle(const std::string& dir, const std::string& key) {
 
 // The in-memory initramfs, written out for QEMU (the supervisor hands QEMU
 // the memfd itself).
-std::string GuestInitramfsFile(const std::string& dir) {
+std::string GuestInitramfsFile(const std::string& dir, bool state_disk = false) {
   GuestSpec spec;
   spec.jail_name = "vmtest";
   spec.rootfs_name = "guestos";
@@ -56,6 +60,7 @@ std::string GuestInitramfsFile(const std::string& dir) {
   spec.key_paths = {dir + "/a/signing.pub"};
   spec.os_argv = {"/bin/busybox", "sh", "/main.sh", "first", "second arg"};
   spec.vsock = false;
+  spec.state_disk = state_disk;
   spec.initos_binary = INITOS_BINARY;
   spec.modules_root = "/lib/modules/" + KernelVersion(FindKernel());
   auto fd = GuestInitramfsMemfd(spec);
@@ -68,10 +73,18 @@ std::string GuestInitramfsFile(const std::string& dir) {
   return path;
 }
 
-QemuOptions GuestBoot(const std::string& initramfs, const std::string& bundle) {
+QemuOptions GuestBoot(const std::string& initramfs, const std::string& bundle,
+                      const std::string& state = "") {
   QemuOptions o = BootOptions(initramfs);
-  o.extra_args = {"-drive", "file=" + bundle + ",format=raw,if=none,id=rootfs,readonly=on",
-                  "-device", std::string("virtio-blk-pci,drive=rootfs,serial=") + kVmRootfsSerial};
+  // The state disk first: the guest must find each disk by its serial,
+  // not by its place.
+  if (!state.empty())
+    o.extra_args = {"-drive", "file=" + state + ",format=raw,if=none,id=state", "-device",
+                    std::string("virtio-blk-pci,drive=state,serial=") + kVmStateSerial};
+  for (const std::string& a : std::vector<std::string>{
+           "-drive", "file=" + bundle + ",format=raw,if=none,id=rootfs,readonly=on", "-device",
+           std::string("virtio-blk-pci,drive=rootfs,serial=") + kVmRootfsSerial})
+    o.extra_args.push_back(a);
   return o;
 }
 
@@ -96,6 +109,29 @@ TEST(VmGuestBoot, VerifiesTheSerialDiskAndExecsTheJailsChain) {
   EXPECT_EQ((*vm)->Output().find("READY"), std::string::npos) << (*vm)->Output();
   // The chain ends, the guest's PID 1 exits, the kernel panics, QEMU ends.
   EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+}
+
+// A state disk the supervisor made (all zeros): the guest formats it on the
+// first boot with the mke2fs its initramfs carries, and /var persists.
+TEST(VmGuestBoot, StateDiskIsCreatedOnceAndPersists) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  std::string bundle = GuestBundle(dir, "a");
+  std::string initramfs = GuestInitramfsFile(dir, /*state_disk=*/true);
+  ASSERT_FALSE(initramfs.empty());
+  std::string state = dir + "/state.img";
+  RunOk({"truncate", "-s", "64M", state});
+  for (int boot = 1; boot <= 2; ++boot) {
+    auto vm = Qemu::Start(GuestBoot(initramfs, bundle, state));
+    ASSERT_TRUE(vm.ok()) << vm.error().str();
+    ASSERT_TRUE((*vm)->WaitFor("stage rootfs done", kBootTimeout)) << (*vm)->Output();
+    bool created = (*vm)->Output().find("state: created ext4 on /dev/vda (SERIAL=initos-state)") !=
+                   std::string::npos;
+    EXPECT_EQ(created, boot == 1) << (*vm)->Output();
+    ASSERT_TRUE((*vm)->WaitFor("GUEST-BOOTS " + std::to_string(boot))) << (*vm)->Output();
+    EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+  }
 }
 
 TEST(VmGuestBoot, BundleOfAnotherKeyIsRefusedAndTheGuestPowersOff) {
