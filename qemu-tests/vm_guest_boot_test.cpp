@@ -41,6 +41,18 @@ std::string GuestBundle(const std::string& dir, const std::string& key) {
                                 "echo \"GUEST-PID $$\"\n"
                                 "echo boot >> /var/boots\n"
                                 "echo \"GUEST-BOOTS $(/bin/busybox wc -l < /var/boots)\"\n"
+                                // The agent, if one outlived the handover,
+                                // and every fd it holds.
+                                "B=/bin/busybox\n"
+                                "for d in /proc/[0-9]*; do\n"
+                                "  case \"$($B tr '\\0' ' ' < $d/cmdline 2>/dev/null)\" in\n"
+                                "  @initos-agent*)\n"
+                                "    echo \"AGENT-RUNNING $($B readlink $d/exe)\"\n"
+                                "    for f in $d/fd/*; do\n"
+                                "      echo \"AGENT-FD ${f##*/} $($B readlink $f)\"\n"
+                                "    done;;\n"
+                                "  esac\n"
+                                "done\n"
                                 "/bin/busybox sync\n",
                                 0755)
                   .ok());
@@ -52,14 +64,15 @@ std::string GuestBundle(const std::string& dir, const std::string& key) {
 
 // The in-memory initramfs, written out for QEMU (the supervisor hands QEMU
 // the memfd itself).
-std::string GuestInitramfsFile(const std::string& dir, bool state_disk = false) {
+std::string GuestInitramfsFile(const std::string& dir, bool state_disk = false,
+                               bool vsock = false) {
   GuestSpec spec;
   spec.jail_name = "vmtest";
   spec.rootfs_name = "guestos";
   spec.min_version = 5;
   spec.key_paths = {dir + "/a/signing.pub"};
   spec.os_argv = {"/bin/busybox", "sh", "/main.sh", "first", "second arg"};
-  spec.vsock = false;
+  spec.vsock = vsock;
   spec.state_disk = state_disk;
   spec.initos_binary = INITOS_BINARY;
   spec.modules_root = "/lib/modules/" + KernelVersion(FindKernel());
@@ -107,8 +120,41 @@ TEST(VmGuestBoot, VerifiesTheSerialDiskAndExecsTheJailsChain) {
   // No vsock: nothing was started or reported.
   EXPECT_EQ((*vm)->Output().find("guest: agent"), std::string::npos) << (*vm)->Output();
   EXPECT_EQ((*vm)->Output().find("READY"), std::string::npos) << (*vm)->Output();
+  EXPECT_EQ((*vm)->Output().find("AGENT-RUNNING"), std::string::npos) << (*vm)->Output();
   // The chain ends, the guest's PID 1 exits, the kernel panics, QEMU ends.
   EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+}
+
+// guest.vsock on a VM without a vsock device (this host has no
+// vhost-vsock): the agent still starts before the handover and outlives it,
+// holding only its listener, PID 1's mount namespace and its stdio; the
+// READY report fails with a warning and the boot goes on.
+TEST(VmGuestBoot, AgentOutlivesTheHandoverAndAFailedReadyIsAWarning) {
+  INITOS_REQUIRE_QEMU();
+  std::string dir = TestWorkDir();
+  RunOk({INITOS_BINARY, "image", "keygen", "-o", dir + "/a"});
+  std::string bundle = GuestBundle(dir, "a");
+  std::string initramfs = GuestInitramfsFile(dir, false, /*vsock=*/true);
+  ASSERT_FALSE(initramfs.empty());
+  auto vm = Qemu::Start(GuestBoot(initramfs, bundle));
+  ASSERT_TRUE(vm.ok()) << vm.error().str();
+  ASSERT_TRUE((*vm)->WaitFor("loaded module vmw_vsock_virtio_transport", kBootTimeout))
+      << (*vm)->Output();
+  ASSERT_TRUE((*vm)->WaitFor("guest: agent started (pid ")) << (*vm)->Output();
+  ASSERT_TRUE(
+      (*vm)->WaitFor("guest: READY not reported to the host: connect to vsock CID 2 "
+                     "port 1025"))
+      << (*vm)->Output();
+  ASSERT_TRUE((*vm)->WaitFor("exec OS init: /bin/busybox")) << (*vm)->Output();
+  ASSERT_TRUE((*vm)->WaitFor("GUEST-OS-ARGV guest-marker-42")) << (*vm)->Output();
+  // Its binary is the initramfs' /init, deleted by the handover.
+  EXPECT_TRUE((*vm)->WaitFor("AGENT-RUNNING /init (deleted)")) << (*vm)->Output();
+  // stdio, the listener, PID 1's namespace, its log's kmsg fd; nothing else.
+  for (const char* fd : {"AGENT-FD 0 /dev/null", "AGENT-FD 1 /dev/kmsg", "AGENT-FD 2 /dev/kmsg",
+                         "AGENT-FD 3 socket:[", "AGENT-FD 4 mnt:[", "AGENT-FD 5 /dev/kmsg"})
+    EXPECT_TRUE((*vm)->WaitFor(fd)) << fd << "\n" << (*vm)->Output();
+  EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+  EXPECT_EQ((*vm)->Output().find("AGENT-FD 6"), std::string::npos) << (*vm)->Output();
 }
 
 // A state disk the supervisor made (all zeros): the guest formats it on the
