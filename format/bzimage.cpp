@@ -5,7 +5,7 @@
 namespace initos {
 inline namespace format {
 
-Result<std::string> BzImageVersion(std::string_view header) {
+Result<std::string> BzImageKernelRelease(std::string_view header) {
   constexpr size_t kMagicOff = 0x202, kVersionPtrOff = 0x20e;
   if (header.size() < kVersionPtrOff + 2 || header.substr(kMagicOff, 4) != "HdrS")
     return Err() << "not a bzImage (no \"HdrS\" setup header at 0x202); give the kernel image "

@@ -43,9 +43,6 @@ std::string TomlList(const std::vector<std::string>& items) {
 
 constexpr const char* kHostMke2fs = "/sbin/mke2fs";
 
-// Enough of the file for the setup header and its version string.
-constexpr size_t kBzImageHeadBytes = 64 * 1024;
-
 bool IsDirectory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -173,7 +170,7 @@ Result<std::string> GuestModulesRoot(const JailConfig& jail, const std::string& 
   ssize_t n = ::pread(fd->get(), head.data(), head.size(), 0);
   if (n < 0) return ErrnoError() << "jail " << jail.name << ": read " << kernel;
   head.resize(static_cast<size_t>(n));
-  auto release = BzImageVersion(head);
+  auto release = BzImageKernelRelease(head);
   if (!release.ok()) return Wrap(release.error(), "jail " + jail.name + ": " + kernel);
   std::string shipped = PathUnderRoot(root, std::string(kVmModulesDir) + "/" + *release);
   if (IsDirectory(shipped)) return shipped;
