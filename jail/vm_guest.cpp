@@ -57,9 +57,12 @@ std::string GuestKeyPath(size_t index) {
 std::vector<std::string> GuestModules(const GuestSpec& spec) {
   // Debian's cloud kernel builds all of these as modules; a kernel with
   // them built in lists them in modules.builtin, which resolution accepts.
-  // virtio_pci for q35, virtio_mmio for microvm.
-  std::vector<std::string> m = {"virtio_pci", "virtio_mmio", "virtio_blk", "dm-mod",
-                                "dm-verity",  "erofs",       "overlay"};
+  // virtio_pci for q35, virtio_mmio for microvm. pvpanic first: without
+  // its driver a guest panic (its PID 1 died) ends QEMU with status 0 like
+  // a poweroff, and the restart policy would never see the crash.
+  std::vector<std::string> m = {"pvpanic-pci", "pvpanic-mmio", "virtio_pci",
+                                "virtio_mmio", "virtio_blk",   "dm-mod",
+                                "dm-verity",   "erofs",        "overlay"};
   if (spec.state_disk) m.push_back("ext4");
   if (spec.vsock) {
     m.push_back("vsock");

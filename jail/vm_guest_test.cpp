@@ -55,8 +55,9 @@ TEST(GuestConfigTest, ParsesWithoutProblemsAndSaysWhatTheGuestDoes) {
   EXPECT_EQ(c.state.device, "");
   EXPECT_EQ(c.guest.jail, "web");
   EXPECT_TRUE(c.guest.vsock);
-  for (const char* m : {"virtio_blk", "virtio_pci", "virtio_mmio", "dm-mod", "dm-verity", "erofs",
-                        "overlay", "vsock", "vmw_vsock_virtio_transport"})
+  for (const char* m :
+       {"pvpanic-pci", "pvpanic-mmio", "virtio_blk", "virtio_pci", "virtio_mmio", "dm-mod",
+        "dm-verity", "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport"})
     EXPECT_NE(std::find(c.init.modules.begin(), c.init.modules.end(), m), c.init.modules.end())
         << m;
 }
@@ -119,6 +120,7 @@ TEST(GuestInitramfsTest, HoldsInitConfigKeysAndModulesWithDeps) {
   for (const char* rel :
        {"kernel/drivers/block/virtio_blk.ko", "kernel/drivers/virtio/virtio.ko",
         "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio_pci.ko",
+        "kernel/drivers/misc/pvpanic/pvpanic-pci.ko", "kernel/drivers/misc/pvpanic/pvpanic.ko",
         "kernel/drivers/md/dm-verity.ko", "kernel/drivers/md/dm-mod.ko",
         "kernel/drivers/md/dm-bufio.ko", "kernel/fs/erofs/erofs.ko",
         "kernel/fs/overlayfs/overlay.ko", "kernel/net/vmw_vsock/vsock.ko",

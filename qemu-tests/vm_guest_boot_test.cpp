@@ -108,7 +108,11 @@ TEST(VmGuestBoot, VerifiesTheSerialDiskAndExecsTheJailsChain) {
   std::string bundle = GuestBundle(dir, "a");
   std::string initramfs = GuestInitramfsFile(dir);
   ASSERT_FALSE(initramfs.empty());
-  auto vm = Qemu::Start(GuestBoot(initramfs, bundle));
+  QemuOptions o = GuestBoot(initramfs, bundle);
+  // As a VM jail's QEMU runs: a guest panic is a failure exit.
+  for (const char* a : {"-device", "pvpanic-pci", "-action", "panic=exit-failure"})
+    o.extra_args.push_back(a);
+  auto vm = Qemu::Start(o);
   ASSERT_TRUE(vm.ok()) << vm.error().str();
   ASSERT_TRUE((*vm)->WaitFor("stage rootfs done", kBootTimeout)) << (*vm)->Output();
   EXPECT_TRUE((*vm)->Output().find("rootfs: guestos version 5 from SERIAL=initos-rootfs verified "
@@ -121,8 +125,11 @@ TEST(VmGuestBoot, VerifiesTheSerialDiskAndExecsTheJailsChain) {
   EXPECT_EQ((*vm)->Output().find("guest: agent"), std::string::npos) << (*vm)->Output();
   EXPECT_EQ((*vm)->Output().find("READY"), std::string::npos) << (*vm)->Output();
   EXPECT_EQ((*vm)->Output().find("AGENT-RUNNING"), std::string::npos) << (*vm)->Output();
-  // The chain ends, the guest's PID 1 exits, the kernel panics, QEMU ends.
-  EXPECT_TRUE((*vm)->WaitExit(kStepTimeout).has_value()) << (*vm)->Tail();
+  // The chain ends, the guest's PID 1 exits, the kernel panics, and the
+  // pvpanic driver the guest loaded tells QEMU: a failure, not a poweroff.
+  auto code = (*vm)->WaitExit(kStepTimeout);
+  ASSERT_TRUE(code.has_value()) << (*vm)->Tail();
+  EXPECT_EQ(*code, 1) << (*vm)->Tail();
 }
 
 // guest.vsock on a VM without a vsock device (this host has no
