@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,10 @@ TEST(VsockRoot, ReadyLineArrivesWithThePeerCid) {
   auto l = ListenReady(kTestReadyPort);
   ASSERT_TRUE(l.ok()) << l.error().str();
 
+  // Nothing pending: the non-blocking accept says so.
+  auto pending = AcceptVsock(l->get());
+  ASSERT_TRUE(pending.ok()) << pending.error().str();
+  EXPECT_FALSE(pending->has_value());
   // Nobody connects: a bounded wait, not a hang.
   auto start = std::chrono::steady_clock::now();
   auto none = AcceptReady(l->get(), 200);
@@ -101,7 +106,7 @@ class LoopbackAgent {
     if (thread_.joinable()) thread_.join();
   }
   std::vector<std::string> argv;
-  bool got_poweroff = false;
+  std::atomic<bool> got_poweroff{false};
 
  private:
   void Serve() {
@@ -178,10 +183,19 @@ TEST(VsockRoot, ExecRelayChildReachesTheAgentAndExitsWithItsStatus) {
   EXPECT_EQ(out_text, "over vsock\n");
   EXPECT_EQ(err_text, "err");
 
+  {
+    LoopbackAgent agent;
+    auto st = RequestGuestPoweroff(kLocalCid, 3000);
+    ASSERT_TRUE(st.ok()) << st.error().str();
+    EXPECT_EQ(*st, 0);
+    EXPECT_TRUE(agent.got_poweroff);
+  }
   LoopbackAgent agent;
-  auto st = RequestGuestPoweroff(kLocalCid, 3000);
-  ASSERT_TRUE(st.ok()) << st.error().str();
-  EXPECT_EQ(*st, 0);
+  auto pid = SpawnGuestPoweroff(kLocalCid, 3000);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(VsockRoot, VhostVsockCidTakenElsewhereMovesToTheNext) {
