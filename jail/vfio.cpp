@@ -193,13 +193,6 @@ Result<void> CheckVfioBound(const VfioPlan& plan, const VfioRoots& roots) {
   return {};
 }
 
-Result<void> GrantVfioGroup(int group, uid_t uid, gid_t gid, const VfioRoots& roots) {
-  const std::string node = roots.dev + "/vfio/" + std::to_string(group);
-  if (::lchown(node.c_str(), uid, gid) != 0)
-    return ErrnoError() << "vfio: chown " << node << " to " << uid << ":" << gid;
-  return {};
-}
-
 Result<VfioPlan> BindToVfio(const std::vector<std::string>& addresses, const VfioRoots& roots) {
   auto view = ReadVfioView(addresses, roots);
   if (!view.ok()) return view.error();

@@ -14,8 +14,6 @@
 // unit tests run it all on a fake sysfs tree.
 #pragma once
 
-#include <sys/types.h>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,14 +86,12 @@ Result<void> ApplyVfioPlan(const VfioPlan& plan, const VfioRoots& roots = {});
 // exists for every group.
 Result<void> CheckVfioBound(const VfioPlan& plan, const VfioRoots& roots = {});
 
-// QEMU runs as an unprivileged uid and opens DEV/vfio/N itself (QEMU 7.2
-// takes no group fd; /dev/vfio/vfio is 0666 already): the group node
-// becomes the QEMU uid's. VFIO also pins all guest memory, so QEMU's
-// RLIMIT_MEMLOCK must cover the guest's memory (+ some MiB) (H3's sandbox).
-Result<void> GrantVfioGroup(int group, uid_t uid, gid_t gid, const VfioRoots& roots = {});
-
 // ReadVfioView + PlanVfioBind + ApplyVfioPlan + CheckVfioBound. Returns the
-// plan (its groups are the /dev/vfio/N nodes QEMU needs).
+// plan: its groups are the /dev/vfio/N nodes QEMU needs, besides
+// /dev/vfio/vfio. QEMU (7.2 takes no group fd) opens them itself as its
+// unprivileged uid, so the sandbox gives it the nodes (jail/vm_sandbox
+// chowns a group node to QEMU's uid); VFIO also pins all guest memory, so
+// QEMU's RLIMIT_MEMLOCK must cover the guest's memory plus some MiB.
 Result<VfioPlan> BindToVfio(const std::vector<std::string>& addresses, const VfioRoots& roots = {});
 
 }  // namespace jail

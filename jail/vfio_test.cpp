@@ -1,7 +1,6 @@
 #include "jail/vfio.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/file.h"
@@ -136,19 +135,6 @@ TEST(VfioSysfs, BindsADeviceStepByStep) {
       << check.error().str();
   fs.GroupNode(7);
   EXPECT_TRUE(CheckVfioBound(*plan, fs.roots()).ok());
-}
-
-TEST(VfioSysfs, GrantGivesTheGroupNodeToQemusUid) {
-  FakeSysfs fs;
-  fs.GroupNode(7);
-  // Our own uid: the one chown a non-root test may do.
-  ASSERT_TRUE(GrantVfioGroup(7, ::getuid(), ::getgid(), fs.roots()).ok());
-  struct stat st;
-  ASSERT_EQ(::stat((fs.roots().dev + "/vfio/7").c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, ::getuid());
-  auto missing = GrantVfioGroup(8, ::getuid(), ::getgid(), fs.roots());
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().str().find("/vfio/8"), std::string::npos);
 }
 
 TEST(VfioSysfs, DriverlessDeviceIsNotUnbound) {
