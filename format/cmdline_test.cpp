@@ -248,7 +248,7 @@ TEST(CmdlineOverridePolicyTest, EveryJailKeyIsRefusedEvenInDevelopmentMode) {
   std::vector<std::string> keys;
   for (auto k : JailsSectionKeys()) keys.push_back("jails." + std::string(k));
   for (auto k : JailEntryKeys()) keys.push_back("jail.web." + std::string(k));
-  EXPECT_EQ(keys.size(), 9u + 42u);  // 42: rootfs-slots, rootfs-tries
+  EXPECT_EQ(keys.size(), 9u + 51u);  // 51: the VM keys (issue 11)
   for (const auto& key : keys) {
     Config c = DevConfig();
     Config before = c;

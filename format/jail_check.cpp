@@ -3,6 +3,7 @@
 // recorded one.
 #include "format/jail_check.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <set>
@@ -15,6 +16,9 @@ namespace {
 
 constexpr int kMaxMs = 24 * 3600 * 1000;
 constexpr int kMaxS = 24 * 3600;
+// What QEMU needs beside the guest's RAM (its code, device state, TCG's
+// translation cache): memory-max below memory + this OOM-kills the VM.
+constexpr uint64_t kVmQemuOverhead = 64ull << 20;
 constexpr std::string_view kBundleHint =
     "a signed bundle (\"PARTLABEL=name\" or \"LABEL=name:/path/file.bundle\")";
 
@@ -41,6 +45,8 @@ class Problems {
   void Add(std::string_view leaf, const Error& e, std::string_view line_key = {}) {
     Add(leaf, e.str(), line_key);
   }
+  // The key was written in the file (false for configs built in code).
+  bool Written(std::string_view leaf) const { return lines_.contains(std::string(leaf)); }
 
  private:
   std::string_view file_;
@@ -120,6 +126,11 @@ void CheckRootfs(const JailConfig& j, const Config& c, Problems& p) {
     return p.Add("rootfs", "required: " + std::string(kBundleHint) +
                                " or, for development, an absolute directory");
   if (JailRootfsIsDirectory(j)) {
+    if (j.kind == JailKind::kVm)
+      return p.Add("rootfs",
+                   "a VM jail boots a signed bundle attached as a disk, and a directory cannot "
+                   "be one; use " +
+                       std::string(kBundleHint));
     if (j.rootfs == "/")
       return p.Add("rootfs",
                    "\"/\" is the host's own root; give the jail its own tree, e.g. "
@@ -141,12 +152,39 @@ void CheckRootfs(const JailConfig& j, const Config& c, Problems& p) {
           j.rootfs_slots.empty() ? "rootfs" : "rootfs-slots");
   else if (auto r = ValidateImageName(j.rootfs_name); !r.ok())
     p.Add("rootfs-name", r.error());
-  if (j.upper != "tmpfs" && j.upper != "state")
+  if (j.kind == JailKind::kVm && (j.upper != "tmpfs" || p.Written("upper")))
+    p.Add("upper",
+          "only for containers: a VM's guest cannot reach the host's state partition; give it "
+          "state-disk = \"/path/disk.img\" and remove upper");
+  else if (j.upper != "tmpfs" && j.upper != "state")
     p.Add("upper", "unknown value \"" + j.upper + "\"; expected one of tmpfs, state");
   else if (j.upper == "state" && c.state.device.empty())
     p.Add("upper",
           "\"state\" keeps the jail's changes on the state partition, but "
           "state.device is not set; set [state] device or use upper = \"tmpfs\"");
+}
+
+// A VM's command is the guest's PID 1, run by initos in the guest as root
+// with the guest's own environment: the container-side keys for the
+// program mean nothing there, so they are refused rather than ignored.
+void CheckVmProgram(const JailConfig& j, Problems& p) {
+  if (j.reaper)
+    p.Add("reaper",
+          "only for containers: a VM's command is the guest's PID 1 (an init reaps its "
+          "orphans); remove reaper");
+  if (!j.env.empty())
+    p.Add("env",
+          "only for containers: a VM's guest gets its environment from its own OS; set it "
+          "inside the guest or use kernel-args, and remove env");
+  if (!j.hostname.empty())
+    p.Add("hostname",
+          "only for containers: a VM's guest names itself (/etc/hostname in its image); "
+          "remove hostname");
+  for (auto [key, value] : {std::pair{"user", &j.user}, std::pair{"group", &j.group}})
+    if (*value != "0")
+      p.Add(key, std::string("only for containers: a VM's command is the guest's PID 1 and runs "
+                             "as root inside the guest; remove ") +
+                     key);
 }
 
 void CheckProgram(const JailConfig& j, Problems& p) {
@@ -159,6 +197,7 @@ void CheckProgram(const JailConfig& j, Problems& p) {
   for (size_t i = 0; i < j.helpers.size(); ++i)
     if (std::string e = ArgvProblem(j.helpers[i]); !e.empty())
       p.Add("helpers", "helper " + std::to_string(i + 1) + ": " + e);
+  if (j.kind == JailKind::kVm) return CheckVmProgram(j, p);
   for (const auto& [name, value] : j.env) {
     if (auto r = ValidateEnvName(name); !r.ok())
       p.Add("env", r.error(), "env." + name);
@@ -175,10 +214,11 @@ void CheckIdMap(const JailConfig& j, std::string_view key, const std::optional<I
                 Problems& p) {
   if (!map) return;
   std::string example = "; write e.g. {host = 100000, count = 65536}";
-  if (j.kind != JailKind::kUnprivileged)
+  // A VM's map is the host id range its QEMU process runs in.
+  if (j.kind == JailKind::kPrivileged)
     return p.Add(key,
-                 "only for unprivileged jails (a privileged jail runs as the host's root); "
-                 "remove it or set kind = \"unprivileged\"");
+                 "only for unprivileged and VM jails (a privileged jail runs as the host's "
+                 "root); remove it or set kind = \"unprivileged\"");
   if (map->count == 0) return p.Add(key, "count is 0; map at least one id" + example);
   if (map->host == 0)
     return p.Add(key,
@@ -238,6 +278,16 @@ void CheckLimits(const JailConfig& j, Problems& p) {
                             " is out of range; use 1 to 10000 (100 is the default share)");
   for (const auto& line : l.io_max)
     if (auto r = ValidateIoMax(line); !r.ok()) p.Add("io-max", r.error());
+  if (j.kind == JailKind::kVm && !j.rlimits.empty())
+    return p.Add("rlimits",
+                 "only for containers: the supervisor sets QEMU's own limits (locked memory "
+                 "for VFIO); limit a VM jail with memory-max, pids-max and cpu-max, and remove "
+                 "rlimits");
+  if (j.kind == JailKind::kVm && l.memory_max && *l.memory_max < j.vm.memory + kVmQemuOverhead)
+    p.Add("memory-max", "memory-max (" + std::to_string(*l.memory_max) +
+                            ") leaves QEMU no room above the guest's memory (" +
+                            std::to_string(j.vm.memory) + "); set it at least " +
+                            std::to_string((kVmQemuOverhead >> 20)) + "M above memory");
   for (const auto& [name, lim] : j.rlimits) {
     if (!RlimitFromName(name))
       p.Add("rlimits",
@@ -285,30 +335,46 @@ void CheckMounts(const JailConfig& j, Problems& p) {
 
 void CheckNetwork(const JailConfig& j, Problems& p) {
   const JailNetwork& n = j.network;
-  bool routed = n.kind == JailNetworkKind::kVeth || n.kind == JailNetworkKind::kMacvlan;
+  bool vm = j.kind == JailKind::kVm;
+  bool vm_net = n.kind == JailNetworkKind::kUser || n.kind == JailNetworkKind::kTap;
   std::string kind = "network = \"" + std::string(JailNetworkKindName(n.kind)) + "\"";
+  if (vm && !vm_net && n.kind != JailNetworkKind::kNone)
+    return p.Add("network", kind +
+                                " is only for containers; a VM jail has \"none\", \"user\" "
+                                "(QEMU's outbound-only user network) or \"tap\"");
+  if (!vm && vm_net)
+    return p.Add("network", kind +
+                                " is only for kind = \"vm\"; a container has \"none\", "
+                                "\"loopback\", \"veth\" or \"macvlan\"");
+  bool routed = n.kind == JailNetworkKind::kVeth || n.kind == JailNetworkKind::kMacvlan;
+  bool tap = n.kind == JailNetworkKind::kTap;
   if (n.kind == JailNetworkKind::kMacvlan && n.host_interface.empty())
     p.Add("host-interface",
           "network = \"macvlan\" needs host-interface, the host NIC the "
           "macvlan hangs off, e.g. \"eth0\"",
           "network");
   if (!n.host_interface.empty()) {
-    if (!routed)
+    if (!routed && !tap)
       p.Add("host-interface",
-            "only for network = \"veth\" or \"macvlan\" (this jail has " + kind + ")");
+            "only for network = \"veth\", \"macvlan\" or \"tap\" (this jail has " + kind + ")");
     else if (auto r = ValidateInterfaceName(n.host_interface); !r.ok())
       p.Add("host-interface", r.error());
   }
   if (!n.host_address.empty()) {
-    if (n.kind != JailNetworkKind::kVeth)
+    if (n.kind != JailNetworkKind::kVeth && !tap)
       p.Add("host-address",
-            "only for network = \"veth\" (the host side of the pair; this jail "
+            "only for network = \"veth\" or \"tap\" (the host side; this jail "
             "has " +
                 kind + ")");
     else if (auto r = ValidateCidr(n.host_address); !r.ok())
       p.Add("host-address", r.error());
   }
   auto need_routed = [&](std::string_view key) {
+    if (vm)
+      return p.Add(key,
+                   "a VM's guest configures its own addresses and routes (inside its OS, "
+                   "e.g. systemd-networkd in the image); remove " +
+                       std::string(key));
     p.Add(key, "needs network = \"veth\" or \"macvlan\" (this jail has " + kind +
                    "); set network or remove " + std::string(key));
   };
@@ -334,6 +400,112 @@ void CheckNetwork(const JailConfig& j, Problems& p) {
   }
 }
 
+// "DDDD:BB:DD.F" as sysfs names a PCI function (lower-case hex, device
+// 00..1f, function 0..7); "" when fine.
+std::string PciAddressProblem(std::string_view a) {
+  auto hex = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i)
+      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
+    return true;
+  };
+  bool ok = a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
+            a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
+  if (ok) return "";
+  return "\"" + std::string(a) +
+         "\" is not a PCI address as sysfs writes it (domain:bus:device.function, lower-case "
+         "hex, device 00..1f, function 0..7); write e.g. \"0000:01:00.0\" (see lspci -D)";
+}
+
+// kind = "vm": the machine's own keys, and the container keys that have no
+// meaning for QEMU or the guest (refused, never ignored).
+void CheckVm(const JailConfig& j, Problems& p) {
+  const JailVm& vm = j.vm;
+  if (vm.machine != "microvm" && vm.machine != "q35")
+    p.Add("machine", "unknown value \"" + vm.machine + "\"; expected one of microvm, q35");
+  if (vm.cpus < 1 || vm.cpus > 64)
+    p.Add("cpus", "value " + std::to_string(vm.cpus) + " is out of range; use 1 to 64");
+  if (vm.memory < (64ull << 20) || vm.memory > (1ull << 40))
+    p.Add("memory", std::to_string(vm.memory) +
+                        " bytes is out of range; use \"64M\" to \"1T\", e.g. memory = \"512M\"");
+  else if (vm.memory % (1ull << 20) != 0)
+    p.Add("memory", std::to_string(vm.memory) +
+                        " bytes is not a whole number of MiB (QEMU takes megabytes); write e.g. "
+                        "\"512M\"");
+  if (vm.accel != "auto" && vm.accel != "kvm" && vm.accel != "tcg")
+    p.Add("accel", "unknown value \"" + vm.accel + "\"; expected one of auto, kvm, tcg");
+  for (auto [key, path] :
+       {std::pair{"kernel", &vm.kernel}, std::pair{"kernel-modules", &vm.kernel_modules},
+        std::pair{"state-disk", &vm.state_disk}})
+    if (!path->empty())
+      if (std::string e = PlainAbsolutePathProblem(*path); !e.empty())
+        p.Add(key, "\"" + *path + "\" " + e + "; write a plain absolute host path");
+  for (size_t i = 0; i < vm.kernel_args.size(); ++i) {
+    const std::string& arg = vm.kernel_args[i];
+    std::string at = "entry " + std::to_string(i + 1) + ": ";
+    bool blank = arg.empty();
+    for (char ch : arg) blank = blank || static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f;
+    if (blank)
+      p.Add("kernel-args", at + "\"" + arg +
+                               "\" is empty or has a space or control character; write one "
+                               "argument per entry, e.g. [\"quiet\", \"loglevel=4\"]");
+    else if (arg.starts_with("init=") || arg.starts_with("rdinit="))
+      p.Add("kernel-args", at + "\"" + arg +
+                               "\" would bypass initos in the guest, which verifies the "
+                               "rootfs before running command; set command instead");
+  }
+  // Container-only keys.
+  if (!j.capabilities.empty())
+    p.Add("capabilities",
+          "only for containers: a VM jail's QEMU runs with no capabilities and the guest is "
+          "root in its own kernel; remove capabilities");
+  if (j.seccomp != "default")
+    p.Add("seccomp",
+          "only for containers: a VM jail's QEMU always runs under its own -sandbox seccomp "
+          "filter; remove seccomp");
+  if (!j.no_new_privileges)
+    p.Add("no-new-privileges",
+          "only for containers: QEMU always runs with no_new_privs; remove no-new-privileges");
+  if (!j.mounts.empty())
+    p.Add("mounts",
+          "only for containers: a VM's guest sees no host directory; give it state-disk for "
+          "writable storage and remove mounts");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < j.devices.size(); ++i) {
+    const std::string& d = j.devices[i];
+    std::string at = "entry " + std::to_string(i + 1) + ": ";
+    if (std::string e = PciAddressProblem(d); !e.empty())
+      p.Add("devices", at + e);
+    else if (!seen.insert(d).second)
+      p.Add("devices", at + "\"" + d + "\" is listed twice; list each device once");
+  }
+  if (!j.devices.empty() && vm.machine == "microvm")
+    p.Add("devices",
+          "VFIO passthrough needs a PCI bus, and machine = \"microvm\" has none; set machine "
+          "= \"q35\" or remove devices");
+}
+
+// The VM keys on a container: written, or set in code to other than the
+// default.
+void CheckNoVmKeys(const JailConfig& j, Problems& p) {
+  const JailVm& vm = j.vm;
+  const JailVm def;
+  std::pair<const char*, bool> keys[] = {
+      {"machine", vm.machine != def.machine},
+      {"cpus", vm.cpus != def.cpus},
+      {"memory", vm.memory != def.memory},
+      {"accel", vm.accel != def.accel},
+      {"kernel", vm.kernel != def.kernel},
+      {"kernel-modules", vm.kernel_modules != def.kernel_modules},
+      {"kernel-args", vm.kernel_args != def.kernel_args},
+      {"state-disk", vm.state_disk != def.state_disk},
+      {"vsock", vm.vsock != def.vsock},
+  };
+  for (auto [key, changed] : keys)
+    if (changed || p.Written(key))
+      p.Add(key, "only for kind = \"vm\" (this jail is \"" + std::string(JailKindName(j.kind)) +
+                     "\"); remove it or set kind = \"vm\"");
+}
+
 void CheckSupervision(const JailConfig& j, Problems& p) {
   auto range = [&](std::string_view key, int v, int lo, int hi) {
     if (v < lo || v > hi)
@@ -349,7 +521,11 @@ void CheckSupervision(const JailConfig& j, Problems& p) {
   range("restart-limit", j.restart_limit, 1, 1000000);
   range("restart-window-s", j.restart_window_s, 1, kMaxS);
   range("stop-timeout-ms", j.stop_timeout_ms, 0, kMaxMs);
-  if (j.stop_signal < 1 || j.stop_signal > SIGRTMAX || j.stop_signal == SIGSTOP)
+  if (j.kind == JailKind::kVm && (j.stop_signal != SIGTERM || p.Written("stop-signal")))
+    p.Add("stop-signal",
+          "only for containers: a VM jail is stopped by ACPI powerdown (and the guest agent's "
+          "poweroff over vsock), then killed after stop-timeout-ms; remove stop-signal");
+  else if (j.stop_signal < 1 || j.stop_signal > SIGRTMAX || j.stop_signal == SIGSTOP)
     p.Add("stop-signal", "signal " + std::to_string(j.stop_signal) +
                              " cannot stop a jail; use a name such as \"SIGTERM\" or "
                              "\"SIGRTMIN+3\" (systemd)");
@@ -448,15 +624,18 @@ std::vector<ConfigProblem> CheckJail(const JailConfig& j, size_t index, const Co
   if (auto r = ValidateJailName(j.name); !r.ok())
     p.Add("name",
           j.name.empty() ? "required: name the jail, e.g. name = \"debian\"" : r.error().str());
-  if (j.kind == JailKind::kVm)
-    p.Add("kind",
-          "\"vm\" is not implemented in this version (next issue); use privileged or "
-          "unprivileged");
   CheckRootfs(j, c, p);
   CheckProgram(j, p);
-  CheckConfinement(j, p);
+  if (j.kind == JailKind::kVm) {
+    CheckIdMap(j, "uid-map", j.uid_map, p);
+    CheckIdMap(j, "gid-map", j.gid_map, p);
+    CheckVm(j, p);
+  } else {
+    CheckNoVmKeys(j, p);
+    CheckConfinement(j, p);
+    CheckMounts(j, p);
+  }
   CheckLimits(j, p);
-  CheckMounts(j, p);
   CheckNetwork(j, p);
   CheckSupervision(j, p);
   return out;
@@ -487,25 +666,44 @@ std::vector<ConfigProblem> CheckJails(const Config& c, std::string_view file,
         break;
       }
   CheckStartOrder(s.jails, entries);
-  // The host side of two veth pairs cannot share a name (the default is cut
-  // to 15 characters, so long names can collide): the second jail would
-  // fail to start with EEXIST.
-  auto veth_name = [](const JailConfig& j) {
-    return j.network.host_interface.empty() ? ("ve-" + j.name).substr(0, 15)
-                                            : j.network.host_interface;
+  // The host side of two veth pairs or taps cannot share a name (the
+  // defaults are cut to 15 characters, so long names can collide): the
+  // second jail would fail to start with EEXIST.
+  auto host_link = [](const JailConfig& j) -> std::string {
+    bool veth = j.network.kind == JailNetworkKind::kVeth;
+    if (!veth && j.network.kind != JailNetworkKind::kTap) return "";
+    if (!j.network.host_interface.empty()) return j.network.host_interface;
+    return ((veth ? "ve-" : "tap-") + j.name).substr(0, 15);
   };
   for (size_t i = 0; i < s.jails.size(); ++i)
     for (size_t k = 0; k < i; ++k)
-      if (s.jails[i].network.kind == JailNetworkKind::kVeth &&
-          s.jails[k].network.kind == JailNetworkKind::kVeth &&
-          veth_name(s.jails[i]) == veth_name(s.jails[k])) {
+      if (!host_link(s.jails[i]).empty() && host_link(s.jails[i]) == host_link(s.jails[k])) {
         entries[i].Add("host-interface",
-                       "the host side \"" + veth_name(s.jails[i]) + "\" is also jail \"" +
+                       "the host side \"" + host_link(s.jails[i]) + "\" is also jail \"" +
                            s.jails[k].name +
                            "\"'s; set host-interface to a name of its own (at most 15 characters)",
                        "network");
         break;
       }
+  // One device or state disk in two VMs: VFIO hands a device to one owner,
+  // and two guests writing one disk corrupt it.
+  for (size_t i = 0; i < s.jails.size(); ++i) {
+    const JailConfig& a = s.jails[i];
+    if (a.kind != JailKind::kVm) continue;
+    for (size_t k = 0; k < i; ++k) {
+      const JailConfig& b = s.jails[k];
+      if (b.kind != JailKind::kVm) continue;
+      if (!a.vm.state_disk.empty() && a.vm.state_disk == b.vm.state_disk)
+        entries[i].Add("state-disk", "\"" + a.vm.state_disk + "\" is also jail \"" + b.name +
+                                         "\"'s state disk; give each VM its own");
+      for (const std::string& d : a.devices)
+        if (std::find(b.devices.begin(), b.devices.end(), d) != b.devices.end()) {
+          entries[i].Add("devices", "\"" + d + "\" is also passed to jail \"" + b.name +
+                                        "\"; a device belongs to one VM, remove it from one");
+          break;
+        }
+    }
+  }
   // Explicit maps of two jails on the same host ids would let one jail's
   // root own the other's files.
   for (size_t i = 0; i < s.jails.size(); ++i)

@@ -208,6 +208,28 @@ rootfs-slots = ["LABEL=state:/jails/web-a.bundle", "PARTLABEL=web-b"]
 rootfs-tries = 2
 rootfs-name = "web"
 command = ["/bin/httpd"]
+
+[[jail]]
+name = "vm1"
+kind = "vm"
+rootfs = "PARTLABEL=vm1"
+rootfs-name = "vm-os"
+command = ["/sbin/init", "splash"]
+uid-map = {host = 500000, count = 65536}
+machine = "q35"
+cpus = 4
+memory = "2G"
+accel = "kvm"
+kernel = "/usr/lib/initos/vm/vmlinuz-6.1"
+kernel-modules = "/usr/lib/initos/vm/modules/6.1"
+kernel-args = ["quiet", "loglevel=4"]
+state-disk = "/dev/disk/by-partlabel/vm1-state"
+vsock = false
+devices = ["0000:01:00.0", "0000:02:1f.7"]
+network = "tap"
+host-interface = "tap-vm1"
+host-address = "10.0.1.1/30"
+memory-max = "3G"
 )";
   ParsedConfig p = ParseConfig(toml, "jails.toml");
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
@@ -221,7 +243,27 @@ command = ["/bin/httpd"]
   EXPECT_EQ(s.log_file_bytes, 2097152u);
   EXPECT_EQ(s.log_files, 7);
   EXPECT_EQ(s.mark_good_after_s, 120);
-  ASSERT_EQ(s.jails.size(), 3u);
+  ASSERT_EQ(s.jails.size(), 4u);
+  const JailConfig& vm = s.jails[3];
+  EXPECT_EQ(vm.kind, JailKind::kVm);
+  JailVm want_vm;
+  want_vm.machine = "q35";
+  want_vm.cpus = 4;
+  want_vm.memory = 2ull << 30;
+  want_vm.accel = "kvm";
+  want_vm.kernel = "/usr/lib/initos/vm/vmlinuz-6.1";
+  want_vm.kernel_modules = "/usr/lib/initos/vm/modules/6.1";
+  want_vm.kernel_args = {"quiet", "loglevel=4"};
+  want_vm.state_disk = "/dev/disk/by-partlabel/vm1-state";
+  want_vm.vsock = false;
+  EXPECT_EQ(vm.vm, want_vm);
+  EXPECT_EQ(vm.devices, (std::vector<std::string>{"0000:01:00.0", "0000:02:1f.7"}));
+  EXPECT_EQ(vm.network.kind, JailNetworkKind::kTap);
+  EXPECT_EQ(vm.network.host_interface, "tap-vm1");
+  EXPECT_EQ(vm.network.host_address, "10.0.1.1/30");
+  EXPECT_EQ(vm.uid_map, (IdRange{500000, 65536}));
+  // The containers keep the VM defaults.
+  EXPECT_EQ(s.jails[0].vm, JailVm{});
   EXPECT_EQ(s.jails[2].rootfs_slots,
             (std::vector<std::string>{"LABEL=state:/jails/web-a.bundle", "PARTLABEL=web-b"}));
   EXPECT_EQ(s.jails[2].rootfs_tries, 2u);
@@ -369,11 +411,6 @@ TEST(JailParseTest, IdentityAndRootfsProblems) {
            {{{"name", "\"\""}}, "jail[1].name", "name", "required: name the jail"},
            {{{"name", "-"}}, "jail[1].name", "", "required: name the jail"},
            {{{"name", "7"}}, "jail[1].name", "name", "wrong type: got integer, expected a string"},
-           {{{"kind", "\"vm\""}},
-            "kind",
-            "kind",
-            "\"vm\" is not implemented in this version (next issue); use privileged or "
-            "unprivileged"},
            {{{"kind", "\"root\""}},
             "kind",
             "kind",
@@ -529,7 +566,7 @@ TEST(JailParseTest, ConfinementProblems) {
            {{{"kind", "\"privileged\""}, {"uid-map", "{host = 100000, count = 10}"}},
             "uid-map",
             "uid-map",
-            "only for unprivileged jails"},
+            "only for unprivileged and VM jails"},
            {{{"gid-map", "{host = 0, count = 10}"}}, "gid-map", "gid-map", "maps host id 0 (root)"},
            {{{"uid-map", "{host = 0, count = 10}"}}, "uid-map", "uid-map", "maps host id 0 (root)"},
            {{{"uid-map", "{host = 1, count = 0}"}}, "uid-map", "uid-map", "count is 0"},
@@ -680,7 +717,7 @@ TEST(JailParseTest, NetworkProblems) {
            {{{"network", "\"wifi\""}},
             "network",
             "network",
-            "unknown value \"wifi\"; expected one of none, loopback, veth, macvlan"},
+            "unknown value \"wifi\"; expected one of none, loopback, veth, macvlan, user, tap"},
            {{{"network", "\"macvlan\""}},
             "host-interface",
             "network",
@@ -688,7 +725,8 @@ TEST(JailParseTest, NetworkProblems) {
            {{{"host-interface", "\"eth0\""}},
             "host-interface",
             "host-interface",
-            "only for network = \"veth\" or \"macvlan\" (this jail has network = \"none\")"},
+            "only for network = \"veth\", \"macvlan\" or \"tap\" (this jail has network = "
+            "\"none\")"},
            {{veth, {"host-interface", "\"a-much-too-long-name\""}},
             "host-interface",
             "host-interface",
@@ -762,6 +800,155 @@ TEST(JailParseTest, SupervisionProblems) {
   ParsedConfig p = ParseConfig(MakeEntry({{"stop-signal", "\"rtmin+3\""}}, "").text, "f");
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
   EXPECT_EQ(p.config.jails.jails[0].stop_signal, SIGRTMIN + 3);
+}
+
+// kind = "vm": its own keys, and every container key refused on it.
+TEST(JailParseTest, VmProblems) {
+  using KV = std::pair<std::string, std::string>;
+  auto vm = [](std::vector<KV> extra) {
+    std::vector<KV> kv = {
+        {"kind", "\"vm\""}, {"rootfs", "\"PARTLABEL=a\""}, {"rootfs-name", "\"a\""}};
+    kv.insert(kv.end(), extra.begin(), extra.end());
+    return kv;
+  };
+  const KV q35{"machine", "\"q35\""};
+  for (const Case& c : std::vector<Case>{
+           {vm({{"machine", "\"pc\""}}), "machine", "machine",
+            "unknown value \"pc\"; expected one of microvm, q35"},
+           {vm({{"cpus", "0"}}), "cpus", "cpus", "value 0 is out of range; use 1 to 64"},
+           {vm({{"cpus", "65"}}), "cpus", "cpus", "value 65 is out of range; use 1 to 64"},
+           {vm({{"cpus", "\"2\""}}), "cpus", "cpus", "expected an integer"},
+           {vm({{"memory", "\"32M\""}}), "memory", "memory", "out of range; use \"64M\" to \"1T\""},
+           {vm({{"memory", "\"2T\""}}), "memory", "memory", "out of range"},
+           {vm({{"memory", "100000000"}}), "memory", "memory", "not a whole number of MiB"},
+           {vm({{"memory", "\"lots\""}}), "memory", "memory", "is not a size"},
+           {vm({{"accel", "\"hvf\""}}), "accel", "accel",
+            "unknown value \"hvf\"; expected one of auto, kvm, tcg"},
+           {vm({{"kernel", "\"vmlinuz\""}}), "kernel", "kernel", "is not absolute"},
+           {vm({{"kernel-modules", "\"/lib/../x\""}}), "kernel-modules", "kernel-modules",
+            "contains \"..\""},
+           {vm({{"state-disk", "\"disk.img\""}}), "state-disk", "state-disk", "is not absolute"},
+           {vm({{"kernel-args", "[\"quiet\", \"a b\"]"}}), "kernel-args", "kernel-args",
+            "entry 2: \"a b\" is empty or has a space"},
+           {vm({{"kernel-args", "[\"\"]"}}), "kernel-args", "kernel-args", "is empty"},
+           {vm({{"kernel-args", "[\"rdinit=/bin/sh\"]"}}), "kernel-args", "kernel-args",
+            "would bypass initos in the guest"},
+           {vm({{"kernel-args", "[\"init=/bin/sh\"]"}}), "kernel-args", "kernel-args",
+            "would bypass initos in the guest"},
+           {vm({{"vsock", "\"yes\""}}), "vsock", "vsock", "expected true or false"},
+           {vm({{"command", "-"}}), "command", "", "required"},
+           {vm({}) /* rootfs replaced below */, "", "", ""},
+           {vm({{"capabilities", "[\"CHOWN\"]"}}), "capabilities", "capabilities",
+            "only for containers: a VM jail's QEMU runs with no capabilities"},
+           {vm({{"seccomp", "\"unconfined\""}}), "seccomp", "seccomp",
+            "QEMU always runs under its own -sandbox"},
+           {vm({{"seccomp", "\"/etc/s.json\""}}), "seccomp", "seccomp", "remove seccomp"},
+           {vm({{"no-new-privileges", "false"}}), "no-new-privileges", "no-new-privileges",
+            "QEMU always runs with no_new_privs"},
+           {vm({{"mounts", "[{type = \"tmpfs\", target = \"/t\"}]"}}), "mounts", "mounts",
+            "give it state-disk"},
+           {vm({{"reaper", "true"}}), "reaper", "reaper", "the guest's PID 1"},
+           {vm({{"env", "{A = \"b\"}"}}), "env", "env", "remove env"},
+           {vm({{"hostname", "\"x\""}}), "hostname", "hostname", "guest names itself"},
+           {vm({{"user", "\"1000\""}}), "user", "user", "runs as root inside the guest"},
+           {vm({{"group", "5"}}), "group", "group", "remove group"},
+           {vm({{"rlimits", "{nofile = 1}"}}), "rlimits", "rlimits", "remove rlimits"},
+           {vm({{"upper", "\"state\""}}), "upper", "upper", "give it state-disk"},
+           {vm({{"upper", "\"tmpfs\""}}), "upper", "upper", "remove upper"},
+           {vm({{"stop-signal", "\"SIGTERM\""}}), "stop-signal", "stop-signal",
+            "stopped by ACPI powerdown"},
+           {vm({{"memory-max", "\"512M\""}}), "memory-max", "memory-max",
+            "leaves QEMU no room above the guest's memory (536870912); set it at least 64M"},
+           {vm({{"gid-map", "{host = 0, count = 10}"}}), "gid-map", "gid-map",
+            "maps host id 0 (root)"},
+           {vm({{"network", "\"veth\""}}), "network", "network",
+            "network = \"veth\" is only for containers; a VM jail has \"none\", \"user\""},
+           {vm({{"network", "\"loopback\""}}), "network", "network", "is only for containers"},
+           {{{"network", "\"user\""}},
+            "network",
+            "network",
+            "network = \"user\" is only for kind = \"vm\"; a container has"},
+           {{{"network", "\"tap\""}}, "network", "network", "is only for kind = \"vm\""},
+           {vm({{"network", "\"tap\""}, {"addresses", "[\"10.0.0.2/30\"]"}}), "addresses",
+            "addresses", "a VM's guest configures its own addresses and routes"},
+           {vm({{"network", "\"tap\""}, {"gateway", "\"10.0.0.1\""}}), "gateway", "gateway",
+            "remove gateway"},
+           {vm({{"network", "\"user\""}, {"routes", "[\"10.0.0.0/8\"]"}}), "routes", "routes",
+            "remove routes"},
+           {vm({{"network", "\"user\""}, {"host-interface", "\"tap0\""}}), "host-interface",
+            "host-interface", "only for network = \"veth\", \"macvlan\" or \"tap\""},
+           {vm({{"network", "\"user\""}, {"host-address", "\"10.0.0.1/30\""}}), "host-address",
+            "host-address", "only for network = \"veth\" or \"tap\""},
+           {vm({{"network", "\"tap\""}, {"host-address", "\"10.0.0.1\""}}), "host-address",
+            "host-address", "has no /PREFIX"},
+           {vm({{"network", "\"tap\""}, {"host-interface", "\"a-much-too-long-name\""}}),
+            "host-interface", "host-interface", "is not an interface name"},
+           {vm({{"devices", "[\"0000:01:00.0\"]"}}), "devices", "devices",
+            "VFIO passthrough needs a PCI bus, and machine = \"microvm\" has none"},
+           {vm({q35, {"devices", "[\"01:00.0\"]"}}), "devices", "devices",
+            "entry 1: \"01:00.0\" is not a PCI address"},
+           {vm({q35, {"devices", "[\"0000:0A:00.0\"]"}}), "devices", "devices", "lower-case hex"},
+           {vm({q35, {"devices", "[\"0000:01:20.0\"]"}}), "devices", "devices",
+            "is not a PCI address"},
+           {vm({q35, {"devices", "[\"0000:01:00.8\"]"}}), "devices", "devices",
+            "is not a PCI address"},
+           {vm({q35, {"devices", "[\"/dev/fuse\"]"}}), "devices", "devices", "(see lspci -D)"},
+           {vm({q35, {"devices", "[\"0000:01:00.0\", \"0000:01:00.0\"]"}}), "devices", "devices",
+            "entry 2: \"0000:01:00.0\" is listed twice"},
+           // VM keys on a container, even when written with their default value.
+           {{{"machine", "\"q35\""}},
+            "machine",
+            "machine",
+            "only for kind = \"vm\" (this jail is \"unprivileged\"); remove it or set kind = "
+            "\"vm\""},
+           {{{"vsock", "true"}}, "vsock", "vsock", "only for kind = \"vm\""},
+           {{{"kernel-args", "[]"}}, "kernel-args", "kernel-args", "only for kind = \"vm\""},
+           {{{"kind", "\"privileged\""}, {"memory", "\"1G\""}},
+            "memory",
+            "memory",
+            "(this jail is \"privileged\")"},
+           {{{"cpus", "2"}}, "cpus", "cpus", "only for kind = \"vm\""},
+           {{{"accel", "\"kvm\""}}, "accel", "accel", "only for kind = \"vm\""},
+           {{{"kernel", "\"/k\""}}, "kernel", "kernel", "only for kind = \"vm\""},
+           {{{"kernel-modules", "\"/m\""}}, "kernel-modules", "kernel-modules", "only for kind"},
+           {{{"state-disk", "\"/d\""}}, "state-disk", "state-disk", "only for kind = \"vm\""},
+       }) {
+    if (c.key.empty()) {
+      // A directory rootfs cannot be a guest's disk.
+      std::vector<KV> kv = vm({});
+      kv[1].second = "\"/srv/a\"";
+      ExpectOneProblem({kv, "rootfs", "rootfs", "a VM jail boots a signed bundle"});
+      continue;
+    }
+    ExpectOneProblem(c);
+  }
+}
+
+TEST(JailParseTest, ValidVms) {
+  std::string base =
+      "[[jail]]\nname = \"a\"\nkind = \"vm\"\nrootfs = \"PARTLABEL=a\"\nrootfs-name = "
+      "\"a\"\ncommand = [\"/sbin/init\"]\n";
+  for (const std::string& extra : {
+           std::string(""),
+           std::string("network = \"user\"\n"),
+           std::string("network = \"tap\"\nhost-address = \"10.0.9.1/30\"\n"),
+           std::string("network = \"tap\"\nhost-interface = \"vmtap0\"\n"),
+           std::string("machine = \"q35\"\ndevices = [\"0000:00:1f.7\", \"abcd:ef:00.0\"]\n"
+                       "memory = \"1G\"\nmemory-max = \"1088M\"\ncpus = 64\n"),
+           std::string("uid-map = {host = 300000, count = 65536}\ngid-map = {host = 300000, "
+                       "count = 65536}\n"),
+           std::string("helpers = [[\"/bin/nice\"]]\nmemory = 67108864\naccel = \"tcg\"\n"),
+           std::string("rootfs-slots = [\"PARTLABEL=a1\", \"PARTLABEL=a2\"]\n"),
+           std::string("kernel-args = [\"quiet\", \"systemd.unit=multi-user.target\"]\n"
+                       "kernel = \"/boot/vmlinuz\"\nstate-disk = \"/dev/vdb\"\nvsock = false\n"),
+       }) {
+    std::string text = base + extra;
+    if (extra.starts_with("rootfs-slots"))
+      text = "[state]\ndevice = \"PARTLABEL=state\"\n" +
+             std::string(base).replace(base.find("rootfs = \"PARTLABEL=a\"\n"), 23, "") + extra;
+    ParsedConfig p = ParseConfig(text, "f");
+    EXPECT_TRUE(p.problems.empty()) << text << Joined(p.problems);
+  }
 }
 
 TEST(JailParseTest, SectionProblems) {
@@ -894,9 +1081,40 @@ TEST(JailSetTest, VethHostNamesAreUnique) {
                   .problems.empty());
 }
 
+TEST(JailSetTest, VmsShareNoDeviceStateDiskOrTap) {
+  auto vm = [](const std::string& name, const std::string& extra) {
+    return "[[jail]]\nname = \"" + name + "\"\nkind = \"vm\"\nrootfs = \"PARTLABEL=" + name +
+           "\"\nrootfs-name = \"x\"\ncommand = [\"/sbin/init\"]\n" + extra;
+  };
+  ParsedConfig p = ParseConfig(vm("a", "state-disk = \"/dev/vdb\"\n") +
+                                   vm("b", "state-disk = \"/dev/vdb\"\nnetwork = \"tap\"\n"),
+                               "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_EQ(p.problems[0].key, "jail.b.state-disk");
+  EXPECT_NE(p.problems[0].message.find("is also jail \"a\"'s state disk"), std::string::npos);
+  std::string q35 = "machine = \"q35\"\n";
+  p = ParseConfig(vm("a", q35 + "devices = [\"0000:01:00.0\"]\n") +
+                      vm("b", q35 + "devices = [\"0000:02:00.0\", \"0000:01:00.0\"]\n"),
+                  "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_EQ(p.problems[0].key, "jail.b.devices");
+  EXPECT_NE(p.problems[0].message.find("\"0000:01:00.0\" is also passed to jail \"a\""),
+            std::string::npos);
+  // The default tap name ("tap-" + name) against a veth named alike.
+  p = ParseConfig(Jail("c", "network = \"veth\"\nhost-interface = \"tap-b\"\n") +
+                      vm("b", "network = \"tap\"\n"),
+                  "f");
+  ASSERT_EQ(p.problems.size(), 1u) << Joined(p.problems);
+  EXPECT_EQ(p.problems[0].key, "jail.b.host-interface");
+  EXPECT_NE(p.problems[0].message.find("the host side \"tap-b\" is also jail \"c\"'s"),
+            std::string::npos);
+  EXPECT_TRUE(ParseConfig(vm("a", "network = \"tap\"\n") + vm("b", "network = \"tap\"\n"), "f")
+                  .problems.empty());
+}
+
 TEST(JailSetTest, ManyProblemsAreAllReportedInFileOrder) {
   ParsedConfig p =
-      ParseConfig(Jail("a", "kind = \"vm\"\n") + "[jails]\nlog-files = 0\n" +
+      ParseConfig(Jail("a", "kind = \"root\"\n") + "[jails]\nlog-files = 0\n" +
                       Jail("b", "bogus = 1\nnetwork = \"none\"\ngateway = \"1.2.3.4\"\n"),
                   "f");
   ASSERT_EQ(p.problems.size(), 4u) << Joined(p.problems);
@@ -995,7 +1213,7 @@ TEST(JailExampleTest, ParsesWithoutProblemsAndBoots) {
   ASSERT_TRUE(p.problems.empty()) << Joined(p.problems);
   EXPECT_TRUE(CheckJailsForBoot(p.config, "jails.toml").empty());
   EXPECT_EQ(p.config.init.mode, InitMode::kJails);
-  ASSERT_EQ(p.config.jails.jails.size(), 2u);
+  ASSERT_EQ(p.config.jails.jails.size(), 3u);
   const JailConfig& os = p.config.jails.jails[0];
   EXPECT_EQ(os.kind, JailKind::kUnprivileged);
   EXPECT_EQ(os.network.kind, JailNetworkKind::kVeth);
@@ -1004,6 +1222,12 @@ TEST(JailExampleTest, ParsesWithoutProblemsAndBoots) {
   EXPECT_TRUE(app.reaper);
   EXPECT_EQ(app.helpers.size(), 1u);
   EXPECT_EQ(app.restart, RestartPolicy::kOnFailure);
+  const JailConfig& vm = p.config.jails.jails[2];
+  EXPECT_EQ(vm.kind, JailKind::kVm);
+  EXPECT_EQ(vm.vm.machine, "q35");
+  EXPECT_EQ(vm.vm.memory, 1ull << 30);
+  EXPECT_EQ(vm.network.kind, JailNetworkKind::kTap);
+  EXPECT_EQ(vm.devices, (std::vector<std::string>{"0000:03:00.0"}));
   // [jails] is written with its defaults, like configs/initos.toml.
   JailsConfig section = p.config.jails;
   section.jails.clear();

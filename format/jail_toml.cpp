@@ -78,10 +78,10 @@ constexpr Named<JailKind> kKinds[] = {{"privileged", JailKind::kPrivileged},
 constexpr Named<RestartPolicy> kRestarts[] = {{"never", RestartPolicy::kNever},
                                               {"on-failure", RestartPolicy::kOnFailure},
                                               {"always", RestartPolicy::kAlways}};
-constexpr Named<JailNetworkKind> kNetworks[] = {{"none", JailNetworkKind::kNone},
-                                                {"loopback", JailNetworkKind::kLoopback},
-                                                {"veth", JailNetworkKind::kVeth},
-                                                {"macvlan", JailNetworkKind::kMacvlan}};
+constexpr Named<JailNetworkKind> kNetworks[] = {
+    {"none", JailNetworkKind::kNone}, {"loopback", JailNetworkKind::kLoopback},
+    {"veth", JailNetworkKind::kVeth}, {"macvlan", JailNetworkKind::kMacvlan},
+    {"user", JailNetworkKind::kUser}, {"tap", JailNetworkKind::kTap}};
 constexpr Named<JailMount::Type> kMountTypes[] = {{"bind", JailMount::Type::kBind},
                                                   {"tmpfs", JailMount::Type::kTmpfs}};
 
@@ -310,6 +310,16 @@ const JailKey
                  }},
                 {"stop-timeout-ms", READ(stop_timeout_ms, Int(n, key, INT_MIN, INT_MAX))},
                 {"start-after", READ(start_after, Str(n, key))},
+                // kind = "vm" only (ranges and combinations: format/jail_check.cpp).
+                {"machine", READ(vm.machine, Str(n, key))},
+                {"cpus", READ(vm.cpus, Int(n, key, INT_MIN, INT_MAX))},
+                {"memory", READ(vm.memory, Bytes(n, key))},
+                {"accel", READ(vm.accel, Str(n, key))},
+                {"kernel", READ(vm.kernel, Str(n, key))},
+                {"kernel-modules", READ(vm.kernel_modules, Str(n, key))},
+                {"kernel-args", READ(vm.kernel_args, StrList(n, key))},
+                {"state-disk", READ(vm.state_disk, Str(n, key))},
+                {"vsock", READ(vm.vsock, Bool(n, key))},
 };
 
 using SectionReader = Result<void> (*)(JailsConfig&, const Node&, std::string_view key);

@@ -1,5 +1,8 @@
 #include "jail/qemu_command.h"
 
+#include <cctype>
+#include <cstdint>
+
 namespace initos {
 inline namespace jail {
 
@@ -35,6 +38,124 @@ Result<void> AddFirmware(const QemuVm& vm, std::vector<std::string>& a) {
   return {};
 }
 
+// "virtio-blk" → virtio-blk-pci on q35, virtio-blk-device (mmio) on microvm.
+std::string Virtio(const QemuVm& vm, std::string_view kind) {
+  return std::string(kind) + (vm.machine == "microvm" ? "-device" : "-pci");
+}
+
+bool IsPciAddress(std::string_view a) {
+  auto hex = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i)
+      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
+    return true;
+  };
+  return a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
+         a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
+}
+
+Result<void> AddDisks(const QemuVm& vm, std::vector<std::string>& a) {
+  for (size_t i = 0; i < vm.disks.size(); ++i) {
+    const QemuDisk& d = vm.disks[i];
+    if (d.path.empty() || d.path.find(',') != std::string::npos)
+      return Err() << "qemu: disk " << i + 1 << " path \"" << d.path
+                   << "\" is empty or contains a comma (QEMU's option separator)";
+    std::string id = "disk" + std::to_string(i);
+    std::string drive = "file=" + d.path +
+                        ",format=raw,if=" + (vm.machine == "microvm" ? "none" : "virtio") +
+                        ",id=" + id;
+    if (d.read_only) drive += ",readonly=on";
+    a.insert(a.end(), {"-drive", drive});
+    if (vm.machine == "microvm")
+      a.insert(a.end(), {"-device", Virtio(vm, "virtio-blk") + ",drive=" + id});
+  }
+  for (size_t i = 0; i < vm.fd_disks.size(); ++i) {
+    const QemuFdDisk& d = vm.fd_disks[i];
+    if (d.fd < 0)
+      return Err() << "qemu: fd disk " << i + 1 << " has no fd (" << d.fd
+                   << "); open the image and pass its fd";
+    if (d.serial.size() > 20)
+      return Err() << "qemu: fd disk " << i + 1 << " serial \"" << d.serial
+                   << "\" is longer than virtio-blk's 20 bytes";
+    for (char c : d.serial)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+        return Err() << "qemu: fd disk " << i + 1 << " serial \"" << d.serial
+                     << "\" may hold only letters, digits, '.', '_' and '-'";
+    std::string set = std::to_string(i + 1);
+    std::string id = "fddisk" + std::to_string(i);
+    // A writable drive is opened read-write at once (auto-read-only=off):
+    // with the default, QEMU first asks the fdset for a read-only fd, and a
+    // set holding only the O_RDWR fd refuses that.
+    std::string drive = "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
+                        (d.read_only ? ",readonly=on" : ",readonly=off,auto-read-only=off");
+    std::string device = Virtio(vm, "virtio-blk") + ",drive=" + id;
+    if (!d.serial.empty()) device += ",serial=" + d.serial;
+    a.insert(a.end(), {"-add-fd", "fd=" + std::to_string(d.fd) + ",set=" + set + ",opaque=" + id,
+                       "-drive", drive, "-device", device});
+  }
+  return {};
+}
+
+Result<void> AddNetwork(const QemuVm& vm, std::vector<std::string>& a) {
+  int nics = !vm.hostfwd.empty() + vm.user_net + (vm.tap_fd >= 0);
+  if (nics > 1)
+    return Err() << "qemu: give one network at most (hostfwd, user_net or tap_fd), not " << nics;
+  if (vm.tap_fd < -1) return Err() << "qemu: tap fd " << vm.tap_fd << " is not an fd";
+  std::string netdev;
+  if (!vm.hostfwd.empty()) {
+    netdev = "user,id=net0";
+    for (auto [host, guest] : vm.hostfwd) {
+      if (host < 1 || host > 65535 || guest < 1 || guest > 65535)
+        return Err() << "qemu: port forward " << host << "->" << guest << " is out of range";
+      netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(host) + "-:" + std::to_string(guest);
+    }
+  } else if (vm.user_net) {
+    netdev = "user,id=net0";
+  } else if (vm.tap_fd >= 0) {
+    // QEMU probes the tap's vnet header support itself (TUNGETIFF).
+    netdev = "tap,id=net0,fd=" + std::to_string(vm.tap_fd);
+  }
+  if (netdev.empty()) {
+    if (!vm.no_defaults) a.insert(a.end(), {"-nic", "none"});
+    return {};
+  }
+  a.insert(a.end(), {"-netdev", netdev, "-device", Virtio(vm, "virtio-net") + ",netdev=net0"});
+  return {};
+}
+
+Result<void> AddJailDevices(const QemuVm& vm, std::vector<std::string>& a) {
+  if (vm.qmp_fd < -1) return Err() << "qemu: qmp fd " << vm.qmp_fd << " is not an fd";
+  if (vm.qmp_fd >= 0)
+    a.insert(a.end(), {"-chardev", "socket,id=qmp,fd=" + std::to_string(vm.qmp_fd), "-mon",
+                       "chardev=qmp,mode=control"});
+  if (vm.vhost_vsock_fd < -1)
+    return Err() << "qemu: vhost-vsock fd " << vm.vhost_vsock_fd << " is not an fd";
+  if (vm.vhost_vsock_fd >= 0 || vm.guest_cid != 0) {
+    if (vm.vhost_vsock_fd < 0)
+      return Err() << "qemu: guest CID " << vm.guest_cid
+                   << " without a vhost-vsock fd; open /dev/vhost-vsock and pass it";
+    // 0..2 are the hypervisor, local and host; UINT32_MAX is VMADDR_CID_ANY.
+    if (vm.guest_cid < 3 || vm.guest_cid == UINT32_MAX)
+      return Err() << "qemu: guest CID " << vm.guest_cid
+                   << " is reserved; use 3..4294967294, unique on the host";
+    a.insert(a.end(),
+             {"-device", Virtio(vm, "vhost-vsock") + ",guest-cid=" + std::to_string(vm.guest_cid) +
+                             ",vhostfd=" + std::to_string(vm.vhost_vsock_fd)});
+  }
+  if (!vm.vfio_devices.empty() && vm.machine != "q35")
+    return Err() << "qemu: VFIO passthrough needs machine q35 (microvm has no PCI bus)";
+  for (const std::string& d : vm.vfio_devices) {
+    if (!IsPciAddress(d))
+      return Err() << "qemu: VFIO device \"" << d
+                   << "\" is not a PCI address like \"0000:01:00.0\"";
+    a.insert(a.end(), {"-device", "vfio-pci,host=" + d});
+  }
+  if (vm.panic_exits) a.insert(a.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
+  if (vm.sandbox)
+    a.insert(a.end(), {"-sandbox",
+                       "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+  return {};
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> QemuArgv(const QemuVm& vm) {
@@ -63,11 +184,13 @@ Result<std::vector<std::string>> QemuArgv(const QemuVm& vm) {
                                 std::to_string(vm.memory_mb),
                                 "-smp",
                                 std::to_string(vm.cpus),
-                                "-nographic",
-                                "-monitor",
-                                "none",
-                                "-serial",
-                                "stdio"};
+                                "-nographic"};
+  if (vm.no_defaults) a.push_back("-nodefaults");
+  a.insert(a.end(), {"-monitor", "none"});
+  if (vm.console_signals)
+    a.insert(a.end(), {"-serial", "stdio"});
+  else
+    a.insert(a.end(), {"-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"});
   if (vm.no_reboot) a.push_back("-no-reboot");
   INITOS_TRY(AddFirmware(vm, a));
   if (!vm.kernel.empty()) {
@@ -77,26 +200,9 @@ Result<std::vector<std::string>> QemuArgv(const QemuVm& vm) {
     if (!vm.append.empty()) append += " " + vm.append;
     a.insert(a.end(), {"-append", append});
   }
-  for (size_t i = 0; i < vm.disks.size(); ++i) {
-    const QemuDisk& d = vm.disks[i];
-    if (d.path.empty() || d.path.find(',') != std::string::npos)
-      return Err() << "qemu: disk " << i + 1 << " path \"" << d.path
-                   << "\" is empty or contains a comma (QEMU's option separator)";
-    std::string drive = "file=" + d.path + ",format=raw,if=virtio,id=disk" + std::to_string(i);
-    if (d.read_only) drive += ",readonly=on";
-    a.insert(a.end(), {"-drive", drive});
-  }
-  if (vm.hostfwd.empty()) {
-    a.insert(a.end(), {"-nic", "none"});
-  } else {
-    std::string netdev = "user,id=net0";
-    for (auto [host, guest] : vm.hostfwd) {
-      if (host < 1 || host > 65535 || guest < 1 || guest > 65535)
-        return Err() << "qemu: port forward " << host << "->" << guest << " is out of range";
-      netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(host) + "-:" + std::to_string(guest);
-    }
-    a.insert(a.end(), {"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"});
-  }
+  INITOS_TRY(AddDisks(vm, a));
+  INITOS_TRY(AddNetwork(vm, a));
+  INITOS_TRY(AddJailDevices(vm, a));
   return a;
 }
 

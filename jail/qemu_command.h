@@ -1,7 +1,10 @@
 // The one QEMU command-line builder: a VM description in, qemu-system-x86_64
 // argv out. Pure (no syscalls), so every option and combination is unit
-// tested; the QEMU test harness and the benchmarks boot through it today,
-// VM jails will (issue 11).
+// tested; the QEMU test harness, the benchmarks and VM jails (issue 11,
+// jail/vm_argv.h) boot through it.
+//
+// Devices: q35 gets the PCI forms (virtio-*-pci), microvm the virtio-mmio
+// forms (virtio-*-device): microvm has no PCI bus (pcie=off, its default).
 #pragma once
 
 #include <string>
@@ -16,6 +19,19 @@ inline namespace jail {
 struct QemuDisk {
   std::string path;
   bool read_only = false;
+};
+
+// A raw disk QEMU gets as an inherited fd, never a path: a VM jail's QEMU
+// runs as an unprivileged uid in its own mount namespace, where the image
+// is not reachable by name. `-add-fd` puts the fd in an fdset QEMU dups
+// from (its access mode must match: O_RDONLY for read_only, else O_RDWR).
+struct QemuFdDisk {
+  int fd = -1;
+  bool read_only = true;
+  // The guest's /sys/block/vdX/serial (how initos in the guest finds its
+  // disks, format/vm_channel.h kVmRootfsSerial): 1..20 of [A-Za-z0-9._-],
+  // or "" for none.
+  std::string serial;
 };
 
 struct QemuVm {
@@ -43,10 +59,39 @@ struct QemuVm {
   bool secure_boot = false;
   // Control socket of a running swtpm: the guest gets a TPM 2.0 (tpm-tis).
   std::string tpm_socket;
+
+  // ---- VM jails (issue 11): everything as inherited fds ----
+  std::vector<QemuFdDisk> fd_disks;  // after `disks`, in order; fdsets 1, 2, ...
+  // A connected stream socket (a socketpair end): QMP on it.
+  int qmp_fd = -1;
+  // An open /dev/vhost-vsock and the guest's CID (3..0xfffffffe): virtio
+  // vsock. The CID must be unique on the host (the kernel refuses a second).
+  int vhost_vsock_fd = -1;
+  uint32_t guest_cid = 0;
+  // One NIC at most: hostfwd (above), user_net (QEMU's user network, no
+  // port forwards) or tap_fd (an open tap device, jail/tap.h).
+  bool user_net = false;
+  int tap_fd = -1;
+  // PCI addresses ("0000:01:00.0") bound to vfio-pci on the host, handed
+  // to the guest (q35 only: microvm has no PCI bus).
+  std::vector<std::string> vfio_devices;
+  // A guest panic makes QEMU exit with a failure status (pvpanic +
+  // -action panic=exit-failure) instead of rebooting (= exit 0 with
+  // no_reboot); the guest kernel needs its pvpanic driver for this.
+  bool panic_exits = false;
+  // QEMU's seccomp filter with spawning, privilege elevation and resource
+  // control denied (-sandbox on,...).
+  bool sandbox = false;
+  // -nodefaults: no default VGA, NIC, CD-ROM, floppy or parallel port.
+  bool no_defaults = false;
+  // With false, ^C and ^\ typed on the console go to the guest instead of
+  // signalling QEMU (a jail's console is a pty an admin attaches to).
+  bool console_signals = true;
 };
 
 // The argv (argv[0] = binary). Errors name the bad field: a missing kernel,
-// a memory size or CPU count out of range, an unknown machine or accel.
+// a memory size or CPU count out of range, an unknown machine or accel, a
+// negative fd, two NICs, VFIO on microvm, a bad serial, CID or PCI address.
 Result<std::vector<std::string>> QemuArgv(const QemuVm& vm);
 
 // The kernel arguments every boot starts with: serial console, and a panic
