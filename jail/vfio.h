@@ -87,7 +87,11 @@ Result<void> ApplyVfioPlan(const VfioPlan& plan, const VfioRoots& roots = {});
 Result<void> CheckVfioBound(const VfioPlan& plan, const VfioRoots& roots = {});
 
 // ReadVfioView + PlanVfioBind + ApplyVfioPlan + CheckVfioBound. Returns the
-// plan (its groups are the /dev/vfio/N nodes QEMU needs).
+// plan: its groups are the /dev/vfio/N nodes QEMU needs, besides
+// /dev/vfio/vfio. QEMU (7.2 takes no group fd) opens them itself as its
+// unprivileged uid, so the sandbox gives it the nodes (jail/vm_sandbox
+// chowns a group node to QEMU's uid); VFIO also pins all guest memory, so
+// QEMU's RLIMIT_MEMLOCK must cover the guest's memory plus some MiB.
 Result<VfioPlan> BindToVfio(const std::vector<std::string>& addresses, const VfioRoots& roots = {});
 
 }  // namespace jail

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <climits>
+#include <functional>
 
 #include "base/file.h"
 
@@ -155,21 +157,33 @@ Result<VmReady> ReadReadyLine(int fd, int timeout_ms) {
   return DecodeVmReady(line);
 }
 
-Result<ReadyReport> AcceptReady(int listen_fd, int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+Result<std::optional<VsockConnection>> AcceptVsock(int listen_fd) {
   for (;;) {
     sockaddr_vm peer{};
     socklen_t len = sizeof peer;
     unique_fd c(::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len,
                           SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (c.ok()) {
-      if (peer.svm_family != AF_VSOCK) return Err() << "vm channel: ready peer is not on vsock";
-      auto r = ReadReadyLine(c.get(), MsLeft(deadline));
-      if (!r.ok()) return Err() << "guest CID " << peer.svm_cid << ": " << r.error().str();
-      return ReadyReport{peer.svm_cid, std::move(*r)};
+      if (peer.svm_family != AF_VSOCK) return Err() << "vm channel: peer is not on vsock";
+      return std::optional<VsockConnection>(VsockConnection{peer.svm_cid, std::move(c)});
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return ErrnoError() << "vm channel: accept";
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<VsockConnection>();
+    return ErrnoError() << "vm channel: accept";
+  }
+}
+
+Result<ReadyReport> AcceptReady(int listen_fd, int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto c = AcceptVsock(listen_fd);
+    if (!c.ok()) return c.error();
+    if (c->has_value()) {
+      VsockConnection& conn = **c;
+      auto r = ReadReadyLine(conn.fd.get(), MsLeft(deadline));
+      if (!r.ok()) return Err() << "guest CID " << conn.cid << ": " << r.error().str();
+      return ReadyReport{conn.cid, std::move(*r)};
+    }
     auto ready = WaitFor(listen_fd, POLLIN, deadline);
     if (!ready.ok()) return ready.error();
     if (!*ready) return Err() << "vm channel: no guest connected within " << timeout_ms << " ms";
@@ -302,23 +316,24 @@ int GuestStatusToExitCode(int wait_status) {
   return kGuestExecChannelFailed;
 }
 
-Result<pid_t> SpawnGuestExec(uint32_t cid, const std::vector<std::string>& argv, int in, int out,
-                             int err) {
+namespace {
+
+// Forks a child for a channel request: default signals (SIGPIPE ignored:
+// a closed output is an error value, not a death), `fds` dup'ed onto 0/1/2
+// (-1: closed) and every other fd closed; the child exits with run()'s
+// value. The supervisor's state is only a copy in there.
+Result<pid_t> ForkChannelChild(std::array<int, 3> fds, const std::function<int()>& run) {
   pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError() << "vm exec: fork";
+  if (pid < 0) return ErrnoError() << "vm channel: fork";
   if (pid > 0) return pid;
-  // Child: only 0/1/2 (the caller's in/out/err) stay; the supervisor's
-  // signal mask and handlers are not ours.
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);
-  ::signal(SIGPIPE, SIG_IGN);  // a closed output is an error value, not a death
-  int fds[3] = {in, out, err};
-  for (int i = 0; i < 3; ++i) {
-    // Out of the 0..2 range first, so one dup2 cannot clobber another source.
-    if (fds[i] >= 0) fds[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-  }
+  ::signal(SIGPIPE, SIG_IGN);
+  // Out of the 0..2 range first, so one dup2 cannot clobber another source.
+  for (int& fd : fds)
+    if (fd >= 0) fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   for (int i = 0; i < 3; ++i) {
     if (fds[i] >= 0)
       ::dup2(fds[i], i);
@@ -326,18 +341,41 @@ Result<pid_t> SpawnGuestExec(uint32_t cid, const std::vector<std::string>& argv,
       ::close(i);
   }
   ::close_range(3, ~0U, 0);
-  auto status = [&]() -> Result<int> {
-    auto c = ConnectAgent(cid, kVmAgentPort, 5000);
-    if (!c.ok()) return c.error();
-    return RunGuestExec(c->get(), argv, fds[0] >= 0 ? 0 : -1, fds[1] >= 0 ? 1 : -1,
-                        fds[2] >= 0 ? 2 : -1);
-  }();
-  if (!status.ok()) {
-    std::string line = "initos: jail exec in the VM: " + status.error().str() + "\n";
-    if (fds[2] >= 0) (void)!::write(2, line.data(), line.size());
-    ::_exit(kGuestExecChannelFailed);
-  }
-  ::_exit(GuestStatusToExitCode(*status));
+  ::_exit(run());
+}
+
+void ReportOnStderr(const std::string& what, const Error& e) {
+  std::string line = "initos: " + what + ": " + e.str() + "\n";
+  (void)!::write(2, line.data(), line.size());
+}
+
+}  // namespace
+
+Result<pid_t> SpawnGuestExec(uint32_t cid, const std::vector<std::string>& argv, int in, int out,
+                             int err) {
+  return ForkChannelChild({in, out, err}, [&]() {
+    auto status = [&]() -> Result<int> {
+      auto c = ConnectAgent(cid, kVmAgentPort, 5000);
+      if (!c.ok()) return c.error();
+      return RunGuestExec(c->get(), argv, in >= 0 ? 0 : -1, out >= 0 ? 1 : -1, err >= 0 ? 2 : -1);
+    }();
+    if (!status.ok()) {
+      if (err >= 0) ReportOnStderr("jail exec in the VM", status.error());
+      return kGuestExecChannelFailed;
+    }
+    return GuestStatusToExitCode(*status);
+  });
+}
+
+Result<pid_t> SpawnGuestPoweroff(uint32_t cid, int timeout_ms) {
+  return ForkChannelChild({-1, -1, 2}, [=]() {
+    auto st = RequestGuestPoweroff(cid, timeout_ms);
+    if (!st.ok()) {
+      ReportOnStderr("power off guest CID " + std::to_string(cid), st.error());
+      return 1;
+    }
+    return *st == 0 ? 0 : 1;
+  });
 }
 
 uint32_t VmCidAllocator::Allocate() {

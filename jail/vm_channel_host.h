@@ -14,21 +14,25 @@
 //            EADDRINUSE). Keep vh->fd open until QEMU has it; cids_.Release(cid)
 //            when the VM is cleaned up.
 //  * ready:  once per supervisor, ready_fd_ = ListenReady(kVmReadyPort); watch
-//            it in the loop; on POLLIN: AcceptReady(ready_fd_, 1000) and match
-//            the returned cid against the running VMs (a guest cannot forge its
-//            CID); log the jail name and version.
+//            it in the loop; on POLLIN: AcceptVsock(ready_fd_) → {cid, fd};
+//            drop it unless cid is a running VM's (a guest cannot forge its
+//            CID); watch fd and on POLLIN ReadReadyLine(fd, 100) (or simply
+//            AcceptReady(ready_fd_, 200), which blocks the loop at most that
+//            long per connection); log the jail name and version.
 //  * exec:   in JailSupervisor::Exec, for a vm jail:
 //              auto pid = SpawnGuestExec(j->guest_cid, argv, in, out, err);
 //            then the same execs_/loop_.Watch bookkeeping as for containers:
 //            the child's exit status is the guest command's (see
 //            GuestStatusToExitCode).
-//  * stop:   RequestGuestPoweroff(cid, 2000) (best effort; QMP
-//            system_powerdown too), then SIGKILL QEMU after stop_timeout_ms.
+//  * stop:   SpawnGuestPoweroff(cid, 5000) (a child, so a stuck guest does
+//            not stall the loop; best effort, QMP system_powerdown too), then
+//            SIGKILL QEMU after stop_timeout_ms.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,6 +54,15 @@ struct ReadyReport {
   uint32_t cid = 0;  // the peer's CID, as the kernel saw it
   VmReady ready;
 };
+
+struct VsockConnection {
+  uint32_t cid = 0;  // the peer's CID
+  unique_fd fd;      // non-blocking, close-on-exec
+};
+
+// Accepts one pending connection without waiting: nullopt when none is
+// pending (EAGAIN).
+Result<std::optional<VsockConnection>> AcceptVsock(int listen_fd);
 
 // Accepts one connection (waiting at most timeout_ms for it) and reads its
 // READY line (within the same deadline). A bad or missing line is an error;
@@ -96,6 +109,11 @@ inline constexpr int kGuestExecChannelFailed = 255;
 // caller reaps it like any exec child.
 Result<pid_t> SpawnGuestExec(uint32_t cid, const std::vector<std::string>& argv, int in, int out,
                              int err);
+
+// The stop request without blocking the caller: a child that does
+// RequestGuestPoweroff(cid, timeout_ms) and exits 0 when the agent took it,
+// 1 otherwise (one line on stderr). The caller reaps it.
+Result<pid_t> SpawnGuestPoweroff(uint32_t cid, int timeout_ms);
 
 // --- guest CIDs ---
 

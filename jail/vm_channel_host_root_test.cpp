@@ -12,11 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "base/file.h"
+#include "base/spawn.h"
 #include "base/testing/require.h"
 #include "jail/vm_channel_host.h"
 
@@ -54,6 +58,10 @@ TEST(VsockRoot, ReadyLineArrivesWithThePeerCid) {
   auto l = ListenReady(kTestReadyPort);
   ASSERT_TRUE(l.ok()) << l.error().str();
 
+  // Nothing pending: the non-blocking accept says so.
+  auto pending = AcceptVsock(l->get());
+  ASSERT_TRUE(pending.ok()) << pending.error().str();
+  EXPECT_FALSE(pending->has_value());
   // Nobody connects: a bounded wait, not a hang.
   auto start = std::chrono::steady_clock::now();
   auto none = AcceptReady(l->get(), 200);
@@ -98,7 +106,7 @@ class LoopbackAgent {
     if (thread_.joinable()) thread_.join();
   }
   std::vector<std::string> argv;
-  bool got_poweroff = false;
+  std::atomic<bool> got_poweroff{false};
 
  private:
   void Serve() {
@@ -175,10 +183,19 @@ TEST(VsockRoot, ExecRelayChildReachesTheAgentAndExitsWithItsStatus) {
   EXPECT_EQ(out_text, "over vsock\n");
   EXPECT_EQ(err_text, "err");
 
+  {
+    LoopbackAgent agent;
+    auto st = RequestGuestPoweroff(kLocalCid, 3000);
+    ASSERT_TRUE(st.ok()) << st.error().str();
+    EXPECT_EQ(*st, 0);
+    EXPECT_TRUE(agent.got_poweroff);
+  }
   LoopbackAgent agent;
-  auto st = RequestGuestPoweroff(kLocalCid, 3000);
-  ASSERT_TRUE(st.ok()) << st.error().str();
-  EXPECT_EQ(*st, 0);
+  auto pid = SpawnGuestPoweroff(kLocalCid, 3000);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(VsockRoot, VhostVsockCidTakenElsewhereMovesToTheNext) {
@@ -197,6 +214,85 @@ TEST(VsockRoot, VhostVsockCidTakenElsewhereMovesToTheNext) {
   // The kernel accepts the same CID again on the same fd (as QEMU sets it).
   uint64_t cid = second->cid;
   EXPECT_EQ(::ioctl(second->fd.get(), _IOW(0xAF, 0x60, uint64_t), &cid), 0) << std::strerror(errno);
+}
+
+// A real guest on the other end: QEMU (TCG) boots INITOS_NESTED_KERNEL with
+// INITOS_NESTED_INITRD, whose /init sends "READY nested 1" to the host's
+// kVmReadyPort and echoes whatever arrives on kVmAgentPort (socat). QEMU
+// gets the vhost-vsock fd whose CID OpenVhostVsock claimed (vhostfd=), as the
+// supervisor hands it over. Needs vhost_vsock, i.e. a level of nesting on
+// this project's hosts: scripts/vm-nested-probe.sh sets it all up.
+TEST(VsockNestedRoot, GuestOnAClaimedCidReportsReadyAndAnswersOnItsCid) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const char* kernel = std::getenv("INITOS_NESTED_KERNEL");
+  const char* initrd = std::getenv("INITOS_NESTED_INITRD");
+  if (kernel == nullptr || initrd == nullptr)
+    GTEST_SKIP() << "INITOS_NESTED_KERNEL/INITRD not set (scripts/vm-nested-probe.sh sets them)";
+  ASSERT_TRUE(Exists("/dev/vhost-vsock")) << "modprobe vhost_vsock";
+  VmCidAllocator cids;
+  auto vh = OpenVhostVsock(cids);
+  ASSERT_TRUE(vh.ok()) << vh.error().str();
+  auto l = ListenReady(kVmReadyPort);
+  ASSERT_TRUE(l.ok()) << l.error().str();
+
+  SpawnOptions o;
+  const std::string fd = std::to_string(vh->fd.get());
+  o.argv = {"qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-m",
+            "192",
+            "-nographic",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-device",
+            "vhost-vsock-pci,guest-cid=" + std::to_string(vh->cid) + ",vhostfd=" + fd,
+            "-kernel",
+            kernel,
+            "-initrd",
+            initrd,
+            "-append",
+            "console=ttyS0 quiet panic=-1"};
+  int vhost_fd = vh->fd.get();
+  o.steps.push_back({"pass the vhost-vsock fd", [vhost_fd]() -> Result<void> {
+                       if (::fcntl(vhost_fd, F_SETFD, 0) != 0) return ErrnoError() << "fcntl";
+                       return {};
+                     }});
+  auto started = std::chrono::steady_clock::now();
+  auto pid = Spawn(o);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{*pid};
+
+  auto r = AcceptReady(l->get(), 15 * 60 * 1000);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  std::printf("nested guest: READY after %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  EXPECT_EQ(r->cid, vh->cid) << "the peer CID is the one claimed on the vhost fd";
+  EXPECT_EQ(r->ready, (VmReady{"nested", 1}));
+
+  auto c = ConnectAgent(vh->cid, kVmAgentPort, 60000);
+  ASSERT_TRUE(c.ok()) << c.error().str();
+  const std::string ping = "ping over vsock\n";
+  ASSERT_EQ(::send(c->get(), ping.data(), ping.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(ping.size()));
+  std::string echo;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (echo.size() < ping.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c->get(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) != 1) continue;
+    char buf[256];
+    ssize_t n = ::recv(c->get(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    echo.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(echo, ping);
 }
 
 }  // namespace

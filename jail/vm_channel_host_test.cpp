@@ -364,5 +364,16 @@ TEST(SpawnGuestExec, ChannelFailureIsExit255WithOneLine) {
   EXPECT_NE(text->find("jail exec in the VM"), std::string::npos) << *text;
 }
 
+TEST(SpawnGuestPoweroff, UnreachableGuestIsExit1WithinTheTimeout) {
+  auto start = std::chrono::steady_clock::now();
+  auto pid = SpawnGuestPoweroff(0xfffffff0, 300);
+  ASSERT_TRUE(pid.ok()) << pid.error().str();
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 }  // namespace
 }  // namespace initos
