@@ -59,10 +59,13 @@ std::vector<std::string> GuestModules(const GuestSpec& spec) {
   // them built in lists them in modules.builtin, which resolution accepts.
   // virtio_pci for q35, virtio_mmio for microvm. pvpanic first: without
   // its driver a guest panic (its PID 1 died) ends QEMU with status 0 like
-  // a poweroff, and the restart policy would never see the crash.
-  std::vector<std::string> m = {"pvpanic-pci", "pvpanic-mmio", "virtio_pci",
-                                "virtio_mmio", "virtio_blk",   "dm-mod",
-                                "dm-verity",   "erofs",        "overlay"};
+  // a poweroff, and the restart policy would never see the crash. button:
+  // the ACPI power button, which QMP system_powerdown (the jail's stop)
+  // presses; without it the guest never hears the stop and is killed at
+  // the stop timeout.
+  std::vector<std::string> m = {"pvpanic-pci", "pvpanic-mmio", "virtio_pci", "virtio_mmio",
+                                "virtio_blk",  "dm-mod",       "dm-verity",  "erofs",
+                                "overlay",     "button"};
   if (spec.state_disk) m.push_back("ext4");
   if (spec.vsock) {
     m.push_back("vsock");
