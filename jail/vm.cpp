@@ -13,6 +13,7 @@
 #include "jail/cgroup.h"
 #include "jail/container.h"
 #include "jail/kvm_probe.h"
+#include "jail/tap.h"
 #include "jail/vm_argv.h"
 #include "jail/vm_guest.h"
 #include "jail/vm_sandbox.h"
@@ -99,7 +100,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   if (!initramfs.ok())
     return Err() << "jail " << name << ": guest initramfs: " << initramfs.error().str();
 
-  unique_fd vhost, state;
+  unique_fd vhost, state, tap;
   uint32_t cid = 0;
   if (c.vm.vsock) {
     vhost.reset(::open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC));
@@ -113,6 +114,15 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     state.reset(::open(c.vm.state_disk.c_str(), O_RDWR | O_CLOEXEC));
     if (!state.ok())
       return ErrnoError() << "jail " << name << ": open the state disk " << c.vm.state_disk;
+  }
+  if (c.network.kind == JailNetworkKind::kTap) {
+    // Not persistent: the tap goes away with QEMU's fd (and ours, below).
+    const std::string tap_name = TapName(c);
+    auto t = CreateTap(tap_name);
+    if (!t.ok()) return Err() << "jail " << name << ": tap " << tap_name << ": " << t.error().str();
+    tap = std::move(*t);
+    if (auto h = ConfigureTapHost(tap_name, c.network.host_address); !h.ok())
+      return Err() << "jail " << name << ": tap " << tap_name << ": " << h.error().str();
   }
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -136,6 +146,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     res.vhost_vsock_fd = pass(vhost.get());
     res.guest_cid = cid;
   }
+  if (tap.ok()) res.tap_fd = pass(tap.get());
   res.vfio_devices = c.devices;
   auto argv = VmJailArgv(c, res);
   if (!argv.ok()) return Err() << "jail " << name << ": " << argv.error().str();

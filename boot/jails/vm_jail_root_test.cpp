@@ -274,6 +274,27 @@ TEST_F(VmJailRootTest, GuestWhoseCommandExitsIsRestartedOnFailure) {
   StopAndCheckNothingLeft();
 }
 
+// network = "tap": the supervisor makes the tap (host side addressed), QEMU
+// gets its fd, and the tap is gone with QEMU.
+TEST_F(VmJailRootTest, TapNetworkIsMadeForQemuAndGoesWithIt) {
+  config_.jails.jails[0].network.kind = JailNetworkKind::kTap;
+  config_.jails.jails[0].network.host_address = "10.250.77.1/30";
+  const std::string sys = "/sys/class/net/tap-vmbox";
+  ASSERT_NE(::access(sys.c_str(), F_OK), 0) << "a tap-vmbox exists already";
+  Start();
+  ASSERT_EQ(jails_->State("vmbox"), JailState::kRunning) << *jails_->StatusText("vmbox");
+  ASSERT_TRUE(RunUntil([&] { return Log().find("VMJAIL-UP-42") != std::string::npos; }, 180))
+      << Log();
+  EXPECT_EQ(::access(sys.c_str(), F_OK), 0);
+  auto addr = testutil::RunProgram({"ip", "-4", "addr", "show", "dev", "tap-vmbox"});
+  EXPECT_NE(addr.out.find("10.250.77.1/30"), std::string::npos) << addr.out << addr.err;
+  auto flags = ReadFileToString(sys + "/flags");
+  ASSERT_TRUE(flags.ok());
+  EXPECT_TRUE(std::stoul(*flags, nullptr, 16) & 0x1) << "tap is not up: " << *flags;
+  StopAndCheckNothingLeft();
+  EXPECT_NE(::access(sys.c_str(), F_OK), 0) << "the tap outlived QEMU";
+}
+
 // `initos jail run --once` with a VM jail from a TOML config (accel auto): the bundle
 // in a labelled ext4 filesystem on a loop device (LABEL=x:/file, as on a
 // real host), the guest prints and powers off, QEMU exits 0, run ends 0.
