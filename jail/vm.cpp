@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "base/log.h"
@@ -64,6 +65,27 @@ Result<unique_fd> GuestInitramfsFor(const VmSpec& spec) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> VfioDeviceNodes(const std::vector<std::string>& devices,
+                                                 const std::string& sys_root) {
+  std::vector<std::string> nodes;
+  if (devices.empty()) return nodes;
+  nodes.push_back("/dev/vfio/vfio");
+  for (const std::string& dev : devices) {
+    std::string link = sys_root + "/sys/bus/pci/devices/" + dev + "/iommu_group";
+    char target[512];
+    ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n <= 0)
+      return ErrnoError() << "PCI device " << dev
+                          << " has no IOMMU group; enable the IOMMU (intel_iommu=on or "
+                             "amd_iommu=on) or remove it from devices";
+    std::string group(target, static_cast<size_t>(n));
+    group = group.substr(group.rfind('/') + 1);
+    std::string node = "/dev/vfio/" + group;
+    if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
+  }
+  return nodes;
+}
 
 std::string VmKernelPath(const JailConfig& jail) {
   return jail.vm.kernel.empty() ? std::string(kDefaultVmKernel) : jail.vm.kernel;
@@ -160,6 +182,13 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   sandbox.host_id = spec.host_id;
   sandbox.new_netns = c.network.kind != JailNetworkKind::kUser;
   if (accel->accel == "kvm") sandbox.devices.push_back("/dev/kvm");
+  // VFIO: the devices were bound to vfio-pci before (jail/vfio.h); QEMU
+  // opens their group nodes and reads their sysfs.
+  auto vfio = VfioDeviceNodes(c.devices);
+  if (!vfio.ok()) return Err() << "jail " << name << ": " << vfio.error().str();
+  sandbox.devices.insert(sandbox.devices.end(), vfio->begin(), vfio->end());
+  sandbox.bind_sys = !vfio->empty();
+  if (!vfio->empty()) sandbox.memlock_bytes = c.vm.memory + kVmQemuOverhead;
   sandbox.cgroup_parent = spec.cgroup_parent;
   sandbox.limits = c.limits;
   sandbox.guest_memory = c.vm.memory;
