@@ -8,6 +8,7 @@
 #include "format/config.h"
 #include "jail/control_protocol.h"
 #include "jail/control_server.h"
+#include "jail/vfio.h"
 
 namespace initos {
 inline namespace cli {
@@ -25,6 +26,9 @@ constexpr const char kUsage[] =
     "  exec NAME -- CMD [ARGS]   run CMD inside the running jail, with its\n"
     "                            namespaces, uid map, capabilities and seccomp\n"
     "  run CONFIG [NAME...]      run jails on this machine (development host)\n"
+    "  vfio-bind [--dry-run] PCI-ADDRESS...\n"
+    "                            hand PCI devices to vfio-pci for VM jails, as the\n"
+    "                            supervisor does (--dry-run: print the steps)\n"
     "\n"
     "The supervisor's socket is jails.socket of /etc/initos/initos.toml\n"
     "(default /run/initos/control/jails.sock). root may do everything; members of\n"
@@ -44,6 +48,31 @@ int Usage(const char* why) {
   return 2;
 }
 
+// The VFIO steps of a VM jail's `devices`, by hand: to check a machine's
+// IOMMU groups before writing the config.
+int VfioBindMain(const std::vector<std::string>& args) {
+  auto o = Options::Parse(args, {{"--dry-run", "-n", false}});
+  if (!o.ok()) return Usage(o.error().str().c_str());
+  if (o->positional().empty()) return Usage("vfio-bind needs PCI addresses (0000:03:00.0)");
+  auto view = ReadVfioView(o->positional());
+  auto plan = view.ok() ? PlanVfioBind(*view) : Result<VfioPlan>(view.error());
+  if (plan.ok() && !o->Has("--dry-run")) {
+    if (auto r = ApplyVfioPlan(*plan); !r.ok()) plan = r.error();
+  }
+  if (plan.ok() && !o->Has("--dry-run")) {
+    if (auto r = CheckVfioBound(*plan); !r.ok()) plan = r.error();
+  }
+  if (!plan.ok()) {
+    std::fprintf(stderr, "initos jail vfio-bind: %s\n", plan.error().str().c_str());
+    return 1;
+  }
+  for (const VfioWrite& w : plan->writes)
+    std::printf("%secho %s > /sys/%s\n", o->Has("--dry-run") ? "" : "done: ", w.value.c_str(),
+                w.file.c_str());
+  for (int g : plan->groups) std::printf("group: /dev/vfio/%d\n", g);
+  return 0;
+}
+
 }  // namespace
 
 int JailMain(const std::vector<std::string>& args) {
@@ -55,6 +84,7 @@ int JailMain(const std::vector<std::string>& args) {
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (verb == "run") return JailRunMain(rest);
+  if (verb == "vfio-bind") return VfioBindMain(rest);
   auto o = Options::Parse(rest, {{"--socket", "", true}, {"--follow", "-f", false}});
   if (!o.ok()) return Usage(o.error().str().c_str());
   if (o->help()) {

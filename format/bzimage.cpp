@@ -1,6 +1,12 @@
 #include "format/bzimage.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
+
+#include "base/file.h"
 
 namespace initos {
 inline namespace format {
@@ -48,6 +54,24 @@ Result<std::string> BzImageKernelRelease(std::string_view head) {
   if (release.size() == kMaxVersion)
     return Err() << "bzImage: version string at " << at << " is longer than " << kMaxVersion
                  << " bytes; the image is damaged or not a kernel";
+  return release;
+}
+
+Result<std::string> ReadBzImageKernelRelease(const std::string& path) {
+  auto fd = OpenFile(path, O_RDONLY | O_CLOEXEC);
+  if (!fd.ok()) return fd.error();
+  std::string head(kBzImageHeadBytes, '\0');
+  size_t got = 0;
+  while (got < head.size()) {
+    ssize_t n = ::pread(fd->get(), head.data() + got, head.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError() << "read " << path;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  head.resize(got);
+  auto release = BzImageKernelRelease(head);
+  if (!release.ok()) return Wrap(release.error(), path);
   return release;
 }
 

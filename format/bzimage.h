@@ -4,7 +4,8 @@
 // offset from 0x200 to a NUL-terminated string such as "6.1.0-57-cloud-amd64
 // (debian-kernel@...) #1 SMP ..."). A VM jail's guest needs the release to
 // find the kernel's modules (/lib/modules/RELEASE). Pure and bounds-checked:
-// the image is input, not trusted to be well formed.
+// the image is input, not trusted to be well formed. ReadBzImageKernelRelease
+// is the same on a file's first kBzImageHeadBytes.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +27,10 @@ inline constexpr size_t kBzImageHeadBytes = 0x200 + 0x10000 + 256;
 // "HdrS"), a boot protocol before 2.00, no version, a string running past
 // `head` or holding non-printable bytes.
 Result<std::string> BzImageKernelRelease(std::string_view head);
+
+// BzImageKernelRelease of the file at `path` (a kernel image, or a sealed
+// memfd as "/proc/self/fd/N"); errors name the path.
+Result<std::string> ReadBzImageKernelRelease(const std::string& path);
 
 }  // namespace format
 }  // namespace initos

@@ -692,6 +692,12 @@ void CheckConsistency(const Config& c, std::string_view file,
         std::string(file), 0, "init.os-argv",
         "init.os-argv is only used by mode = \"switch-root\"; set that mode or remove os-argv",
         true});
+  if (c.guest.vsock && c.init.mode != InitMode::kSwitchRoot)
+    problems.push_back(ConfigProblem{
+        std::string(file), 0, "guest.vsock",
+        "guest.vsock is only used by mode = \"switch-root\" (a VM jail's guest); set that mode "
+        "or remove it",
+        true});
   if (c.guest.vsock && c.guest.jail.empty())
     problems.push_back(ConfigProblem{
         std::string(file), 0, "guest.vsock",

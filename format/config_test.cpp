@@ -418,9 +418,13 @@ TEST(ConfigTest, OsArgvAndGuest) {
       OnlyProblem("[init]\nmode = \"switch-root\"\nos-argv = [\"sh\", \"-c\", \"x\"]\n");
   EXPECT_EQ(relative.key, "init.os-argv");
   EXPECT_TRUE(relative.fatal);
-  ConfigProblem noname = OnlyProblem("[guest]\nvsock = true\n");
+  ConfigProblem noname = OnlyProblem("[init]\nmode = \"switch-root\"\n[guest]\nvsock = true\n");
   EXPECT_EQ(noname.key, "guest.vsock");
   EXPECT_TRUE(noname.fatal);
+  ConfigProblem run_mode = OnlyProblem("[guest]\njail = \"web\"\nvsock = true\n");
+  EXPECT_EQ(run_mode.key, "guest.vsock");
+  EXPECT_NE(run_mode.message.find("switch-root"), std::string::npos);
+  EXPECT_TRUE(run_mode.fatal);
   ConfigProblem badname = OnlyProblem("[guest]\njail = \"a/b\"\n");
   EXPECT_EQ(badname.key, "guest.jail");
   EXPECT_TRUE(badname.fatal);

@@ -168,20 +168,20 @@ void CheckRootfs(const JailConfig& j, const Config& c, Problems& p) {
 // with the guest's own environment: the container-side keys for the
 // program mean nothing there, so they are refused rather than ignored.
 void CheckVmProgram(const JailConfig& j, Problems& p) {
-  if (j.reaper)
+  if (j.reaper || p.Written("reaper"))
     p.Add("reaper",
           "only for containers: a VM's command is the guest's PID 1 (an init reaps its "
           "orphans); remove reaper");
-  if (!j.env.empty())
+  if (!j.env.empty() || p.Written("env"))
     p.Add("env",
           "only for containers: a VM's guest gets its environment from its own OS; set it "
-          "inside the guest or use kernel-args, and remove env");
-  if (!j.hostname.empty())
+          "inside the guest and remove env");
+  if (!j.hostname.empty() || p.Written("hostname"))
     p.Add("hostname",
           "only for containers: a VM's guest names itself (/etc/hostname in its image); "
           "remove hostname");
   for (auto [key, value] : {std::pair{"user", &j.user}, std::pair{"group", &j.group}})
-    if (*value != "0")
+    if (*value != "0" || p.Written(key))
       p.Add(key, std::string("only for containers: a VM's command is the guest's PID 1 and runs "
                              "as root inside the guest; remove ") +
                      key);
@@ -278,16 +278,16 @@ void CheckLimits(const JailConfig& j, Problems& p) {
                             " is out of range; use 1 to 10000 (100 is the default share)");
   for (const auto& line : l.io_max)
     if (auto r = ValidateIoMax(line); !r.ok()) p.Add("io-max", r.error());
-  if (j.kind == JailKind::kVm && !j.rlimits.empty())
-    return p.Add("rlimits",
-                 "only for containers: the supervisor sets QEMU's own limits (locked memory "
-                 "for VFIO); limit a VM jail with memory-max, pids-max and cpu-max, and remove "
-                 "rlimits");
   if (j.kind == JailKind::kVm && l.memory_max && *l.memory_max < j.vm.memory + kVmQemuOverhead)
     p.Add("memory-max", "memory-max (" + std::to_string(*l.memory_max) +
                             ") leaves QEMU no room above the guest's memory (" +
                             std::to_string(j.vm.memory) + "); set it at least " +
                             std::to_string((kVmQemuOverhead >> 20)) + "M above memory");
+  if (j.kind == JailKind::kVm && (!j.rlimits.empty() || p.Written("rlimits")))
+    return p.Add("rlimits",
+                 "only for containers: the supervisor sets QEMU's own limits (locked memory "
+                 "for VFIO); limit a VM jail with memory-max, pids-max and cpu-max, and remove "
+                 "rlimits");
   for (const auto& [name, lim] : j.rlimits) {
     if (!RlimitFromName(name))
       p.Add("rlimits",
@@ -401,7 +401,8 @@ void CheckNetwork(const JailConfig& j, Problems& p) {
 }
 
 // kind = "vm": the machine's own keys, and the container keys that have no
-// meaning for QEMU or the guest (refused, never ignored).
+// meaning for QEMU or the guest (refused, never ignored: even when written
+// with their default value).
 void CheckVm(const JailConfig& j, Problems& p) {
   const JailVm& vm = j.vm;
   if (vm.machine != "microvm" && vm.machine != "q35")
@@ -438,18 +439,18 @@ void CheckVm(const JailConfig& j, Problems& p) {
                                "rootfs before running command; set command instead");
   }
   // Container-only keys.
-  if (!j.capabilities.empty())
+  if (!j.capabilities.empty() || p.Written("capabilities"))
     p.Add("capabilities",
           "only for containers: a VM jail's QEMU runs with no capabilities and the guest is "
           "root in its own kernel; remove capabilities");
-  if (j.seccomp != "default")
+  if (j.seccomp != "default" || p.Written("seccomp"))
     p.Add("seccomp",
           "only for containers: a VM jail's QEMU always runs under its own -sandbox seccomp "
           "filter; remove seccomp");
-  if (!j.no_new_privileges)
+  if (!j.no_new_privileges || p.Written("no-new-privileges"))
     p.Add("no-new-privileges",
           "only for containers: QEMU always runs with no_new_privs; remove no-new-privileges");
-  if (!j.mounts.empty())
+  if (!j.mounts.empty() || p.Written("mounts"))
     p.Add("mounts",
           "only for containers: a VM's guest sees no host directory; give it state-disk for "
           "writable storage and remove mounts");

@@ -322,13 +322,17 @@ Result<void> ValidateTmpfsSize(std::string_view size) {
 }
 
 Result<void> ValidatePciAddress(std::string_view a) {
-  auto hex = [&](size_t from, size_t n) {
-    for (size_t i = from; i < from + n; ++i)
-      if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return false;
-    return true;
+  auto hex = [](std::string_view s) {
+    for (char c : s)
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return !s.empty();
   };
-  bool ok = a.size() == 12 && hex(0, 4) && a[4] == ':' && hex(5, 2) && a[7] == ':' && hex(8, 2) &&
-            a[10] == '.' && a[11] >= '0' && a[11] <= '7' && (a[8] == '0' || a[8] == '1');
+  // The domain has 4 digits, or up to 8 behind a VMD bridge (10000:...).
+  size_t colon = a.find(':');
+  std::string_view rest = colon == std::string_view::npos ? "" : a.substr(colon + 1);
+  bool ok = colon >= 4 && colon <= 8 && hex(a.substr(0, colon)) && rest.size() == 7 &&
+            hex(rest.substr(0, 2)) && rest[2] == ':' && hex(rest.substr(3, 2)) && rest[3] <= '1' &&
+            rest[5] == '.' && rest[6] >= '0' && rest[6] <= '7';
   if (ok) return {};
   return Err() << "\"" << a
                << "\" is not a PCI address as sysfs writes it (domain:bus:device.function, "

@@ -225,7 +225,8 @@ Result<void> ValidateIoMax(std::string_view line);
 // tmpfs size=: "N", "N[kmg]" or "N%".
 Result<void> ValidateTmpfsSize(std::string_view size);
 // A PCI function as sysfs names it (kind = "vm" devices, VFIO):
-// "DDDD:BB:DD.F", lower-case hex, device 00..1f, function 0..7.
+// "DDDD:BB:DD.F", lower-case hex (a domain of 4 to 8 digits), device
+// 00..1f, function 0..7.
 Result<void> ValidatePciAddress(std::string_view address);
 
 }  // namespace format

@@ -111,11 +111,13 @@ TEST(JailValuesTest, CgroupAndTmpfsValues) {
 }
 
 TEST(JailValuesTest, PciAddresses) {
-  for (const char* good : {"0000:00:00.0", "0000:01:00.0", "abcd:ef:1f.7", "ffff:ff:10.3"})
+  for (const char* good : {"0000:00:00.0", "0000:01:00.0", "abcd:ef:1f.7", "ffff:ff:10.3",
+                           "10000:00:02.0", "ffffffff:00:00.0"})
     EXPECT_TRUE(ValidatePciAddress(good).ok()) << good;
   for (const char* bad :
        {"", "01:00.0", "0000:01:00", "0000:01:00.8", "0000:01:20.0", "0000:0A:00.0", "0000-01-00.0",
-        "0000:01:00.0 ", "00000:01:00.0", "/dev/vfio/1", "0000:01:00.0,x=1"})
+        "0000:01:00.0 ", "000:01:00.0", "100000000:01:00.0", ":01:00.0", "0000:01:0g.0",
+        "/dev/vfio/1", "0000:01:00.0,x=1"})
     EXPECT_FALSE(ValidatePciAddress(bad).ok()) << bad;
   EXPECT_NE(ValidatePciAddress("1:0.0").error().str().find("e.g. \"0000:01:00.0\""),
             std::string::npos);
@@ -906,6 +908,16 @@ TEST(JailParseTest, VmProblems) {
            {vm({q35, {"devices", "[\"/dev/fuse\"]"}}), "devices", "devices", "(see lspci -D)"},
            {vm({q35, {"devices", "[\"0000:01:00.0\", \"0000:01:00.0\"]"}}), "devices", "devices",
             "entry 2: \"0000:01:00.0\" is listed twice"},
+           // Container keys on a VM, even when written with their default value.
+           {vm({{"seccomp", "\"default\""}}), "seccomp", "seccomp", "remove seccomp"},
+           {vm({{"capabilities", "[]"}}), "capabilities", "capabilities", "only for containers"},
+           {vm({{"no-new-privileges", "true"}}), "no-new-privileges", "no-new-privileges",
+            "only for containers"},
+           {vm({{"reaper", "false"}}), "reaper", "reaper", "only for containers"},
+           {vm({{"user", "\"0\""}}), "user", "user", "only for containers"},
+           {vm({{"mounts", "[]"}}), "mounts", "mounts", "only for containers"},
+           {vm({{"rlimits", "{}"}}), "rlimits", "rlimits", "only for containers"},
+           {vm({{"env", "{}"}}), "env", "env", "only for containers"},
            // VM keys on a container, even when written with their default value.
            {{{"machine", "\"q35\""}},
             "machine",
@@ -1208,6 +1220,37 @@ TEST(JailCheckTest, ConfigsBuiltInCode) {
   EXPECT_EQ(JailProblemKey(j, 3), "jail.x");
   j.name = "X";
   EXPECT_EQ(JailProblemKey(j, 3), "jail[4]");
+}
+
+// Configs built in code have no lines: a VM key counts as set when it
+// differs from its default, and a container key on a VM likewise.
+TEST(JailCheckTest, VmConfigsBuiltInCode) {
+  Config c;
+  JailConfig j;
+  j.name = "x";
+  j.kind = JailKind::kVm;
+  j.rootfs = "PARTLABEL=x";
+  j.rootfs_name = "x";
+  j.command = {"/sbin/init"};
+  EXPECT_TRUE(CheckJail(j, 0, c, "code").empty()) << Joined(CheckJail(j, 0, c, "code"));
+  j.stop_signal = SIGINT;
+  j.capabilities = {"CHOWN"};
+  j.vm.cpus = 0;
+  auto problems = CheckJail(j, 0, c, "code");
+  ASSERT_EQ(problems.size(), 3u) << Joined(problems);
+  EXPECT_EQ(problems[0].key, "jail.x.cpus");
+  EXPECT_EQ(problems[1].key, "jail.x.capabilities");
+  EXPECT_EQ(problems[2].key, "jail.x.stop-signal");
+  JailConfig container;
+  container.name = "y";
+  container.rootfs = "/srv/y";
+  container.command = {"/bin/y"};
+  container.vm.vsock = false;
+  container.vm.kernel_args = {"quiet"};
+  problems = CheckJail(container, 0, c, "code");
+  ASSERT_EQ(problems.size(), 2u) << Joined(problems);
+  EXPECT_EQ(problems[0].key, "jail.y.kernel-args");
+  EXPECT_EQ(problems[1].key, "jail.y.vsock");
 }
 
 // ---- configs/jails.toml ------------------------------------------------------

@@ -92,29 +92,11 @@ Result<void> AddModules(CpioArchive& ar, const InitramfsSpec& spec,
                              "[init] modules of --config)");
 }
 
-// A host file (symlinks followed) with its permission bits; already present
-// paths (a library the sidecar also needs) are kept as they are.
-Result<void> AddHostFileOnce(CpioArchive& ar, const std::string& src, const std::string& dst) {
-  if (ar.Contains(dst)) return {};
-  struct stat st;
-  if (::stat(src.c_str(), &st) != 0) return ErrnoError() << "stat " << src;
-  return ar.AddFileFromPath(dst, src, st.st_mode & 07777);
-}
-
 // mke2fs for PID 1 to create the state filesystem (init/state_partition.h).
 Result<void> AddMkfs(CpioArchive& ar, const InitramfsSpec& spec) {
   if (::access(spec.mkfs_path.c_str(), X_OK) != 0)
     return ErrnoError() << spec.mkfs_path << " (install e2fsprogs on the build host)";
-  INITOS_TRY(AddHostFileOnce(ar, spec.mkfs_path, "sbin/mke2fs"));
-  INITOS_TRY(ar.AddSymlink("sbin/mkfs.ext4", "mke2fs"));
-  auto libs = SharedLibraries(spec.mkfs_path);
-  if (!libs.ok()) return libs.error();
-  for (const auto& lib : *libs) INITOS_TRY(AddHostFileOnce(ar, lib, lib));
-  // Without it mke2fs falls back to built-in defaults, which may differ
-  // from what the build host's mkfs.ext4 makes.
-  if (::access(spec.mkfs_conf.c_str(), R_OK) == 0)
-    INITOS_TRY(AddHostFileOnce(ar, spec.mkfs_conf, "etc/mke2fs.conf"));
-  return {};
+  return AddInitramfsMkfs(ar, spec.mkfs_path, spec.mkfs_conf);
 }
 
 }  // namespace

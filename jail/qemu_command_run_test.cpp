@@ -12,6 +12,7 @@
 #include "base/testing/test_util.h"
 #include "jail/qemu_command.h"
 #include "jail/testing/qemu_qmp.h"
+#include "jail/vm_argv.h"
 
 namespace initos {
 namespace {
@@ -88,6 +89,53 @@ TEST_P(QemuRunTest, FdDisksQmpSocketAndJailOptionsAreAccepted) {
             std::string::npos)
       << *tree;
 
+  auto quit = qemu.Execute(R"({"execute": "quit"})");
+  ASSERT_TRUE(quit.ok()) << quit.error().str();
+  auto status = qemu.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(status.ok()) << status.error().str();
+  EXPECT_EQ(*status, 0);
+}
+
+// Exactly the argv of a VM jail (jail/vm_argv.h), without vsock (this
+// host has no /dev/vhost-vsock): QEMU starts on it and the disks are the
+// jail's, found by serial.
+TEST_P(QemuRunTest, VmJailArgvStarts) {
+  std::string kernel = HostKernel();
+  ASSERT_FALSE(kernel.empty()) << "no /boot/vmlinuz-*: run scripts/setup.sh";
+  testutil::TempDir dir;
+  ASSERT_TRUE(WriteStringToFile(dir / "rootfs.img", std::string(1 << 20, 'r')).ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "state.img", std::string(1 << 20, 's')).ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "initramfs", std::string(4096, 'i')).ok());
+  auto rootfs = OpenFile(dir / "rootfs.img", O_RDONLY | O_CLOEXEC);
+  auto state = OpenFile(dir / "state.img", O_RDWR | O_CLOEXEC);
+  ASSERT_TRUE(rootfs.ok() && state.ok());
+  JailConfig j;
+  j.name = "v";
+  j.kind = JailKind::kVm;
+  j.vm.machine = GetParam();
+  j.vm.memory = 128ull << 20;
+  j.vm.vsock = false;
+  j.vm.state_disk = "/srv/v-state.img";
+  j.vm.kernel_args = {"quiet"};
+  j.network.kind = JailNetworkKind::kUser;
+  testutil::QmpQemu qemu;
+  VmResources r;
+  r.accel = "tcg";
+  r.kernel_path = kernel;
+  r.initramfs_path = dir / "initramfs";
+  r.rootfs_fd = rootfs->get();
+  r.state_disk_fd = state->get();
+  r.qmp_fd = qemu.qmp_child_fd();
+  auto argv = VmJailArgv(j, r);
+  ASSERT_TRUE(argv.ok()) << argv.error().str();
+  argv->push_back("-S");
+  auto started = qemu.Start(*argv, {rootfs->get(), state->get()}, dir / "qemu.log");
+  ASSERT_TRUE(started.ok()) << started.error().str() << "\n" << QemuLog(dir);
+  auto tree = qemu.Execute(
+      R"({"execute": "human-monitor-command", "arguments": {"command-line": "info qtree"}})");
+  ASSERT_TRUE(tree.ok()) << tree.error().str();
+  EXPECT_NE(tree->find(R"(serial = \"initos-rootfs\")"), std::string::npos) << *tree;
+  EXPECT_NE(tree->find(R"(serial = \"initos-state\")"), std::string::npos) << *tree;
   auto quit = qemu.Execute(R"({"execute": "quit"})");
   ASSERT_TRUE(quit.ok()) << quit.error().str();
   auto status = qemu.Wait(std::chrono::seconds(30));

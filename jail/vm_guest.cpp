@@ -41,6 +41,8 @@ std::string TomlList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+constexpr const char* kHostMke2fs = "/sbin/mke2fs";
+
 bool IsDirectory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -55,9 +57,12 @@ std::string GuestKeyPath(size_t index) {
 std::vector<std::string> GuestModules(const GuestSpec& spec) {
   // Debian's cloud kernel builds all of these as modules; a kernel with
   // them built in lists them in modules.builtin, which resolution accepts.
-  // virtio_pci for q35, virtio_mmio for microvm.
-  std::vector<std::string> m = {"virtio_pci", "virtio_mmio", "virtio_blk", "dm-mod",
-                                "dm-verity",  "erofs",       "overlay"};
+  // virtio_pci for q35, virtio_mmio for microvm. pvpanic first: without
+  // its driver a guest panic (its PID 1 died) ends QEMU with status 0 like
+  // a poweroff, and the restart policy would never see the crash.
+  std::vector<std::string> m = {"pvpanic-pci", "pvpanic-mmio", "virtio_pci",
+                                "virtio_mmio", "virtio_blk",   "dm-mod",
+                                "dm-verity",   "erofs",        "overlay"};
   if (spec.state_disk) m.push_back("ext4");
   if (spec.vsock) {
     m.push_back("vsock");
@@ -125,6 +130,14 @@ Result<CpioArchive> GuestInitramfs(const GuestSpec& spec) {
     auto pem = ReadFileToString(spec.key_paths[i]);
     if (!pem.ok()) return Wrap(pem.error(), "VM guest key");
     INITOS_TRY(ar.AddFile(GuestKeyPath(i), std::move(*pem), 0644));
+  }
+  // [state] create: PID 1 in the guest formats an empty state disk with
+  // the host's mke2fs. A host without one (a supervisor in an initramfs
+  // built without it) leaves it out: a disk formatted before still mounts,
+  // and an empty one fails the guest's boot naming the missing mkfs.
+  if (spec.state_disk && ::access(kHostMke2fs, X_OK) == 0) {
+    auto r = AddInitramfsMkfs(ar, kHostMke2fs, "/etc/mke2fs.conf");
+    if (!r.ok()) return Wrap(r.error(), "VM guest mke2fs");
   }
   auto m = AddInitramfsModules(ar, spec.modules_root, "", GuestModules(spec),
                                "the guest kernel needs it: use a kernel whose modules include "

@@ -5,8 +5,10 @@
 // with the jail's trusted keys and floor, then exec the jail's chain as the
 // guest's PID 1), the keys under /etc/initos/keys/, and the guest kernel's
 // modules that PID 1 loads (virtio, dm-verity, EROFS, overlay, vsock) with
-// their dependencies and a matching modules.dep. The guest trusts nothing
-// of the disk: it verifies the bundle again, as the host did.
+// their dependencies and a matching modules.dep; with a state disk also
+// the host's mke2fs and its libraries (the guest formats an empty disk).
+// The guest trusts nothing of the disk: it verifies the bundle again, as
+// the host did.
 #pragma once
 
 #include <cstdint>

@@ -55,8 +55,9 @@ TEST(GuestConfigTest, ParsesWithoutProblemsAndSaysWhatTheGuestDoes) {
   EXPECT_EQ(c.state.device, "");
   EXPECT_EQ(c.guest.jail, "web");
   EXPECT_TRUE(c.guest.vsock);
-  for (const char* m : {"virtio_blk", "virtio_pci", "virtio_mmio", "dm-mod", "dm-verity", "erofs",
-                        "overlay", "vsock", "vmw_vsock_virtio_transport"})
+  for (const char* m :
+       {"pvpanic-pci", "pvpanic-mmio", "virtio_blk", "virtio_pci", "virtio_mmio", "dm-mod",
+        "dm-verity", "erofs", "overlay", "vsock", "vmw_vsock_virtio_transport"})
     EXPECT_NE(std::find(c.init.modules.begin(), c.init.modules.end(), m), c.init.modules.end())
         << m;
 }
@@ -119,6 +120,7 @@ TEST(GuestInitramfsTest, HoldsInitConfigKeysAndModulesWithDeps) {
   for (const char* rel :
        {"kernel/drivers/block/virtio_blk.ko", "kernel/drivers/virtio/virtio.ko",
         "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio_pci.ko",
+        "kernel/drivers/misc/pvpanic/pvpanic-pci.ko", "kernel/drivers/misc/pvpanic/pvpanic.ko",
         "kernel/drivers/md/dm-verity.ko", "kernel/drivers/md/dm-mod.ko",
         "kernel/drivers/md/dm-bufio.ko", "kernel/fs/erofs/erofs.ko",
         "kernel/fs/overlayfs/overlay.ko", "kernel/net/vmw_vsock/vsock.ko",
@@ -136,6 +138,25 @@ TEST(GuestInitramfsTest, HoldsInitConfigKeysAndModulesWithDeps) {
   auto guest_db = ParseModuleDb(e[mod + "modules.dep"].data, e[mod + "modules.builtin"].data, "x");
   ASSERT_TRUE(guest_db.ok());
   EXPECT_TRUE(ResolveModules(*guest_db, GuestModules(s), "x").ok());
+}
+
+TEST(GuestInitramfsTest, StateDiskBringsMke2fsAndItsLibraries) {
+  ASSERT_EQ(::access("/sbin/mke2fs", X_OK), 0) << "e2fsprogs is a build dependency";
+  TempDir dir;
+  GuestSpec s = Spec(dir);
+  auto without = GuestInitramfs(s);
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(Unpack(*without).count("sbin/mke2fs"));
+  s.state_disk = true;
+  auto ar = GuestInitramfs(s);
+  ASSERT_TRUE(ar.ok()) << ar.error().str();
+  auto e = Unpack(*ar);
+  ASSERT_TRUE(e.count("sbin/mke2fs"));
+  EXPECT_EQ(e["sbin/mke2fs"].data, *ReadFileToString("/sbin/mke2fs"));
+  EXPECT_EQ(e["sbin/mkfs.ext4"].data, "mke2fs");
+  for (const char* lib : {"lib/x86_64-linux-gnu/libext2fs.so.2", "lib/x86_64-linux-gnu/libc.so.6",
+                          "lib64/ld-linux-x86-64.so.2"})
+    EXPECT_TRUE(e.count(lib)) << lib;
 }
 
 TEST(GuestInitramfsTest, ErrorsNameWhatIsMissing) {

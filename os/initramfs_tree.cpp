@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "os/elf_libraries.h"
 #include "os/modules.h"
 
 namespace initos {
@@ -12,6 +13,15 @@ namespace {
 
 // Directories PID 1 mounts on or writes to before anything else exists.
 constexpr const char* kBaseDirs[] = {"dev", "proc", "sys", "run", "tmp", "root", "etc/initos"};
+
+// A host file (symlinks followed) with its permission bits; already present
+// paths are kept as they are.
+Result<void> AddHostFileOnce(CpioArchive& ar, const std::string& src, const std::string& dst) {
+  if (ar.Contains(dst)) return {};
+  struct stat st {};
+  if (::stat(src.c_str(), &st) != 0) return ErrnoError() << "stat " << src;
+  return ar.AddFileFromPath(dst, src, st.st_mode & 07777);
+}
 
 }  // namespace
 
@@ -54,6 +64,18 @@ Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_roo
   std::string builtin_path = modules_root + "/modules.builtin";
   if (::access(builtin_path.c_str(), F_OK) == 0)
     INITOS_TRY(ar.AddFileFromPath(dir + "/modules.builtin", builtin_path, 0644));
+  return {};
+}
+
+Result<void> AddInitramfsMkfs(CpioArchive& ar, const std::string& mke2fs, const std::string& conf) {
+  INITOS_TRY(AddHostFileOnce(ar, mke2fs, "sbin/mke2fs"));
+  INITOS_TRY(ar.AddSymlink("sbin/mkfs.ext4", "mke2fs"));
+  auto libs = ElfSharedLibraries(mke2fs);
+  if (!libs.ok()) return libs.error();
+  for (const auto& lib : *libs) INITOS_TRY(AddHostFileOnce(ar, lib, lib));
+  // Without it mke2fs falls back to built-in defaults, which may differ
+  // from what the build host's mkfs.ext4 makes.
+  if (::access(conf.c_str(), R_OK) == 0) INITOS_TRY(AddHostFileOnce(ar, conf, "etc/mke2fs.conf"));
   return {};
 }
 

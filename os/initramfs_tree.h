@@ -29,6 +29,13 @@ Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_roo
                                  const std::string& kver, const std::vector<std::string>& names,
                                  std::string_view unknown_hint);
 
+// mke2fs as /sbin/mke2fs (and /sbin/mkfs.ext4), with every shared library
+// it loads at its own path (os/elf_libraries.h: no ldd needed) and `conf`
+// as /etc/mke2fs.conf when readable, so PID 1 can create an ext4 state
+// filesystem ([state] create = true). Files already in the archive (a
+// library the sidecar also needs) are kept.
+Result<void> AddInitramfsMkfs(CpioArchive& ar, const std::string& mke2fs, const std::string& conf);
+
 // The kernel release a module was built for: the first word of its
 // "vermagic=" .modinfo string (e.g. "6.1.0-57-cloud-amd64"); an error when
 // `ko` (a .ko file's contents) has none.

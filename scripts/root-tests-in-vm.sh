@@ -21,7 +21,12 @@ vm_tests=$(awk '!/^[[:space:]]*#/ && $2 == "[vm]" {print $1}' "$src/tests/skip-a
 [[ -n "$vm_tests" ]] && filter="$filter:$vm_tests"
 . "$(dirname "$0")/vm-lib.sh"
 vm_kernel
-mods=(loop dm-mod dm-bufio reed_solomon dm-verity libcrc32c erofs overlay veth)
+# The VFIO tests (jail/vfio_root_test.cpp) get an emulated IOMMU and NIC
+# (vm_iommu_args), the vsock ones (jail/vm_channel_host_root_test.cpp) the
+# loopback transport and vhost-vsock.
+mods=(loop dm-mod dm-bufio reed_solomon dm-verity libcrc32c erofs overlay veth
+  "${vm_iommu_mods[@]}" vsock vmw_vsock_virtio_transport_common vsock_loopback vhost_iotlb vhost
+  vhost_vsock)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -66,6 +71,7 @@ mkdir -p /run/cryptsetup
 for m in ${mods[*]}; do insmod /mods/\$m.ko; done
 export PATH=/usr/sbin:/usr/bin:/bin
 export INITOS_REQUIRE_KERNEL_FEATURES=1
+export INITOS_VFIO_TEST_NIC=$vm_iommu_nic
 /bin/root_tests --gtest_color=no --gtest_filter="${filter}" --gtest_output=xml:/tmp/root_tests.xml 2>&1
 echo "ROOT_TESTS_RC=\$?"
 cat /tmp/root_tests.xml > /dev/ttyS1
@@ -76,7 +82,8 @@ chmod +x "$root/init"
 vm_pack "$root" "$work/initrd.gz"
 
 # serial0: the console (stdout and the log); serial1: the googletest XML.
-vm_boot "$work/initrd.gz" "$work/log" 600 -serial mon:stdio -serial "file:$work/xml.raw" || true
+VM_APPEND="intel_iommu=on ${VM_APPEND:-}" vm_boot "$work/initrd.gz" "$work/log" 600 \
+  "${vm_iommu_args[@]}" -serial mon:stdio -serial "file:$work/xml.raw" || true
 tr -d '\r' <"$work/xml.raw" >"$work/root_tests.xml"
 [[ -d "$build/Testing" ]] && cp "$work/root_tests.xml" "$build/Testing/root_tests_in_vm.xml"
 status=0

@@ -45,6 +45,20 @@ vm_add_libs() {
   done
 }
 
+# A q35 guest with QEMU's emulated VT-d IOMMU (interrupt remapping needs the
+# split irqchip) and one emulated NIC at PCI $vm_iommu_nic, for VFIO tests:
+# vmxnet3, whose guest driver is a single module (vmxnet3) in the cloud
+# kernel. Pass "${vm_iommu_args[@]}" to vm_boot and add intel_iommu=on to
+# VM_APPEND.
+# shellcheck disable=SC2034  # used by the scripts sourcing this file
+vm_iommu_nic=0000:00:05.0
+# shellcheck disable=SC2034,SC2054
+vm_iommu_args=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
+  -netdev user,id=nic0,restrict=on -device vmxnet3,netdev=nic0,addr=05.0)
+# Their guest modules, in insmod order: the NIC's driver, then VFIO.
+# shellcheck disable=SC2034
+vm_iommu_mods=(vmxnet3 vfio vfio_iommu_type1 vfio_virqfd irqbypass vfio-pci-core vfio-pci)
+
 # vm_pack ROOT OUT: newc cpio, gzip -1.
 vm_pack() {
   (cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$2"

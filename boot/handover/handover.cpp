@@ -54,6 +54,10 @@ Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
   const std::vector<std::string>& os_argv = config.init.os_argv;
   auto init = FindOsInit(PathUnderRoot(o.root, o.new_root),
                          os_argv.empty() ? config.init.os_init : os_argv[0]);
+  if (!init.ok() && !os_argv.empty())
+    return Err() << "switch-root: init.os-argv[0] " << os_argv[0]
+                 << " is not an executable file in the verified root " << o.new_root
+                 << "; fix the jail's command or the image";
   if (!init.ok()) return init.error();
   auto mountinfo = ReadFileToString(PathUnderRoot(o.root, "/proc/self/mountinfo"));
   if (!mountinfo.ok()) return Wrap(mountinfo.error(), "switch-root");

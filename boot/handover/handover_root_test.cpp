@@ -268,6 +268,7 @@ TEST(Handover, OsArgvIsExecedInsteadOfOsInit) {
   std::string missing = HandOverWithOsArgv({"/bin/nothere", "x"});
   EXPECT_EQ(missing.rfind("error ", 0), 0u) << missing;
   EXPECT_NE(missing.find("/bin/nothere"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("init.os-argv"), std::string::npos) << missing;
 }
 
 }  // namespace
