@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 
 #include "base/log.h"
 #include "base/sys/syscalls.h"
@@ -16,6 +15,7 @@
 #include "jail/kvm_probe.h"
 #include "jail/tap.h"
 #include "jail/vm_argv.h"
+#include "jail/vm_channel_host.h"
 #include "jail/vm_guest.h"
 #include "jail/vm_sandbox.h"
 
@@ -23,12 +23,21 @@ namespace initos {
 inline namespace jail {
 namespace {
 
-// vsock guest CIDs are host-wide; 0-2 are reserved. Until the vsock
-// channel's allocator takes over, one counter per process.
-uint32_t NextGuestCid() {
-  static std::atomic<uint32_t> next{3 + static_cast<uint32_t>(::getpid() % 4096) * 64};
-  return next++;
+// vsock guest CIDs are host-wide: one allocator per process (the
+// supervisor), each CID claimed on its vhost-vsock fd before QEMU gets it.
+VmCidAllocator& GuestCids() {
+  static VmCidAllocator cids;
+  return cids;
 }
+
+// A claimed CID goes back to the allocator unless the VM started.
+struct CidClaim {
+  uint32_t cid = 0;
+  bool keep = false;
+  ~CidClaim() {
+    if (cid && !keep) GuestCids().Release(cid);
+  }
+};
 
 std::string Bytes(uint64_t b) {
   if (b % (1ull << 30) == 0) return std::to_string(b >> 30) + "G";
@@ -123,15 +132,14 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     return Err() << "jail " << name << ": guest initramfs: " << initramfs.error().str();
 
   unique_fd vhost, state, tap;
-  uint32_t cid = 0;
+  CidClaim claim;
   if (c.vm.vsock) {
-    vhost.reset(::open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC));
-    if (!vhost.ok())
-      return ErrnoError() << "jail " << name
-                          << ": open /dev/vhost-vsock (vsock = true); run `modprobe vhost_vsock` "
-                             "or set vsock = false";
-    cid = NextGuestCid();
+    auto vh = OpenVhostVsock(GuestCids());
+    if (!vh.ok()) return Err() << "jail " << name << ": vsock: " << vh.error().str();
+    vhost = std::move(vh->fd);
+    claim.cid = vh->cid;
   }
+  const uint32_t cid = claim.cid;
   if (!c.vm.state_disk.empty()) {
     state.reset(::open(c.vm.state_disk.c_str(), O_RDWR | O_CLOEXEC));
     if (!state.ok())
@@ -209,6 +217,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     return Err() << "jail " << name << ": QEMU (pid " << vm.pid << ") " << h.error().str()
                  << "; its console log says why";
   }
+  claim.keep = true;  // released by CleanUpVm
   LOG(Info) << "jail " << name << ": QEMU pid " << vm.pid << ", "
             << DescribeVmStart(c, accel->accel, accel->why, cid);
   return vm;
@@ -222,6 +231,8 @@ Result<void> RequestVmPowerdown(StartedVm& vm) {
 void CleanUpVm(const VmSpec& spec, StartedVm& vm) {
   (void)spec;
   vm.qmp.reset();
+  if (vm.cid) GuestCids().Release(vm.cid);
+  vm.cid = 0;
   if (!vm.cgroup.empty()) (void)RemoveJailCgroup(vm.cgroup);
 }
 

@@ -234,6 +234,10 @@ TEST_F(VmJailRootTest, BusyboxGuestPrintsRunsConfinedAndStopsViaQmp) {
         << fd << " -> " << link;
   }
   EXPECT_TRUE(bundle_held) << "QEMU holds no fd of the verified bundle";
+  // exec goes over the guest's vsock agent: without vsock it is refused.
+  auto exec = jails_->Exec("vmbox", {"/bin/true"}, -1, -1, -1, nullptr);
+  ASSERT_FALSE(exec.ok());
+  EXPECT_NE(exec.error().str().find("vsock = false"), std::string::npos) << exec.error().str();
   auto text = jails_->StatusText("vmbox");
   EXPECT_EQ(Field(*text, "accel"), "tcg");
   EXPECT_EQ(Field(*text, "vsock"), "no");
