@@ -309,6 +309,8 @@ void JailSupervisor::StartVmJail(Jail& j) {
     OnConsole(j, POLLIN);  // QEMU's own words on why it did not start
     LOG(Error) << started.error().str();
     AfterEnd(j, 127 << 8);
+    // `initos jail status` says why, not only "exited with status 127".
+    j.last_exit = started.error().str() + " (" + j.last_exit + ")";
     return;
   }
   j.vm = std::move(*started);

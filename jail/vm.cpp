@@ -14,6 +14,7 @@
 #include "jail/container.h"
 #include "jail/kvm_probe.h"
 #include "jail/tap.h"
+#include "jail/vfio.h"
 #include "jail/vm_argv.h"
 #include "jail/vm_channel_host.h"
 #include "jail/vm_guest.h"
@@ -121,6 +122,13 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   auto accel = ChooseAccel(c.vm.accel, c.vm.accel == "tcg" ? KvmProbe{} : CachedKvmProbe());
   if (!accel.ok()) return Err() << "jail " << name << ": " << accel.error().str();
 
+  // Passthrough devices leave their host drivers for vfio-pci first (the
+  // whole IOMMU group checked): the host keeps no driver on them.
+  if (!c.devices.empty()) {
+    auto bound = BindToVfio(c.devices);
+    if (!bound.ok()) return Err() << "jail " << name << ": VFIO: " << bound.error().str();
+  }
+
   const std::string kernel_path = VmKernelPath(c);
   auto kernel = SealedCopy(kernel_path, "vm-kernel");
   if (!kernel.ok())
@@ -190,8 +198,8 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   sandbox.host_id = spec.host_id;
   sandbox.new_netns = c.network.kind != JailNetworkKind::kUser;
   if (accel->accel == "kvm") sandbox.devices.push_back("/dev/kvm");
-  // VFIO: the devices were bound to vfio-pci before (jail/vfio.h); QEMU
-  // opens their group nodes and reads their sysfs.
+  // VFIO: the devices were bound to vfio-pci above; QEMU opens their
+  // group nodes and reads their sysfs.
   auto vfio = VfioDeviceNodes(c.devices);
   if (!vfio.ok()) return Err() << "jail " << name << ": " << vfio.error().str();
   sandbox.devices.insert(sandbox.devices.end(), vfio->begin(), vfio->end());

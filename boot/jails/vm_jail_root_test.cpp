@@ -299,6 +299,27 @@ TEST_F(VmJailRootTest, TapNetworkIsMadeForQemuAndGoesWithIt) {
   EXPECT_NE(::access(sys.c_str(), F_OK), 0) << "the tap outlived QEMU";
 }
 
+// devices (VFIO passthrough): the device must leave its host driver for
+// vfio-pci before QEMU starts; without an IOMMU (this host) the start is
+// refused naming VFIO, and no QEMU ever runs.
+TEST_F(VmJailRootTest, PassthroughWithoutAnIommuIsRefusedBeforeQemu) {
+  config_.jails.jails[0].vm.machine = "q35";
+  config_.jails.jails[0].devices = {"0000:00:01.0"};
+  config_.jails.jails[0].restart = RestartPolicy::kNever;
+  Start();
+  auto status = jails_->StatusText("vmbox");
+  ASSERT_TRUE(status.ok());
+  if (fs::exists("/sys/kernel/iommu_groups/0")) {
+    // A host with an IOMMU: the jail may start; this test only covers the
+    // refusal, so stop it again.
+    StopAndCheckNothingLeft();
+    return;
+  }
+  EXPECT_NE(jails_->State("vmbox"), JailState::kRunning) << *status;
+  EXPECT_NE(Field(*status, "last").find("VFIO"), std::string::npos) << *status;
+  EXPECT_TRUE(ProcessesOfUid(kPoolStart).empty());
+}
+
 // `initos jail run --once` with a VM jail from a TOML config (accel auto): the bundle
 // in a labelled ext4 filesystem on a loop device (LABEL=x:/file, as on a
 // real host), the guest prints and powers off, QEMU exits 0, run ends 0.
