@@ -44,7 +44,8 @@ TEST(QmpParse, GuestResetOrPanicFromShutdownReason) {
   auto quit = ParseQmpMessage(
       R"({"event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}})");
   EXPECT_FALSE(QmpGuestResetOrPanic(*quit));
-  auto panic = ParseQmpMessage(R"({"event": "GUEST_PANICKED", "data": {"action": "exit-failure"}})");
+  auto panic =
+      ParseQmpMessage(R"({"event": "GUEST_PANICKED", "data": {"action": "exit-failure"}})");
   EXPECT_TRUE(QmpGuestResetOrPanic(*panic));
   auto ret = ParseQmpMessage(R"({"return": {}})");
   EXPECT_FALSE(QmpGuestResetOrPanic(*ret));

@@ -17,6 +17,7 @@
 #include "base/signals.h"
 #include "jail/restart_policy.h"
 #include "jail/uid_pool.h"
+#include "jail/vm_channel_host.h"
 
 namespace initos {
 inline namespace jail {
@@ -308,6 +309,8 @@ void JailSupervisor::StartVmJail(Jail& j) {
     OnConsole(j, POLLIN);  // QEMU's own words on why it did not start
     LOG(Error) << started.error().str();
     AfterEnd(j, 127 << 8);
+    // `initos jail status` says why, not only "exited with status 127".
+    j.last_exit = started.error().str() + " (" + j.last_exit + ")";
     return;
   }
   j.vm = std::move(*started);
@@ -466,7 +469,17 @@ Result<void> JailSupervisor::Stop(const std::string& name) {
   j->state = JailState::kStopping;
   if (j->config.kind == JailKind::kVm) {
     // ACPI power button: a guest that listens shuts down and QEMU exits 0.
-    LOG(Info) << "jail " << name << ": stopping with an ACPI powerdown (QMP)";
+    // With vsock the guest's agent is asked too (a child, so a stuck guest
+    // never stalls this loop): an OS without ACPI handling still powers off.
+    LOG(Info) << "jail " << name << ": stopping with an ACPI powerdown (QMP)"
+              << (j->vm.cid ? " and a poweroff request over vsock" : "");
+    if (j->vm.cid) {
+      auto helper = SpawnGuestPoweroff(j->vm.cid, j->config.stop_timeout_ms);
+      if (helper.ok())
+        WatchHelper(*helper, nullptr);
+      else
+        LOG(Warning) << "jail " << name << ": vsock poweroff: " << helper.error().str();
+    }
     if (auto p = RequestVmPowerdown(j->vm); !p.ok()) {
       LOG(Warning) << "jail " << name << ": " << p.error().str() << "; sending SIGTERM to QEMU";
       if (!loop_.Signal(j->id, SIGTERM)) loop_.Signal(j->id, SIGKILL);
@@ -604,11 +617,19 @@ Result<pid_t> JailSupervisor::Exec(const std::string& name, const std::vector<st
   if (j->state != JailState::kRunning)
     return Err() << "jail " << name << " is " << JailStateName(j->state)
                  << "; start it first (initos jail start " << name << ")";
-  if (j->config.kind == JailKind::kVm)
-    return Err() << "jail " << name
-                 << ": exec into a VM jail goes over its vsock agent channel, which is not "
-                    "implemented yet; use `initos jail console "
-                 << name << "`";
+  if (j->config.kind == JailKind::kVm) {
+    // Into the guest through its agent (vsock): a relay child whose exit
+    // status is the guest command's.
+    if (!j->vm.cid)
+      return Err() << "jail " << name
+                   << " has no vsock channel (vsock = false): exec needs the guest's agent; use "
+                      "`initos jail console "
+                   << name << "`";
+    auto pid = SpawnGuestExec(j->vm.cid, argv, in, out, err);
+    if (!pid.ok()) return Err() << "jail " << name << ": exec: " << pid.error().str();
+    WatchHelper(*pid, std::move(on_exit));
+    return *pid;
+  }
   ExecSpec spec;
   spec.container = j->spec.get();
   spec.jail_pidfd = j->started.pidfd.get();
@@ -618,11 +639,15 @@ Result<pid_t> JailSupervisor::Exec(const std::string& name, const std::vector<st
   spec.stderr_fd = err;
   auto pid = ExecInContainer(spec);
   if (!pid.ok()) return Err() << "jail " << name << ": exec: " << pid.error().str();
+  WatchHelper(*pid, std::move(on_exit));
+  return *pid;
+}
+
+void JailSupervisor::WatchHelper(pid_t pid, std::function<void(int)> on_exit) {
   Supervision::ChildId id = next_exec_++;
   execs_[id] = std::move(on_exit);
-  auto w = loop_.Watch(id, *pid);
-  if (!w.ok()) LOG(Warning) << "jail " << name << ": exec: " << w.error().str();
-  return *pid;
+  auto w = loop_.Watch(id, pid);
+  if (!w.ok()) LOG(Warning) << "jail helper " << pid << ": " << w.error().str();
 }
 
 }  // namespace jail

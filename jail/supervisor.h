@@ -105,6 +105,9 @@ class JailSupervisor {
   Jail* ById(Supervision::ChildId id);
   void StartJail(Jail& j);
   void StartVmJail(Jail& j);
+  // Reaps a child of ours (an exec session, a VM's vsock poweroff request)
+  // through the loop; on_exit (may be empty) gets its wait status.
+  void WatchHelper(pid_t pid, std::function<void(int)> on_exit);
   void OnQmp(Jail& j);
   void StartWaiting();
   // mark-good-after-s: arm the check for the latest start + the delay, or

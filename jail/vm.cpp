@@ -6,14 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 
 #include "base/log.h"
 #include "base/sys/syscalls.h"
 #include "jail/cgroup.h"
 #include "jail/container.h"
 #include "jail/kvm_probe.h"
+#include "jail/tap.h"
+#include "jail/vfio.h"
 #include "jail/vm_argv.h"
+#include "jail/vm_channel_host.h"
 #include "jail/vm_guest.h"
 #include "jail/vm_sandbox.h"
 
@@ -21,12 +24,21 @@ namespace initos {
 inline namespace jail {
 namespace {
 
-// vsock guest CIDs are host-wide; 0-2 are reserved. Until the vsock
-// channel's allocator takes over, one counter per process.
-uint32_t NextGuestCid() {
-  static std::atomic<uint32_t> next{3 + static_cast<uint32_t>(::getpid() % 4096) * 64};
-  return next++;
+// vsock guest CIDs are host-wide: one allocator per process (the
+// supervisor), each CID claimed on its vhost-vsock fd before QEMU gets it.
+VmCidAllocator& GuestCids() {
+  static VmCidAllocator cids;
+  return cids;
 }
+
+// A claimed CID goes back to the allocator unless the VM started.
+struct CidClaim {
+  uint32_t cid = 0;
+  bool keep = false;
+  ~CidClaim() {
+    if (cid && !keep) GuestCids().Release(cid);
+  }
+};
 
 std::string Bytes(uint64_t b) {
   if (b % (1ull << 30) == 0) return std::to_string(b >> 30) + "G";
@@ -64,6 +76,27 @@ Result<unique_fd> GuestInitramfsFor(const VmSpec& spec) {
 
 }  // namespace
 
+Result<std::vector<std::string>> VfioDeviceNodes(const std::vector<std::string>& devices,
+                                                 const std::string& sys_root) {
+  std::vector<std::string> nodes;
+  if (devices.empty()) return nodes;
+  nodes.push_back("/dev/vfio/vfio");
+  for (const std::string& dev : devices) {
+    std::string link = sys_root + "/sys/bus/pci/devices/" + dev + "/iommu_group";
+    char target[512];
+    ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n <= 0)
+      return ErrnoError() << "PCI device " << dev
+                          << " has no IOMMU group; enable the IOMMU (intel_iommu=on or "
+                             "amd_iommu=on) or remove it from devices";
+    std::string group(target, static_cast<size_t>(n));
+    group = group.substr(group.rfind('/') + 1);
+    std::string node = "/dev/vfio/" + group;
+    if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
+  }
+  return nodes;
+}
+
 std::string VmKernelPath(const JailConfig& jail) {
   return jail.vm.kernel.empty() ? std::string(kDefaultVmKernel) : jail.vm.kernel;
 }
@@ -89,6 +122,13 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   auto accel = ChooseAccel(c.vm.accel, c.vm.accel == "tcg" ? KvmProbe{} : CachedKvmProbe());
   if (!accel.ok()) return Err() << "jail " << name << ": " << accel.error().str();
 
+  // Passthrough devices leave their host drivers for vfio-pci first (the
+  // whole IOMMU group checked): the host keeps no driver on them.
+  if (!c.devices.empty()) {
+    auto bound = BindToVfio(c.devices);
+    if (!bound.ok()) return Err() << "jail " << name << ": VFIO: " << bound.error().str();
+  }
+
   const std::string kernel_path = VmKernelPath(c);
   auto kernel = SealedCopy(kernel_path, "vm-kernel");
   if (!kernel.ok())
@@ -99,20 +139,28 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   if (!initramfs.ok())
     return Err() << "jail " << name << ": guest initramfs: " << initramfs.error().str();
 
-  unique_fd vhost, state;
-  uint32_t cid = 0;
+  unique_fd vhost, state, tap;
+  CidClaim claim;
   if (c.vm.vsock) {
-    vhost.reset(::open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC));
-    if (!vhost.ok())
-      return ErrnoError() << "jail " << name
-                          << ": open /dev/vhost-vsock (vsock = true); run `modprobe vhost_vsock` "
-                             "or set vsock = false";
-    cid = NextGuestCid();
+    auto vh = OpenVhostVsock(GuestCids());
+    if (!vh.ok()) return Err() << "jail " << name << ": vsock: " << vh.error().str();
+    vhost = std::move(vh->fd);
+    claim.cid = vh->cid;
   }
+  const uint32_t cid = claim.cid;
   if (!c.vm.state_disk.empty()) {
     state.reset(::open(c.vm.state_disk.c_str(), O_RDWR | O_CLOEXEC));
     if (!state.ok())
       return ErrnoError() << "jail " << name << ": open the state disk " << c.vm.state_disk;
+  }
+  if (c.network.kind == JailNetworkKind::kTap) {
+    // Not persistent: the tap goes away with QEMU's fd (and ours, below).
+    const std::string tap_name = TapName(c);
+    auto t = CreateTap(tap_name);
+    if (!t.ok()) return Err() << "jail " << name << ": tap " << tap_name << ": " << t.error().str();
+    tap = std::move(*t);
+    if (auto h = ConfigureTapHost(tap_name, c.network.host_address); !h.ok())
+      return Err() << "jail " << name << ": tap " << tap_name << ": " << h.error().str();
   }
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -136,6 +184,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     res.vhost_vsock_fd = pass(vhost.get());
     res.guest_cid = cid;
   }
+  if (tap.ok()) res.tap_fd = pass(tap.get());
   res.vfio_devices = c.devices;
   auto argv = VmJailArgv(c, res);
   if (!argv.ok()) return Err() << "jail " << name << ": " << argv.error().str();
@@ -149,6 +198,13 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   sandbox.host_id = spec.host_id;
   sandbox.new_netns = c.network.kind != JailNetworkKind::kUser;
   if (accel->accel == "kvm") sandbox.devices.push_back("/dev/kvm");
+  // VFIO: the devices were bound to vfio-pci above; QEMU opens their
+  // group nodes and reads their sysfs.
+  auto vfio = VfioDeviceNodes(c.devices);
+  if (!vfio.ok()) return Err() << "jail " << name << ": " << vfio.error().str();
+  sandbox.devices.insert(sandbox.devices.end(), vfio->begin(), vfio->end());
+  sandbox.bind_sys = !vfio->empty();
+  if (!vfio->empty()) sandbox.memlock_bytes = c.vm.memory + kVmQemuOverhead;
   sandbox.cgroup_parent = spec.cgroup_parent;
   sandbox.limits = c.limits;
   sandbox.guest_memory = c.vm.memory;
@@ -169,6 +225,7 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
     return Err() << "jail " << name << ": QEMU (pid " << vm.pid << ") " << h.error().str()
                  << "; its console log says why";
   }
+  claim.keep = true;  // released by CleanUpVm
   LOG(Info) << "jail " << name << ": QEMU pid " << vm.pid << ", "
             << DescribeVmStart(c, accel->accel, accel->why, cid);
   return vm;
@@ -182,6 +239,8 @@ Result<void> RequestVmPowerdown(StartedVm& vm) {
 void CleanUpVm(const VmSpec& spec, StartedVm& vm) {
   (void)spec;
   vm.qmp.reset();
+  if (vm.cid) GuestCids().Release(vm.cid);
+  vm.cid = 0;
   if (!vm.cgroup.empty()) (void)RemoveJailCgroup(vm.cgroup);
 }
 

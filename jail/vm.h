@@ -66,6 +66,14 @@ Result<void> RequestVmPowerdown(StartedVm& vm);
 // After QEMU exited: removes its cgroup (killing leftovers).
 void CleanUpVm(const VmSpec& spec, StartedVm& vm);
 
+// The device nodes QEMU opens for VFIO passthrough of the PCI addresses
+// `devices` (already bound to vfio-pci): /dev/vfio/vfio and /dev/vfio/GROUP
+// of each device's IOMMU group (sys_root + /sys/bus/pci/devices/ADDR/
+// iommu_group). Empty for no devices; an error names a device without an
+// IOMMU group and the fix.
+Result<std::vector<std::string>> VfioDeviceNodes(const std::vector<std::string>& devices,
+                                                 const std::string& sys_root = "");
+
 // The kernel the guest boots: jail.vm.kernel, else kDefaultVmKernel.
 std::string VmKernelPath(const JailConfig& jail);
 

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,7 +214,12 @@ Result<SandboxedQemu> SpawnSandboxedQemu(const VmSandboxSpec& spec) {
   o.cgroup_fd = cgroup.dir.get();
   o.pidfd_out = &out.pidfd;
   o.inherit_fds = spec.fds;
-  o.parent_step = [&](pid_t child) {
+  o.parent_step = [&](pid_t child) -> Result<void> {
+    if (spec.memlock_bytes > 0) {
+      struct rlimit lim = {spec.memlock_bytes, spec.memlock_bytes};
+      if (::prlimit(child, RLIMIT_MEMLOCK, &lim, nullptr) != 0)
+        return ErrnoError() << "RLIMIT_MEMLOCK of QEMU (VFIO pins the guest's memory)";
+    }
     return WriteIdMapText(child, uid_map, gid_map, /*deny_setgroups=*/false);
   };
   o.steps.push_back({"become root of the user namespace", [] { return BecomeNamespaceRoot(); }});

@@ -59,7 +59,10 @@ struct VmSandboxSpec {
   // /dev/vfio/GROUP. A node QEMU's uid cannot open through its group gets
   // that group mapped in; a VFIO group node is chowned to host_id.
   std::vector<std::string> devices;
-  bool bind_sys = false;      // VFIO: QEMU reads the devices' sysfs (read-only bind)
+  bool bind_sys = false;  // VFIO: QEMU reads the devices' sysfs (read-only bind)
+  // > 0: QEMU's RLIMIT_MEMLOCK (soft and hard), set by the parent: VFIO pins
+  // all guest memory, and QEMU's uid cannot raise the limit itself.
+  uint64_t memlock_bytes = 0;
   std::string cgroup_parent;  // "" = no cgroup of its own (development hosts)
   JailLimits limits;
   uint64_t guest_memory = 0;  // bytes, for the memory.max check
