@@ -16,7 +16,7 @@ ORDER = [
     "boot_handover", "pid1_rss", "binary_size", "reaper_start", "reaper_hwm", "reaper_idle_rss",
     "reap_bin_start", "reap_bin_hwm", "reap_bin_idle_rss",
     "hashtree_vs_veritysetup", "hashtree_vs_openssl", "sidecar_rss", "sidecar_supervisor_rss",
-    "jail_start", "sb_boot_pid1", "sb_boot_main", "uki_size", "vm_jail_start", "switch_root_boot", "upgrade_throughput", "upgrade_push_bytes",
+    "jail_start", "sb_boot_pid1", "sb_boot_main", "uki_size", "vm_jail_start", "vm_jail_rss", "vm_jail_pss", "switch_root_boot", "upgrade_throughput", "upgrade_push_bytes",
     "upgrade_reboot_healthy",
 ]
 
