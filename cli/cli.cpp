@@ -11,6 +11,7 @@
 
 #include "boot/control.h"
 #include "boot/guest/guest_agent.h"
+#include "boot/guest/guest_power_key.h"
 #include "boot/initramfs_shutdown.h"
 #include "boot/pid1.h"
 #include "boot/reaper.h"
@@ -109,6 +110,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "image") return ImageMain(rest);
   if (cmd == "sidecar") return SidecarMain(rest);
   if (cmd == kGuestAgentCommand) return GuestAgentMain(rest);
+  if (cmd == kGuestPowerKeyCommand) return GuestPowerKeyMain(rest);
   if (cmd == "status") return StatusMain(rest);
   if (cmd == "logs") return LogsMain(rest);
   if (cmd == "analyze") return AnalyzeMain(rest);

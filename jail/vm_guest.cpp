@@ -62,10 +62,11 @@ std::vector<std::string> GuestModules(const GuestSpec& spec) {
   // a poweroff, and the restart policy would never see the crash. button:
   // the ACPI power button, which QMP system_powerdown (the jail's stop)
   // presses; without it the guest never hears the stop and is killed at
-  // the stop timeout.
+  // the stop timeout. evdev: the guest's power button watcher reads it
+  // (boot/guest/guest_power_key.h).
   std::vector<std::string> m = {"pvpanic-pci", "pvpanic-mmio", "virtio_pci", "virtio_mmio",
                                 "virtio_blk",  "dm-mod",       "dm-verity",  "erofs",
-                                "overlay",     "button"};
+                                "overlay",     "button",       "evdev"};
   if (spec.state_disk) m.push_back("ext4");
   if (spec.vsock) {
     m.push_back("vsock");

@@ -57,7 +57,7 @@ TEST(GuestConfigTest, ParsesWithoutProblemsAndSaysWhatTheGuestDoes) {
   EXPECT_TRUE(c.guest.vsock);
   for (const char* m :
        {"pvpanic-pci", "pvpanic-mmio", "virtio_blk", "virtio_pci", "virtio_mmio", "dm-mod",
-        "dm-verity", "erofs", "overlay", "button", "vsock", "vmw_vsock_virtio_transport"})
+        "dm-verity", "erofs", "overlay", "button", "evdev", "vsock", "vmw_vsock_virtio_transport"})
     EXPECT_NE(std::find(c.init.modules.begin(), c.init.modules.end(), m), c.init.modules.end())
         << m;
 }
@@ -124,7 +124,8 @@ TEST(GuestInitramfsTest, HoldsInitConfigKeysAndModulesWithDeps) {
         "kernel/drivers/md/dm-verity.ko", "kernel/drivers/md/dm-mod.ko",
         "kernel/drivers/md/dm-bufio.ko", "kernel/fs/erofs/erofs.ko",
         "kernel/fs/overlayfs/overlay.ko", "kernel/drivers/acpi/button.ko",
-        "kernel/net/vmw_vsock/vsock.ko", "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
+        "kernel/drivers/input/evdev.ko", "kernel/net/vmw_vsock/vsock.ko",
+        "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
         "kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko"}) {
     ASSERT_TRUE(e.count(mod + rel)) << rel;
     auto host = ReadFileToString(kModules + "/" + rel);

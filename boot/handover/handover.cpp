@@ -3,6 +3,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "boot/guest/guest_boot.h"
+#include "boot/guest/guest_power_key.h"
 #include "sidecar/sidecar.h"
 
 namespace initos {
@@ -72,6 +73,8 @@ Result<void> SwitchRootToOs(const Config& config, const HandoverOptions& o,
   StartSidecarIfEnabled(config, o);
   // A VM jail's guest: the agent must outlive the handover like the sidecar.
   StartGuestAgentIfEnabled(config, o.root);
+  // ... and so must the power button watcher (QMP system_powerdown).
+  StartGuestPowerKeyIfGuest(config, o.root);
   return ExecuteSwitchRoot(o.root, *plan, hooks);
 }
 
