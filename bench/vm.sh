@@ -51,7 +51,10 @@ loopdev=$(losetup -f --show -r "$work/imgs.ext4")
 jail_run=
 cleanup() {
   [[ -z $jail_run ]] || { kill "$jail_run" 2>/dev/null && wait "$jail_run" 2>/dev/null; } || true
-  umount -l /run/initos-jails/vmbench/image-fs 2>/dev/null || true
+  # The supervisor leaves the image filesystem mounted, one more mount per
+  # `initos jail run`: all of them go, then the loop device (autoclear).
+  local i
+  for ((i = 0; i < 100; i++)); do umount -l /run/initos-jails/vmbench/image-fs 2>/dev/null || break; done
   losetup -d "$loopdev" 2>/dev/null || true
 }
 trap cleanup EXIT

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,7 +122,11 @@ TEST(VmJailDebianTest, ReachesMultiUserAndPowersDownWhenStopped) {
     ~Cleanup() {
       if (run > 0 && ::kill(run, SIGKILL) == 0) ::waitpid(run, nullptr, 0);
       std::string ignored;
-      qemu::Run({"umount", "-l", "/run/initos-jails/vmdeb/image-fs"}, &ignored);
+      // `initos jail run` leaves its image filesystem mounted (one more
+      // mount per run); all go, then the loop device.
+      for (int i = 0; i < 20 && ::umount2("/run/initos-jails/vmdeb/image-fs", MNT_DETACH) == 0;
+           ++i) {
+      }
       qemu::Run({"losetup", "-d", dev}, &ignored);
     }
   } cleanup{dev};
