@@ -25,14 +25,17 @@ inline namespace boot {
 inline constexpr char kGuestPowerKeyArgv0[] = "@initos-powerkey";
 inline constexpr char kGuestPowerKeyCommand[] = "guest-power-key";
 
-// The first ROOT/dev/input/event* whose key bits include KEY_POWER.
-Result<unique_fd> OpenPowerKey(const std::string& root = "/");
-// Starts the watcher with the power button's evdev fd as its fd 3.
+// Every ROOT/dev/input/event* whose key bits include KEY_POWER: the ACPI
+// power button, and on q35 also the AT keyboard (which has that key too),
+// so the watcher reads them all.
+Result<std::vector<unique_fd>> OpenPowerKeys(const std::string& root = "/");
+// Starts the watcher with those evdev fds as its fds 3, 4, ...
 Result<pid_t> StartGuestPowerKey(const std::string& root = "/");
 // PID 1's call: only in a VM jail's guest ([guest] jail set); a warning
 // when it cannot start.
 void StartGuestPowerKeyIfGuest(const Config& config, const std::string& root);
-// `initos guest-power-key --fd N`: waits for a press on N, then powers off.
+// `initos guest-power-key --fd N [--fd M ...]`: waits for a press of the
+// power key on any of them, then powers off.
 int GuestPowerKeyMain(const std::vector<std::string>& args);
 
 }  // namespace boot

@@ -14,13 +14,13 @@ namespace {
 
 TEST(GuestPowerKeyTest, NoInputDevicesNamesTheModules) {
   testutil::TempDir dir;
-  auto r = OpenPowerKey(dir.path());
+  auto r = OpenPowerKeys(dir.path());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("evdev"), std::string::npos) << r.error().str();
   ASSERT_TRUE(MakeDirs(dir.path() + "/dev/input").ok());
   // Not an evdev node: EVIOCGBIT fails, so it has no power key.
   ASSERT_TRUE(WriteStringToFile(dir.path() + "/dev/input/event0", "").ok());
-  r = OpenPowerKey(dir.path());
+  r = OpenPowerKeys(dir.path());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("load button"), std::string::npos) << r.error().str();
 }
