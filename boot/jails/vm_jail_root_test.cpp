@@ -364,6 +364,11 @@ TEST_F(VmJailRootTest, InitosJailRunBootsAVmJailUntilItPowersOff) {
   EXPECT_TRUE(kvm || tcg) << run.err;
   EXPECT_NE(run.err.find(", machine microvm, 1 cpu, 256M, no vsock"), std::string::npos) << run.err;
   EXPECT_TRUE(ProcessesOfUid(kPoolStart).empty());
+  // The bundle's filesystem was detached once the file was open: nothing is
+  // left mounted when the run ends.
+  auto mountinfo = ReadFileToString("/proc/self/mountinfo");
+  ASSERT_TRUE(mountinfo.ok());
+  EXPECT_EQ(mountinfo->find(" " + mnt + " "), std::string::npos) << *mountinfo;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -116,7 +118,14 @@ Result<BundleSource> FindBundle(const BlockSpec& spec, const BootEnv& env,
     return Err() << "rootfs: " << spec.str() << ": " << spec.file << " in the " << req.fstype
                  << " filesystem on " << *dev << " " << UntrustedOpenProblem(fd.error(), spec.file)
                  << "; it must be a regular file, not a symlink: copy the bundle there";
-  if (!attach_loop) return BundleSource{file, {}, std::move(*fd)};
+  if (!attach_loop) {
+    // The open file keeps the filesystem alive for as long as QEMU reads
+    // it: detached now, no mount is left behind when the jail or `initos
+    // jail run` ends, and a restart never stacks a second one.
+    if (::umount2(mnt.c_str(), MNT_DETACH) != 0)
+      LOG(Warning) << "rootfs: detach " << mnt << ": " << std::strerror(errno);
+    return BundleSource{file, {}, std::move(*fd)};
+  }
   auto loop = AttachLoopFd(fd->get(), file, LoopOptions{}, env.dev_dir);
   if (!loop.ok()) return Fail(spec.str(), loop.error());
   std::string path = loop->path;
