@@ -174,6 +174,16 @@ void JailSupervisor::OnReadyListener() {
       LOG(Warning) << m.error().str();
       continue;
     }
+    // One pending connection per guest: a guest that keeps connecting
+    // without writing cannot pile up fds in the supervisor.
+    for (auto it = ready_conns_.begin(); it != ready_conns_.end();) {
+      if (it->second.first != conn.cid) {
+        ++it;
+        continue;
+      }
+      loop_.UnwatchFd(it->first);
+      it = ready_conns_.erase(it);
+    }
     // Its line is read when it is there: the loop never waits for a guest.
     int fd = conn.fd.get();
     ready_conns_[fd] = {conn.cid, std::move(conn.fd)};
