@@ -77,7 +77,8 @@ Result<void> AddDisks(const QemuVm& vm, std::vector<std::string>& a) {
     // A writable drive is opened read-write at once (auto-read-only=off):
     // with the default, QEMU first asks the fdset for a read-only fd, and a
     // set holding only the O_RDWR fd refuses that.
-    std::string drive = "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
+    std::string drive = "file=/dev/fdset/" + set + ",format=raw," +
+                        (d.block_device ? "file.driver=host_device," : "") + "if=none,id=" + id +
                         (d.read_only ? ",readonly=on" : ",readonly=off,auto-read-only=off");
     std::string device = Virtio(vm, "virtio-blk") + ",drive=" + id;
     if (!d.serial.empty()) device += ",serial=" + d.serial;

@@ -32,6 +32,9 @@ struct QemuFdDisk {
   // disks, format/vm_channel.h kVmRootfsSerial): 1..20 of [A-Za-z0-9._-],
   // or "" for none.
   std::string serial;
+  // The fd is a block device (a bundle on a partition): QEMU's `file`
+  // driver refuses those, its `host_device` driver refuses anything else.
+  bool block_device = false;
 };
 
 struct QemuVm {

@@ -143,7 +143,9 @@ TEST_P(QemuRunTest, VmJailArgvStarts) {
   EXPECT_EQ(*status, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Machines, QemuRunTest, ::testing::Values("q35", "microvm"));
+// Named by the machine, as ctest and the skip check see them.
+INSTANTIATE_TEST_SUITE_P(Machines, QemuRunTest, ::testing::Values("q35", "microvm"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace initos

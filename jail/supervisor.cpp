@@ -18,6 +18,7 @@
 #include "jail/restart_policy.h"
 #include "jail/uid_pool.h"
 #include "jail/vm_channel_host.h"
+#include "jail/vm_ready.h"
 
 namespace initos {
 inline namespace jail {
@@ -36,6 +37,7 @@ struct JailSupervisor::Jail {
   std::optional<VmRootfs> vm_rootfs;
   std::unique_ptr<VmSpec> vm_spec;
   StartedVm vm;
+  std::optional<VmReady> ready;  // the running guest's READY report (vsock)
   bool qmp_watched = false;
   bool quit_sent = false;    // a VM that ignored the powerdown got QMP quit
   bool guest_reset = false;  // QMP said the guest reset or panicked (QEMU still exits 0)
@@ -110,6 +112,8 @@ JailSupervisor::~JailSupervisor() {
     if (j->console_master.ok()) loop_.UnwatchFd(j->console_master.get());
     if (j->qmp_watched) loop_.UnwatchFd(j->vm.qmp->fd());
   }
+  if (ready_listener_.ok()) loop_.UnwatchFd(ready_listener_.get());
+  for (const auto& [fd, conn] : ready_conns_) loop_.UnwatchFd(fd);
 }
 
 Result<void> JailSupervisor::Prepare() {
@@ -130,7 +134,88 @@ Result<void> JailSupervisor::Prepare() {
       return Err() << "jails: sealed copy of initos for reapers: " << self.error().str();
     sealed_self_ = std::move(*self);
   }
+  ListenForReady();
   return {};
+}
+
+void JailSupervisor::ListenForReady() {
+  bool any_vsock = std::any_of(jails_.begin(), jails_.end(), [](const auto& j) {
+    return j->config.kind == JailKind::kVm && j->config.vm.vsock;
+  });
+  if (!any_vsock || ready_listener_.ok()) return;
+  auto l = ListenReady(kVmReadyPort);
+  if (!l.ok()) {
+    // The VMs still run; only their readiness goes unseen.
+    LOG(Warning) << "jails: no READY listener on vsock port " << kVmReadyPort << ": "
+                 << l.error().str() << "; VM jails run without readiness reports";
+    return;
+  }
+  ready_listener_ = std::move(*l);
+  loop_.WatchFd(ready_listener_.get(), POLLIN, [this](short) {
+    OnReadyListener();
+    return false;
+  });
+}
+
+void JailSupervisor::OnReadyListener() {
+  for (;;) {
+    auto c = AcceptVsock(ready_listener_.get());
+    if (!c.ok()) {
+      LOG(Warning) << "jails: READY listener: " << c.error().str();
+      return;
+    }
+    if (!c->has_value()) return;
+    VsockConnection& conn = **c;
+    std::vector<VmPeer> running;
+    for (const auto& j : jails_)
+      if (j->config.kind == JailKind::kVm && j->state == JailState::kRunning)
+        running.push_back({j->config.name, j->vm.cid});
+    if (auto m = MatchVmPeer(running, conn.cid); !m.ok()) {
+      LOG(Warning) << m.error().str();
+      continue;
+    }
+    // One pending connection per guest: a guest that keeps connecting
+    // without writing cannot pile up fds in the supervisor.
+    for (auto it = ready_conns_.begin(); it != ready_conns_.end();) {
+      if (it->second.first != conn.cid) {
+        ++it;
+        continue;
+      }
+      loop_.UnwatchFd(it->first);
+      it = ready_conns_.erase(it);
+    }
+    // Its line is read when it is there: the loop never waits for a guest.
+    int fd = conn.fd.get();
+    ready_conns_[fd] = {conn.cid, std::move(conn.fd)};
+    loop_.WatchFd(fd, POLLIN, [this, fd](short) {
+      OnReadyConnection(fd);
+      return false;
+    });
+  }
+}
+
+void JailSupervisor::OnReadyConnection(int fd) {
+  auto it = ready_conns_.find(fd);
+  if (it == ready_conns_.end()) return;
+  uint32_t cid = it->second.first;
+  unique_fd conn = std::move(it->second.second);
+  ready_conns_.erase(it);
+  loop_.UnwatchFd(fd);
+  // Readable: the line is (nearly always) whole; a guest that trickles it
+  // holds the loop for at most this long.
+  auto r = ReadReadyLine(conn.get(), 100);
+  if (!r.ok()) {
+    LOG(Warning) << "jails: READY from guest CID " << cid << ": " << r.error().str();
+    return;
+  }
+  for (auto& j : jails_) {
+    if (j->config.kind != JailKind::kVm || j->state != JailState::kRunning || j->vm.cid != cid)
+      continue;
+    j->ready = *r;
+    LOG(Info) << VmReadyLogLine(j->config.name, *r);
+    return;
+  }
+  LOG(Warning) << "jails: READY from guest CID " << cid << ", whose jail is no longer running";
 }
 
 // A new pty for every start: when a jail's session leader exits the kernel
@@ -314,6 +399,7 @@ void JailSupervisor::StartVmJail(Jail& j) {
     return;
   }
   j.vm = std::move(*started);
+  j.ready.reset();
   j.started.pid = j.vm.pid;
   j.started.cgroup = j.vm.cgroup;
   auto w = loop_.Watch(j.id, j.vm.pid);
@@ -377,6 +463,7 @@ void JailSupervisor::OnExit(Supervision::ChildId id, int status) {
     j->qmp_watched = false;
     if (j->vm_spec) CleanUpVm(*j->vm_spec, j->vm);
     j->vm = StartedVm{};
+    j->ready.reset();
   } else {
     CleanUpContainer(*j->spec, j->started);
   }
@@ -553,12 +640,14 @@ void JailSupervisor::StopAll() {
 
 std::string JailSupervisor::ListText() const {
   std::ostringstream out;
-  out << "NAME             KIND          STATE       PID     RESTARTS\n";
+  out << "NAME             KIND          STATE         PID     RESTARTS\n";
   for (const auto& j : jails_) {
     char line[160];
-    std::snprintf(line, sizeof(line), "%-16s %-13s %-11s %-7d %zu\n", j->config.name.c_str(),
-                  std::string(JailKindName(j->config.kind)).c_str(),
-                  std::string(JailStateName(j->state)).c_str(),
+    // A VM jail whose guest reported READY: "running+ready".
+    std::string state(JailStateName(j->state));
+    if (j->state == JailState::kRunning && j->ready) state += "+ready";
+    std::snprintf(line, sizeof(line), "%-16s %-13s %-13s %-7d %zu\n", j->config.name.c_str(),
+                  std::string(JailKindName(j->config.kind)).c_str(), state.c_str(),
                   j->state == JailState::kRunning || j->state == JailState::kStopping
                       ? static_cast<int>(j->started.pid)
                       : 0,
@@ -588,6 +677,7 @@ Result<std::string> JailSupervisor::StatusText(const std::string& name) const {
       out << "accel: " << j->vm.accel << "\n"
           << "vsock: " << (j->vm.cid ? "cid " + std::to_string(j->vm.cid) : std::string("no"))
           << "\n";
+    if (j->state == JailState::kRunning && j->vm.cid) out << VmReadyStatusLine(j->ready) << "\n";
   }
   out << "rootfs: " << j->config.rootfs << "\n"
       << "restarts: " << j->restarts.size() << "\n";

@@ -109,6 +109,12 @@ class JailSupervisor {
   // through the loop; on_exit (may be empty) gets its wait status.
   void WatchHelper(pid_t pid, std::function<void(int)> on_exit);
   void OnQmp(Jail& j);
+  // The guests' READY reports (vsock, kVmReadyPort): one listener per
+  // supervisor; a connection is kept only when its peer CID is a running
+  // VM jail's, then its one line is read when it is readable.
+  void ListenForReady();
+  void OnReadyListener();
+  void OnReadyConnection(int fd);
   void StartWaiting();
   // mark-good-after-s: arm the check for the latest start + the delay, or
   // report healthy when every jail has been running that long.
@@ -127,6 +133,8 @@ class JailSupervisor {
   int next_listener_ = 1;
   std::map<Supervision::ChildId, std::function<void(int)>> execs_;
   Supervision::ChildId next_exec_ = kFirstExecId;
+  unique_fd ready_listener_;
+  std::map<int, std::pair<uint32_t, unique_fd>> ready_conns_;  // fd -> {peer CID, fd}
 };
 
 }  // namespace jail

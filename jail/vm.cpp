@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,13 @@
 namespace initos {
 inline namespace jail {
 namespace {
+
+// A bundle or state disk on a partition (PARTLABEL=, PARTUUID=) rather
+// than a file: QEMU needs its host_device driver for it (jail/vm_argv.h).
+bool IsBlockDevice(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISBLK(st.st_mode);
+}
 
 // vsock guest CIDs are host-wide: one allocator per process (the
 // supervisor), each CID claimed on its vhost-vsock fd before QEMU gets it.
@@ -177,9 +185,13 @@ Result<StartedVm> StartVm(const VmSpec& spec) {
   res.accel = accel->accel;
   res.qmp_fd = pass(qmp_theirs.get());
   res.rootfs_fd = pass(spec.rootfs.bundle_fd->get());
+  res.rootfs_block_device = IsBlockDevice(spec.rootfs.bundle_fd->get());
   res.kernel_path = "/proc/self/fd/" + std::to_string(pass(kernel->get()));
   res.initramfs_path = "/proc/self/fd/" + std::to_string(pass(initramfs->get()));
-  if (state.ok()) res.state_disk_fd = pass(state.get());
+  if (state.ok()) {
+    res.state_disk_fd = pass(state.get());
+    res.state_disk_block_device = IsBlockDevice(state.get());
+  }
   if (vhost.ok()) {
     res.vhost_vsock_fd = pass(vhost.get());
     res.guest_cid = cid;

@@ -52,8 +52,9 @@ Result<QemuVm> VmFromJail(const JailConfig& j, const VmResources& r) {
   vm.initramfs = r.initramfs_path;
   vm.append = r.guest_cmdline;
   for (const std::string& arg : j.vm.kernel_args) vm.append += (vm.append.empty() ? "" : " ") + arg;
-  vm.fd_disks.push_back({r.rootfs_fd, true, kVmRootfsSerial});
-  if (r.state_disk_fd >= 0) vm.fd_disks.push_back({r.state_disk_fd, false, kVmStateSerial});
+  vm.fd_disks.push_back({r.rootfs_fd, true, kVmRootfsSerial, r.rootfs_block_device});
+  if (r.state_disk_fd >= 0)
+    vm.fd_disks.push_back({r.state_disk_fd, false, kVmStateSerial, r.state_disk_block_device});
   vm.qmp_fd = r.qmp_fd;
   vm.vhost_vsock_fd = r.vhost_vsock_fd;
   vm.guest_cid = r.guest_cid;

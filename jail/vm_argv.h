@@ -27,8 +27,11 @@ struct VmResources {
   // What QEMU opens by name: sealed memfds as "/proc/self/fd/N" (a memfd
   // re-opens for any uid) or plain paths in tests.
   std::string kernel_path, initramfs_path;
-  int rootfs_fd = -1;       // the verified bundle, O_RDONLY (required)
-  int state_disk_fd = -1;   // jail.vm.state_disk, O_RDWR (required when set, else -1)
+  int rootfs_fd = -1;      // the verified bundle, O_RDONLY (required)
+  int state_disk_fd = -1;  // jail.vm.state_disk, O_RDWR (required when set, else -1)
+  // Which of the two is a block device (fstat; a bundle or state disk on a
+  // partition): QEMU opens those with its host_device driver.
+  bool rootfs_block_device = false, state_disk_block_device = false;
   int qmp_fd = -1;          // connected socketpair end (required)
   int vhost_vsock_fd = -1;  // /dev/vhost-vsock (required when jail.vm.vsock, else -1)
   uint32_t guest_cid = 0;   // with vhost_vsock_fd: 3..4294967294, unique on the host

@@ -128,6 +128,38 @@ TEST(VmArgvTest, Q35WithKvmStateDiskTapAndPassthrough) {
           "vhost-vsock-pci,guest-cid=42,vhostfd=9", "vfio-pci,host=0000:01:00.0", "pvpanic"}));
 }
 
+// A bundle (or state disk) on a partition is a block device: QEMU's file
+// driver refuses it, so those disks get host_device; files keep `file`.
+TEST(VmArgvTest, BlockDeviceDisksUseHostDevice) {
+  JailConfig j = Vm();
+  j.vm.state_disk = "/dev/vdb";
+  VmResources r = Res();
+  r.state_disk_fd = 10;
+  r.rootfs_block_device = true;
+  auto argv = VmJailArgv(j, r);
+  ASSERT_TRUE(argv.ok()) << argv.error().str();
+  EXPECT_EQ(
+      Values(*argv, "-drive"),
+      (std::vector<std::string>{
+          "file=/dev/fdset/1,format=raw,file.driver=host_device,if=none,id=fddisk0,"
+          "readonly=on",
+          "file=/dev/fdset/2,format=raw,if=none,id=fddisk1,readonly=off,auto-read-only=off"}));
+  r.rootfs_block_device = false;
+  r.state_disk_block_device = true;
+  argv = VmJailArgv(j, r);
+  ASSERT_TRUE(argv.ok()) << argv.error().str();
+  EXPECT_EQ(Values(*argv, "-drive"),
+            (std::vector<std::string>{
+                "file=/dev/fdset/1,format=raw,if=none,id=fddisk0,readonly=on",
+                "file=/dev/fdset/2,format=raw,file.driver=host_device,if=none,id=fddisk1,"
+                "readonly=off,auto-read-only=off"}));
+  auto vm = VmFromJail(j, r);
+  ASSERT_TRUE(vm.ok()) << vm.error().str();
+  ASSERT_EQ(vm->fd_disks.size(), 2u);
+  EXPECT_FALSE(vm->fd_disks[0].block_device);
+  EXPECT_TRUE(vm->fd_disks[1].block_device);
+}
+
 TEST(VmArgvTest, UserNetworkAndNoVsock) {
   JailConfig j = Vm();
   j.network.kind = JailNetworkKind::kUser;
