@@ -20,6 +20,8 @@ PACKAGES=(
   openssh-server openssh-client debootstrap
   # benchmarks
   hyperfine tini bubblewrap crun valgrind strace
+  # scripts/vm-nested-probe.sh (by hand): the inner guest speaks vsock through socat
+  socat
 )
 
 missing=()
