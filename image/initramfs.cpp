@@ -11,7 +11,10 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "format/bzimage.h"
 #include "format/config.h"
+#include "format/jail_config.h"
+#include "jail/vm_guest.h"
 #include "os/initramfs_tree.h"
 #include "sidecar/sidecar_files.h"
 
@@ -99,7 +102,62 @@ Result<void> AddMkfs(CpioArchive& ar, const InitramfsSpec& spec) {
   return AddInitramfsMkfs(ar, spec.mkfs_path, spec.mkfs_conf);
 }
 
+// An absolute host path as an archive path (the archive has no leading /).
+std::string ArchivePath(std::string_view host) {
+  return std::string(host.substr(host.find_first_not_of('/')));
+}
+
+// --with-vm: what a VM jail needs from PID 1's root (docs/vm-jails.md).
+Result<void> AddVm(CpioArchive& ar, const InitramfsSpec& spec) {
+  struct stat st;
+  if (::stat(spec.vm_kernel.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Err() << spec.vm_kernel << " is not a kernel image; pass the guest's bzImage";
+  auto release = ReadBzImageKernelRelease(spec.vm_kernel);
+  if (!release.ok()) return release.error();
+  INITOS_TRY(ar.AddFileFromPath(ArchivePath(kDefaultVmKernel), spec.vm_kernel, 0644));
+
+  // Every module a guest may load: with a state disk and vsock.
+  GuestSpec guest;
+  guest.state_disk = true;
+  guest.vsock = true;
+  const std::string root =
+      spec.vm_modules_root.empty() ? "/lib/modules/" + *release : spec.vm_modules_root;
+  INITOS_TRY(AddInitramfsModules(ar, root, *release, GuestModules(guest),
+                                 "the guest kernel " + *release + " lacks it (--vm-modules-root)",
+                                 ArchivePath(kVmModulesDir)));
+
+  if (::access(spec.vm_qemu.c_str(), X_OK) != 0)
+    return ErrnoError() << spec.vm_qemu << " (install qemu-system-x86 on the build host)";
+  INITOS_TRY(AddInitramfsProgram(ar, spec.vm_qemu, ArchivePath(spec.vm_qemu)));
+  for (const std::string& f : VmQemuDataFiles()) {
+    if (ar.Contains(ArchivePath(f))) continue;
+    if (f.ends_with(".so")) {
+      INITOS_TRY(AddInitramfsProgram(ar, f, ArchivePath(f)));
+    } else {
+      INITOS_TRY(AddHostPath(ar, f, ArchivePath(f), /*follow=*/true));
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+std::vector<std::string> VmQemuDataFiles() {
+  return {
+      // Debian builds TCG as a module; KVM needs none.
+      "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so",
+      // Both machines: the -kernel loader option ROM.
+      "/usr/share/qemu/linuxboot_dma.bin",
+      // microvm: qboot (a symlink to qboot.rom).
+      "/usr/share/qemu/bios-microvm.bin",
+      // q35: SeaBIOS, the TPR patching ROM, the virtio-net option ROM, and
+      // the VGA BIOS without -nodefaults.
+      "/usr/share/seabios/bios-256k.bin",
+      "/usr/share/qemu/kvmvapic.bin",
+      "/usr/lib/ipxe/qemu/efi-virtio.rom",
+      "/usr/share/seabios/vgabios-stdvga.bin",
+  };
+}
 
 Result<bool> IsDynamicElf(const std::string& path) {
   auto fd = OpenFile(path, O_RDONLY);
@@ -184,6 +242,10 @@ Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec) {
     auto r = AddMkfs(ar, spec);
     if (!r.ok())
       return Wrap(r.error(), spec.with_mkfs ? "--with-mkfs" : "state.create in --config");
+  }
+  if (!spec.vm_kernel.empty()) {
+    auto r = AddVm(ar, spec);
+    if (!r.ok()) return Wrap(r.error(), "--with-vm");
   }
   return ar;
 }

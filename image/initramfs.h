@@ -33,10 +33,25 @@ struct InitramfsSpec {
   bool with_mkfs = false;
   std::string mkfs_path = "/sbin/mke2fs";      // host binary (build time)
   std::string mkfs_conf = "/etc/mke2fs.conf";  // copied when it exists
+  // --with-vm: the guest kernel VM jails boot by default (as
+  // kDefaultVmKernel, format/jail_config.h), the modules their guests load
+  // (GuestModules, jail/vm_guest.h) with dependencies and a modules.dep
+  // under kVmModulesDir/RELEASE (RELEASE read from the bzImage), QEMU
+  // (/usr/bin/qemu-system-x86_64) with its libraries, TCG accelerator
+  // module and the firmware it loads for microvm and q35. "" = none.
+  std::string vm_kernel;
+  std::string vm_modules_root;  // the guest kernel's modules ("" = /lib/modules/RELEASE)
+  std::string vm_qemu = "/usr/bin/qemu-system-x86_64";  // host binary (build time)
   Compression compression = Compression::kGzip;
   int level = -1;      // compression level; -1: the format's default (see compress.h)
   uint32_t mtime = 0;  // every entry's mtime (SOURCE_DATE_EPOCH)
 };
+
+// What --with-vm adds besides the kernel, modules and QEMU's libraries:
+// QEMU's TCG module and firmware, at the host paths QEMU opens them by
+// (seen with strace for -M microvm and -M q35, with and without
+// -nodefaults; symlinks are followed).
+std::vector<std::string> VmQemuDataFiles();
 
 // Collects everything into an archive (file contents are read when written).
 Result<CpioArchive> AssembleInitramfs(const InitramfsSpec& spec);

@@ -37,6 +37,13 @@ constexpr const char kUsage[] =
     "                         shared libraries and /etc/mke2fs.conf, so PID 1 can\n"
     "                         create the state filesystem; automatic when --config\n"
     "                         sets [state] create = true\n"
+    "  --with-vm KERNEL       include what VM jails need: KERNEL (a bzImage) as\n"
+    "                         /usr/lib/initos/vm/vmlinuz, the guest modules with a\n"
+    "                         modules.dep under /usr/lib/initos/vm/modules/RELEASE\n"
+    "                         (RELEASE read from KERNEL), qemu-system-x86_64 with its\n"
+    "                         libraries, TCG module and microvm/q35 firmware\n"
+    "  --vm-modules-root DIR  the guest kernel's modules (default\n"
+    "                         /lib/modules/RELEASE)\n"
     "  --compress KIND        gzip (default), zstd or none\n"
     "  --level N              compression level (default: gzip 9, zstd 12)\n"
     "  --initos PATH          the binary for /init (default: this initos). It must be\n"
@@ -69,6 +76,8 @@ int InitramfsMain(const std::vector<std::string>& args) {
                                  {"--initos", "", true},
                                  {"--module", "", true},
                                  {"--file", "", true},
+                                 {"--with-vm", "", true},
+                                 {"--vm-modules-root", "", true},
                                  {"--with-sshd"},
                                  {"--with-mkfs"}});
   if (!a.ok()) return Fail(a.error().str() + "; see `initos image initramfs --help`");
@@ -90,6 +99,10 @@ int InitramfsMain(const std::vector<std::string>& args) {
   spec.with_sshd = a->Has("--with-sshd");
   spec.with_mkfs = a->Has("--with-mkfs");
   spec.modules = a->All("--module");
+  spec.vm_kernel = a->One("--with-vm").value_or("");
+  spec.vm_modules_root = a->One("--vm-modules-root").value_or("");
+  if (!spec.vm_modules_root.empty() && spec.vm_kernel.empty())
+    return Fail("--vm-modules-root needs --with-vm KERNEL");
   for (const std::string& v : a->All("--file")) {
     size_t eq = v.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())

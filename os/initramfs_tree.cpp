@@ -34,7 +34,7 @@ Result<void> AddInitramfsSkeleton(CpioArchive& ar) {
 
 Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_root,
                                  const std::string& kver, const std::vector<std::string>& names,
-                                 std::string_view unknown_hint) {
+                                 std::string_view unknown_hint, std::string_view parent) {
   auto db = ReadModuleDb(modules_root);
   if (!db.ok()) return db.error();
   auto res = ResolveModules(*db, names, modules_root, unknown_hint);
@@ -51,7 +51,7 @@ Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_roo
   if (release.empty())
     return Err() << "no kernel version for lib/modules in the initramfs: every module of "
                  << modules_root << " asked for is built in, so none says";
-  const std::string dir = "lib/modules/" + release;
+  const std::string dir = std::string(parent) + "/" + release;
   for (const auto& rel : res->load) {
     const std::string src = modules_root + "/" + rel;
     struct stat st {};
@@ -67,12 +67,17 @@ Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_roo
   return {};
 }
 
-Result<void> AddInitramfsMkfs(CpioArchive& ar, const std::string& mke2fs, const std::string& conf) {
-  INITOS_TRY(AddHostFileOnce(ar, mke2fs, "sbin/mke2fs"));
-  INITOS_TRY(ar.AddSymlink("sbin/mkfs.ext4", "mke2fs"));
-  auto libs = ElfSharedLibraries(mke2fs);
+Result<void> AddInitramfsProgram(CpioArchive& ar, const std::string& src, const std::string& dst) {
+  INITOS_TRY(AddHostFileOnce(ar, src, dst));
+  auto libs = ElfSharedLibraries(src);
   if (!libs.ok()) return libs.error();
   for (const auto& lib : *libs) INITOS_TRY(AddHostFileOnce(ar, lib, lib));
+  return {};
+}
+
+Result<void> AddInitramfsMkfs(CpioArchive& ar, const std::string& mke2fs, const std::string& conf) {
+  INITOS_TRY(AddInitramfsProgram(ar, mke2fs, "sbin/mke2fs"));
+  INITOS_TRY(ar.AddSymlink("sbin/mkfs.ext4", "mke2fs"));
   // Without it mke2fs falls back to built-in defaults, which may differ
   // from what the build host's mkfs.ext4 makes.
   if (::access(conf.c_str(), R_OK) == 0) INITOS_TRY(AddHostFileOnce(ar, conf, "etc/mke2fs.conf"));

@@ -25,9 +25,17 @@ Result<void> AddInitramfsSkeleton(CpioArchive& ar);
 // one. `unknown_hint` ends the message for a module that does not exist.
 // kver "" means the release the modules were built for (the vermagic of the
 // first one loaded: what `uname -r` says in the kernel that loads them).
+// `parent` replaces lib/modules (a VM guest kernel's modules ship under
+// usr/lib/initos/vm/modules).
 Result<void> AddInitramfsModules(CpioArchive& ar, const std::string& modules_root,
                                  const std::string& kver, const std::vector<std::string>& names,
-                                 std::string_view unknown_hint);
+                                 std::string_view unknown_hint,
+                                 std::string_view parent = "lib/modules");
+
+// A host program (symlinks followed) at `dst` with every shared library it
+// loads at its own path (os/elf_libraries.h). Paths already in the archive
+// are kept, so programs sharing libraries add each once.
+Result<void> AddInitramfsProgram(CpioArchive& ar, const std::string& src, const std::string& dst);
 
 // mke2fs as /sbin/mke2fs (and /sbin/mkfs.ext4), with every shared library
 // it loads at its own path (os/elf_libraries.h: no ldd needed) and `conf`
