@@ -66,8 +66,10 @@ cp "$work/keys/signing.pub" "$outer/etc/initos/nested.pub"
 gmods=$outer/lib/modules/$kver
 mkdir -p "$gmods"
 cp "/lib/modules/$kver/modules.dep" "/lib/modules/$kver/modules.builtin" "$gmods/"
+# Keep in step with GuestModules: a module missing here fails the jail's
+# start with "guest initramfs: VM guest modules: stat ...".
 for m in pvpanic-pci pvpanic-mmio virtio_pci virtio_mmio virtio_blk dm-mod dm-verity erofs overlay \
-  vsock vmw_vsock_virtio_transport; do
+  button evdev vsock vmw_vsock_virtio_transport; do
   modprobe -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" {print $2}'
 done | sort -u | while read -r ko; do
   mkdir -p "$outer$(dirname "$ko")"
