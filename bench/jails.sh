@@ -15,16 +15,8 @@
 #     ((Rss with 9 jails - Rss with 1) / 8).
 # Usage: bench/jails.sh --raw DIR -n N --initos BINARY --work DIR
 set -euo pipefail
-while (($#)); do
-  case $1 in
-    --raw) raw=$2; shift 2 ;;
-    -n) n=$2; shift 2 ;;
-    --initos) initos=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "bench/jails.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
 . "$(dirname "$0")/lib.sh"
+bench_args "$@"
 rm -rf "$work" && mkdir -p "$work"
 chmod 755 "$work"
 root=$work/root

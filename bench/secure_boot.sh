@@ -12,17 +12,9 @@
 # console (bench/secure_boot_time.py).
 # Usage: bench/secure_boot.sh --raw DIR -n N --initos BINARY --work DIR
 set -euo pipefail
-while (($#)); do
-  case $1 in
-    --raw) raw=$2; shift 2 ;;
-    -n) n=$2; shift 2 ;;
-    --initos) initos=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "bench/secure_boot.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+bench_args "$@"
 for t in qemu-system-x86_64 busybox mkfs.fat mcopy sbsign sign-efi-sig-list python3; do
   command -v $t >/dev/null || { echo "bench/secure_boot.sh: $t missing (scripts/setup.sh)" >&2; exit 1; }
 done

@@ -23,17 +23,8 @@
 #        beside the binary)
 set -euo pipefail
 quick=0
-while (($#)); do
-  case $1 in
-    --raw) raw=$2; shift 2 ;;
-    -n) n=$2; shift 2 ;;
-    --initos) initos=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    --quick) quick=1; shift ;;
-    *) echo "bench/upgrade.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
 . "$(dirname "$0")/lib.sh"
+bench_args "$@"
 boot_state_init=$(dirname "$initos")/bench/boot_state_init
 rm -rf "$work" && mkdir -p "$work"
 

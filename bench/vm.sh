@@ -17,16 +17,8 @@
 # jail/kvm_probe says it works; nested KVM here does not).
 # Usage: bench/vm.sh --raw DIR -n N --initos BINARY --work DIR
 set -euo pipefail
-while (($#)); do
-  case $1 in
-    --raw) raw=$2; shift 2 ;;
-    -n) n=$2; shift 2 ;;
-    --initos) initos=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "bench/vm.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
 . "$(dirname "$0")/lib.sh"
+bench_args "$@"
 kernel=${INITOS_QEMU_KERNEL:-$(ls -v /boot/vmlinuz-*-cloud-amd64 | tail -n1)}
 accel=${INITOS_QEMU_ACCEL:-tcg}
 pool=350000  # QEMU's uid: the pool's first
