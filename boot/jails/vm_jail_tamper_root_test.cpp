@@ -19,6 +19,7 @@
 #include "base/supervision.h"
 #include "base/testing/test_util.h"
 #include "boot/jails/jail_mode.h"
+#include "boot/jails/testing/fake_bundle_partition.h"
 #include "image/testing/test_bundles.h"
 #include "jail/supervisor.h"
 
@@ -66,18 +67,8 @@ class VmJailTamperRootTest : public ::testing::Test {
     ASSERT_TRUE(WriteStringToFile(dir_ + "/tree/data/small", "untouched\n").ok());
     testutil::WriteTestKeys(dir_, {"a"});
     testutil::BuildTestBundle(dir_, "tree", "os.bundle", "a", 2, 9);
-    setup_.env.dev_dir = dir_ + "/dev";
-    setup_.env.class_block_dir = dir_ + "/sys/class/block";
-    setup_.env.sys_root = dir_ + "/sys";
-    setup_.env.run_dir = dir_ + "/run/initos";
-    setup_.env.device_timeout_ms = 200;
-    ASSERT_TRUE(MakeDirs(setup_.env.dev_dir).ok());
-    ASSERT_TRUE(MakeDirs(setup_.env.class_block_dir + "/vdb1").ok());
-    ASSERT_TRUE(WriteStringToFile(setup_.env.class_block_dir + "/vdb1/uevent",
-                                  "MAJOR=254\nMINOR=17\nDEVNAME=vdb1\nDEVTYPE=partition\n"
-                                  "PARTN=1\nPARTNAME=vmroot\n")
-                    .ok());
-    fs::copy_file(dir_ + "/os.bundle", Bundle());
+    auto device = testutil::FakeBundlePartition(setup_.env, dir_, dir_ + "/os.bundle");
+    ASSERT_TRUE(device.ok()) << device.error().str();
     config_.rootfs.keys = {dir_ + "/a.pub"};
     config_.jails.uid_pool_start = kPoolStart;
     config_.jails.socket = dir_ + "/jails.sock";

@@ -11,6 +11,7 @@
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "boot/jails/jail_mode.h"
+#include "boot/jails/testing/fake_bundle_partition.h"
 #include "image/testing/test_bundles.h"
 
 namespace initos {
@@ -26,18 +27,8 @@ class VmRootfsTest : public ::testing::Test {
     ASSERT_TRUE(WriteStringToFile(dir_ + "/tree/bin/hello", "#!/bin/sh\necho hi\n", 0755).ok());
     testutil::WriteTestKeys(dir_, {"a", "b"});
     testutil::BuildTestBundle(dir_, "tree", "os.bundle", "a", 4, 7);
-    setup_.env.dev_dir = dir_ + "/dev";
-    setup_.env.class_block_dir = dir_ + "/sys/class/block";
-    setup_.env.sys_root = dir_ + "/sys";
-    setup_.env.run_dir = dir_ + "/run/initos";
-    setup_.env.device_timeout_ms = 200;
-    ASSERT_TRUE(MakeDirs(setup_.env.dev_dir).ok());
-    ASSERT_TRUE(MakeDirs(setup_.env.class_block_dir + "/vdb1").ok());
-    ASSERT_TRUE(WriteStringToFile(setup_.env.class_block_dir + "/vdb1/uevent",
-                                  "MAJOR=254\nMINOR=17\nDEVNAME=vdb1\nDEVTYPE=partition\n"
-                                  "PARTN=1\nPARTNAME=vmroot\n")
-                    .ok());
-    fs::copy_file(dir_ + "/os.bundle", Device());
+    auto device = testutil::FakeBundlePartition(setup_.env, dir_, dir_ + "/os.bundle");
+    ASSERT_TRUE(device.ok()) << device.error().str();
     config_.rootfs.keys = {dir_ + "/a.pub"};
     jail_.name = "vm1";
     jail_.kind = JailKind::kVm;
