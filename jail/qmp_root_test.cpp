@@ -9,6 +9,7 @@
 #include "base/spawn.h"
 #include "base/sys/syscalls.h"
 #include "jail/qmp.h"
+#include "jail/testing/qemu_qmp.h"
 
 namespace initos {
 namespace {
@@ -19,16 +20,7 @@ TEST(QmpRoot, RealQemuHandshakeCommandsAndShutdownEvent) {
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   unique_fd ours(sv[0]), theirs(sv[1]);
   SpawnOptions o;
-  o.argv = {"/usr/bin/qemu-system-x86_64",
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-chardev",
-            "socket,id=qmp,fd=3",
-            "-mon",
-            "chardev=qmp,mode=control"};
+  o.argv = testutil::QmpOnlyQemuArgv();
   o.inherit_fds = {theirs.get()};
   unique_fd pidfd;
   o.pidfd_out = &pidfd;

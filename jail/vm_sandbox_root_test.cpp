@@ -17,6 +17,7 @@
 
 #include "base/file.h"
 #include "jail/qmp.h"
+#include "jail/testing/qemu_qmp.h"
 #include "jail/vm_sandbox.h"
 
 namespace initos {
@@ -69,18 +70,8 @@ TEST(VmSandboxRoot, QemuRunsUnprivilegedSeccompedWithOnlyItsFds) {
   unique_fd console(::open("/dev/null", O_RDWR | O_CLOEXEC));
   VmSandboxSpec s;
   s.name = "sbtest";
-  s.argv = {"/usr/bin/qemu-system-x86_64",
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-chardev",
-            "socket,id=qmp,fd=3",
-            "-mon",
-            "chardev=qmp,mode=control",
-            "-sandbox",
-            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"};
+  s.argv = testutil::QmpOnlyQemuArgv(
+      {"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
   s.fds = {theirs.get()};
   s.console_fd = console.get();
   s.host_id = 231072;
@@ -162,18 +153,7 @@ TEST(VmSandboxRoot, KvmDeviceIsOpenedThroughItsGroup) {
   unique_fd console(::open("/dev/null", O_RDWR | O_CLOEXEC));
   VmSandboxSpec s;
   s.name = "sbkvm";
-  s.argv = {"/usr/bin/qemu-system-x86_64",
-            "-accel",
-            "kvm",
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-chardev",
-            "socket,id=qmp,fd=3",
-            "-mon",
-            "chardev=qmp,mode=control"};
+  s.argv = testutil::QmpOnlyQemuArgv({"-accel", "kvm"});
   s.fds = {theirs.get()};
   s.console_fd = console.get();
   s.host_id = 231073;

@@ -22,6 +22,7 @@
 #include "base/testing/test_util.h"
 #include "boot/jails/jail_mode.h"
 #include "boot/jails/testing/fake_bundle_partition.h"
+#include "boot/jails/testing/jail_loop.h"
 #include "image/testing/test_bundles.h"
 #include "jail/supervisor.h"
 
@@ -30,17 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The guest kernel: $INITOS_QEMU_KERNEL, else Debian's cloud kernel in
-// /boot (as the QEMU tests); its modules are found from its release.
-std::string TestKernel() {
-  if (const char* k = std::getenv("INITOS_QEMU_KERNEL"); k && *k) return k;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/boot", ec)) {
-    std::string name = e.path().filename();
-    if (name.starts_with("vmlinuz-") && name.ends_with("-cloud-amd64")) return e.path();
-  }
-  return "/boot/vmlinuz-6.1.0-57-cloud-amd64";
-}
 constexpr uint32_t kPoolStart = 300000;
 
 std::string Field(const std::string& text, const std::string& name) {
@@ -74,7 +64,7 @@ class VmJailRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::access("/usr/bin/qemu-system-x86_64", X_OK), 0) << "install qemu-system-x86";
-    kernel_ = TestKernel();
+    kernel_ = testutil::TestVmKernel();
     ASSERT_EQ(::access(kernel_.c_str(), R_OK), 0)
         << "no guest kernel " << kernel_ << ": set INITOS_QEMU_KERNEL to a bzImage with modules";
     dir_ = tmp_.path();
@@ -107,58 +97,17 @@ class VmJailRootTest : public ::testing::Test {
     j.stop_timeout_ms = 3000;
     j.restart_delay_ms = 100;
     config_.jails.jails = {j};
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    ASSERT_EQ(::sigprocmask(SIG_BLOCK, &set, &old_mask_), 0);
-    sfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    ASSERT_TRUE(sfd_.ok());
-  }
-  void TearDown() override {
-    jails_.reset();
-    loop_.reset();
-    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
   }
 
   std::string Bundle() const { return setup_.env.dev_dir + "/vdb1"; }
 
   void Start() {
-    loop_ = std::make_unique<Supervision>(sfd_.get(), /*reap_orphans=*/false);
-    JailHooks hooks = JailHooksFor(config_, setup_);
-    hooks.cgroup_parent.clear();         // this host has no cgroup2 (hybrid)
-    hooks.guest_initos = INITOS_BINARY;  // this process is the test binary, not initos
-    jails_ = std::make_unique<JailSupervisor>(config_.jails, *loop_, std::move(hooks));
-    auto p = jails_->Prepare();
-    ASSERT_TRUE(p.ok()) << p.error().str();
-    jails_->StartAll();
+    auto started = loop_.Start(config_, setup_);
+    ASSERT_TRUE(started.ok()) << started.error().str();
+    jails_ = &loop_.jails();
   }
-
-  // Runs the loop until `done` holds (checked every 200 ms and after every
-  // event) or `seconds` passed; returns done().
   bool RunUntil(const std::function<bool()>& done, double seconds) {
-    constexpr Supervision::ChildId kTick = 1;
-    const double until = MonotonicSeconds() + seconds;
-    Supervision::Events ev;
-    ev.exited = [&](Supervision::ChildId id, int status) {
-      if (jails_->Owns(id)) jails_->OnExit(id, status);
-      return done();
-    };
-    ev.deadline = [&](Supervision::ChildId id) {
-      if (id == kTick) {
-        if (done() || MonotonicSeconds() > until) return true;
-        loop_->SetDeadline(kTick, MonotonicSeconds() + 0.2);
-        return false;
-      }
-      if (jails_->Owns(id)) jails_->OnDeadline(id);
-      return done();
-    };
-    ev.signal = [](const signalfd_siginfo&) { return false; };
-    ev.orphan = [](pid_t, int) {};
-    loop_->SetDeadline(kTick, MonotonicSeconds() + 0.2);
-    if (!done()) (void)loop_->Run(ev);
-    loop_->ClearDeadline(kTick);
-    return done();
+    return loop_.RunUntil(done, seconds);
   }
 
   std::string Log() { return *jails_->LogText("vmbox"); }
@@ -187,10 +136,8 @@ class VmJailRootTest : public ::testing::Test {
   std::string dir_, kernel_;
   JailModeSetup setup_;
   Config config_;
-  sigset_t old_mask_;
-  unique_fd sfd_;
-  std::unique_ptr<Supervision> loop_;
-  std::unique_ptr<JailSupervisor> jails_;
+  testutil::JailLoop loop_;
+  JailSupervisor* jails_ = nullptr;  // loop_'s, once Start()ed
 };
 
 TEST_F(VmJailRootTest, BusyboxGuestPrintsRunsConfinedAndStopsViaQmp) {

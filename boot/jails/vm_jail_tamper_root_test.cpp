@@ -20,6 +20,7 @@
 #include "base/testing/test_util.h"
 #include "boot/jails/jail_mode.h"
 #include "boot/jails/testing/fake_bundle_partition.h"
+#include "boot/jails/testing/jail_loop.h"
 #include "image/testing/test_bundles.h"
 #include "jail/supervisor.h"
 
@@ -28,15 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TestKernel() {
-  if (const char* k = std::getenv("INITOS_QEMU_KERNEL"); k && *k) return k;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/boot", ec)) {
-    std::string name = e.path().filename();
-    if (name.starts_with("vmlinuz-") && name.ends_with("-cloud-amd64")) return e.path();
-  }
-  return "/boot/vmlinuz-6.1.0-57-cloud-amd64";
-}
 constexpr uint32_t kPoolStart = 340000;
 // /data/big: 4 MiB of numbered lines, each one unique, so the line to
 // change is found in the bundle by its text.
@@ -83,62 +75,23 @@ class VmJailTamperRootTest : public ::testing::Test {
     j.command = {"/bin/sh", "-c",
                  "md5sum /data/small; echo VMJAIL-WAIT-$((6*7)); sleep 15; md5sum /data/big; r=$?; "
                  "echo VMJAIL-READ-$((r+100)); while :; do sleep 1; done"};
-    j.vm.kernel = TestKernel();
+    j.vm.kernel = testutil::TestVmKernel();
     j.vm.accel = "tcg";
     j.vm.memory = 256ull << 20;
     j.vm.vsock = false;  // no /dev/vhost-vsock on this host
     j.stop_timeout_ms = 3000;
     config_.jails.jails = {j};
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    ASSERT_EQ(::sigprocmask(SIG_BLOCK, &set, &old_mask_), 0);
-    sfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    ASSERT_TRUE(sfd_.ok());
-  }
-  void TearDown() override {
-    jails_.reset();
-    loop_.reset();
-    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
   }
 
   std::string Bundle() const { return setup_.env.dev_dir + "/vdb1"; }
 
   void Start() {
-    loop_ = std::make_unique<Supervision>(sfd_.get(), /*reap_orphans=*/false);
-    JailHooks hooks = JailHooksFor(config_, setup_);
-    hooks.cgroup_parent.clear();         // this host has no cgroup2 (hybrid)
-    hooks.guest_initos = INITOS_BINARY;  // this process is the test binary, not initos
-    jails_ = std::make_unique<JailSupervisor>(config_.jails, *loop_, std::move(hooks));
-    auto p = jails_->Prepare();
-    ASSERT_TRUE(p.ok()) << p.error().str();
-    jails_->StartAll();
+    auto started = loop_.Start(config_, setup_);
+    ASSERT_TRUE(started.ok()) << started.error().str();
+    jails_ = &loop_.jails();
   }
-
   bool RunUntil(const std::function<bool()>& done, double seconds) {
-    constexpr Supervision::ChildId kTick = 1;
-    const double until = MonotonicSeconds() + seconds;
-    Supervision::Events ev;
-    ev.exited = [&](Supervision::ChildId id, int status) {
-      if (jails_->Owns(id)) jails_->OnExit(id, status);
-      return done();
-    };
-    ev.deadline = [&](Supervision::ChildId id) {
-      if (id == kTick) {
-        if (done() || MonotonicSeconds() > until) return true;
-        loop_->SetDeadline(kTick, MonotonicSeconds() + 0.2);
-        return false;
-      }
-      if (jails_->Owns(id)) jails_->OnDeadline(id);
-      return done();
-    };
-    ev.signal = [](const signalfd_siginfo&) { return false; };
-    ev.orphan = [](pid_t, int) {};
-    loop_->SetDeadline(kTick, MonotonicSeconds() + 0.2);
-    if (!done()) (void)loop_->Run(ev);
-    loop_->ClearDeadline(kTick);
-    return done();
+    return loop_.RunUntil(done, seconds);
   }
   std::string Log() { return *jails_->LogText("vmtamper"); }
   bool Logged(const std::string& what) { return Log().find(what) != std::string::npos; }
@@ -147,10 +100,8 @@ class VmJailTamperRootTest : public ::testing::Test {
   std::string dir_;
   JailModeSetup setup_;
   Config config_;
-  sigset_t old_mask_;
-  unique_fd sfd_;
-  std::unique_ptr<Supervision> loop_;
-  std::unique_ptr<JailSupervisor> jails_;
+  testutil::JailLoop loop_;
+  JailSupervisor* jails_ = nullptr;  // loop_'s, once Start()ed
 };
 
 TEST_F(VmJailTamperRootTest, ByteFlippedAfterStartGivesEioInTheGuestNeverTheData) {

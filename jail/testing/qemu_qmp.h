@@ -15,10 +15,29 @@
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "base/spawn.h"
 #include "base/unique_fd.h"
 
 namespace initos::testutil {
+
+// A QEMU with no machine and nothing but QMP on the inherited fd 3, then
+// `extra`: enough to test the QMP client and QEMU's confinement without
+// booting anything.
+inline std::vector<std::string> QmpOnlyQemuArgv(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"/usr/bin/qemu-system-x86_64",
+                                   "-machine",
+                                   "none",
+                                   "-nodefaults",
+                                   "-display",
+                                   "none",
+                                   "-chardev",
+                                   "socket,id=qmp,fd=3",
+                                   "-mon",
+                                   "chardev=qmp,mode=control"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
 
 class QmpQemu {
  public:
