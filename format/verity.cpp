@@ -39,8 +39,8 @@ constexpr size_t kAlgorithmFieldSize = 32;
 constexpr uint32_t kMinBlockSize = 512;
 constexpr uint32_t kMaxBlockSize = 512 * 1024;
 constexpr int kMaxLevels = 63;
-// Data is hashed in chunks this big: large enough that the mmap/munmap or
-// pread per chunk costs nothing next to hashing it (~0.5 ms), small enough
+// Data is hashed in chunks this big: large enough that the madvise or pread
+// per chunk costs nothing next to hashing it (~0.5 ms), small enough
 // that the thread taking the last chunk keeps the other one waiting little,
 // and that a pread buffer stays in the L2 cache.
 constexpr uint64_t kChunkBytes = 1 << 20;
@@ -330,14 +330,16 @@ Result<void> PwriteFully(int fd, const uint8_t* buf, size_t len, uint64_t offset
 }
 
 // The data, as the hashers see it. A regular file that covers the range is
-// hashed straight from the page cache through a read-only mapping of each
-// chunk: copying blocks into a buffer with pread cost ~20% of the CPU time of
-// the data pass (docs/performance.md). Each thread maps and unmaps its own
-// chunks, so tearing the page tables down is spread over the threads instead
-// of one munmap of the whole file after they finish (10-40 ms for 256 MiB,
-// docs/performance.md). Anything else (a block device, a short file, a failed mmap) is
-// read with pread into the thread's buffer. The files are the image tools'
-// own inputs: one truncated by someone else while mapped would SIGBUS the tool.
+// mapped read-only, so blocks are hashed straight from the page cache: copying
+// them into a buffer with pread cost ~20% of the CPU time of the data pass
+// (docs/performance.md). Each thread drops the page-table entries of a chunk
+// once it is hashed (MADV_DONTNEED; the page cache keeps the pages), so their
+// teardown is spread over the threads instead of one munmap of the whole
+// file after they finish (10-40 ms for 256 MiB); a mapping per chunk did the
+// same but its mmap/munmap serialised the threads on the mm lock. Anything
+// else (a block device, a short file, a failed mmap) is read with pread into
+// the thread's buffer. The files are the image tools' own inputs: one
+// truncated by someone else while mapped would SIGBUS the tool.
 class DataSource {
  public:
   // One thread's view of its current chunk.
@@ -348,49 +350,59 @@ class DataSource {
     View(const View&) = delete;
     View& operator=(const View&) = delete;
     void Release() {
-      if (map_) munmap(map_, map_len_);
-      map_ = nullptr;
+      if (mapped_) madvise(mapped_, mapped_len_, MADV_DONTNEED);
+      mapped_ = nullptr;
     }
 
    private:
     friend class DataSource;
     std::vector<uint8_t> buf_;
-    void* map_ = nullptr;
-    size_t map_len_ = 0;
+    uint8_t* mapped_ = nullptr;  // page-aligned start of the chunk's pages
+    size_t mapped_len_ = 0;
   };
 
   DataSource(int fd, uint64_t offset, uint64_t size) : fd_(fd), offset_(offset) {
     struct stat st {};
-    mappable_ = size > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                static_cast<uint64_t>(st.st_size) >= offset + size;
+    if (size == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<uint64_t>(st.st_size) < offset + size) {
+      return;
+    }
+    map_start_ = offset / page_ * page_;
+    map_len_ = offset + size - map_start_;
+    void* m = mmap(nullptr, map_len_, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(map_start_));
+    if (m == MAP_FAILED) return;
+    map_ = static_cast<uint8_t*>(m);
+    madvise(map_, map_len_, MADV_SEQUENTIAL);  // bigger readahead on a cold cache
   }
+  ~DataSource() {
+    if (map_) munmap(map_, map_len_);
+  }
+  DataSource(const DataSource&) = delete;
+  DataSource& operator=(const DataSource&) = delete;
 
   // len bytes at pos (relative to the data start), valid until the next Get
   // or Release of the same view.
   Result<const uint8_t*> Get(uint64_t pos, size_t len, View& view) const {
     view.Release();
-    if (mappable_) {
-      const uint64_t at = offset_ + pos;
-      const uint64_t start = at / page_ * page_;
-      void* m =
-          mmap(nullptr, at + len - start, PROT_READ, MAP_PRIVATE, fd_, static_cast<off_t>(start));
-      if (m != MAP_FAILED) {
-        view.map_ = m;
-        view.map_len_ = at + len - start;
-        madvise(m, view.map_len_, MADV_SEQUENTIAL);  // bigger readahead on a cold cache
-        return static_cast<const uint8_t*>(m) + (at - start);
-      }
+    const uint64_t at = offset_ + pos;
+    if (map_) {
+      const uint64_t page_start = at / page_ * page_;
+      view.mapped_ = map_ + (page_start - map_start_);
+      view.mapped_len_ = at + len - page_start;
+      return static_cast<const uint8_t*>(map_ + (at - map_start_));
     }
     if (view.buf_.size() < len) view.buf_.resize(len);
-    INITOS_TRY(PreadFully(fd_, view.buf_.data(), len, offset_ + pos, "data"));
+    INITOS_TRY(PreadFully(fd_, view.buf_.data(), len, at, "data"));
     return static_cast<const uint8_t*>(view.buf_.data());
   }
 
  private:
+  const uint64_t page_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   int fd_;
   uint64_t offset_;
-  bool mappable_ = false;
-  const uint64_t page_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint8_t* map_ = nullptr;
+  uint64_t map_start_ = 0;  // file offset of map_[0]
+  size_t map_len_ = 0;
 };
 
 unsigned ThreadCount(const VerityParams& p, uint64_t data_blocks) {

@@ -245,9 +245,9 @@ TEST(BuildVerityTree, DataOffsetAndHashOffset) {
 }
 
 TEST(BuildVerityTree, DataOffsetNotPageAligned) {
-  // Each chunk of the data is mapped on its own from the page below it: a
-  // data offset inside a page and more than one chunk per thread give the
-  // same tree as the data at 0.
+  // Each thread releases the pages of its chunks, counted from the page
+  // below the chunk's start: a data offset inside a page and more than one
+  // chunk per thread give the same tree as the data at 0.
   auto p = TestParams();
   p.threads = 2;
   constexpr uint64_t kShift = 4096 + 1536, kBlocks = 1031;
