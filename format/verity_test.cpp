@@ -244,6 +244,25 @@ TEST(BuildVerityTree, DataOffsetAndHashOffset) {
                   .ok());
 }
 
+TEST(BuildVerityTree, DataOffsetNotPageAligned) {
+  // Each thread releases the pages of its chunks, counted from the page
+  // below the chunk's start: a data offset inside a page and more than one
+  // chunk per thread give the same tree as the data at 0.
+  auto p = TestParams();
+  p.threads = 2;
+  constexpr uint64_t kShift = 4096 + 1536, kBlocks = 1031;
+  auto image = TestImage(kBlocks);
+  std::vector<uint8_t> shifted(kShift + image.size(), 0xee);
+  std::memcpy(shifted.data() + kShift, image.data(), image.size());
+  auto fd = MemFile(shifted);
+  auto hash = MemFile();
+  auto tree = BuildVerityTree(fd.get(), kShift, image.size(), hash.get(), 0, p);
+  ASSERT_TRUE(tree.ok()) << tree.error().str();
+  EXPECT_EQ(HexEncode(tree->root_hash), BuildRoot(kBlocks, p));
+  EXPECT_TRUE(
+      VerifyVerityTree(fd.get(), kShift, image.size(), hash.get(), 0, p, tree->root_hash).ok());
+}
+
 TEST(BuildVerityTree, ClearErrors) {
   auto p = TestParams();
   auto data = MemFile(TestImage(4));
