@@ -289,8 +289,8 @@ int ChildEntry(void* arg) {
   RunChild(*start->options, *start->plan, start->pipe_fd);
 }
 
-// Enough for RunChild and ExecSearch (a PATH_MAX buffer, a few frames); only
-// the pages the child touches become resident.
+// Enough for RunChild and ExecSearch (a few frames and a buffer of at most
+// PATH_MAX + NAME_MAX); only the pages the child touches become resident.
 constexpr size_t kChildStackSize = 64 * 1024;
 
 // The fast path, as glibc's posix_spawn starts a child: CLONE_VM |
