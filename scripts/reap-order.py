@@ -57,6 +57,11 @@ VALGRIND_ONLY = re.compile(r"locale|ios|ostream|_ZNSo|_M_replace")
 # Found with `perf record -e exceptions:page_fault_user` on the real run.
 REAL_ONLY = ["waitid", "_dl_lookup_symbol_x", "_dl_setup_hash", "_dl_new_object",
              "_dl_add_to_namespace_list", "strcmp"]
+# Read-only data of glibc's start-up that sits alone in its windows of
+# .rodata (the cache-info table of cpu features, _dl_init_paths' system
+# directories); lld orders data sections the same way. String literals
+# cannot be ordered: the linker merges them into one section.
+DATA = ["intel_02_known", "system_dirs", "system_dirs_len"]
 VARIANT = re.compile(r"^__(\w+?)_(sse2|ssse3|sse4|sse42|avx|evex|erms)")
 
 
@@ -123,6 +128,7 @@ def main():
     bases |= {n for n in listed if n + "_ifunc" in text_symbols}
     listed += sorted(s for s in text_symbols if s.endswith("_ifunc"))
     listed += sorted(s for s in text_symbols if (m := VARIANT.match(s)) and m.group(1) in bases)
+    listed += DATA
     result, done = [], set()
     for name in listed:
         if name.startswith("0x") or name == "(below main)" or name in done:
