@@ -1,10 +1,13 @@
 #include "base/spawn.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -77,14 +80,21 @@ const char* StageName(Stage s) {
   return "spawn";
 }
 
-// Everything the child needs, built before fork: after fork (possibly in a
-// multi-threaded parent) the child may only make async-signal-safe calls, so
-// it must not allocate.
+// Everything the child needs, built before the clone: after it (possibly in
+// a multi-threaded parent, and on the fast path in the parent's own memory)
+// the child may only make system calls: it must not allocate, and must not
+// write anything of the parent's but the fields marked below.
 struct ChildPlan {
   const char* file = nullptr;  // what is executed (argv[0] of the options)
   std::vector<char*> argv;
   std::vector<char*> envp;
   char** env = nullptr;
+  // execvp's search, done by the child itself so that it neither needs
+  // `environ` pointed at `env` (a write into the parent's memory on the fast
+  // path) nor allocates: the PATH of `env` ("/bin:/usr/bin" without one), and
+  // the argv of the /bin/sh fallback for an executable without "#!" (ENOEXEC).
+  const char* path = nullptr;
+  std::vector<char*> script_argv;  // [1] is written by the child: the file found
   int src_fds[3] = {-1, -1, -1};
   // parent_step: the child blocks reading go_read until the parent has run
   // it (one byte) or gave up (EOF: the child exits, the parent kills it).
@@ -134,7 +144,63 @@ int MoveInheritedFds(const std::vector<int>& fds, int pipe_fd) {
   return pipe_fd;
 }
 
-// Runs in the forked child; never returns.
+// execvp(plan.file) with plan.env and plan.path, as glibc's execvpe does it
+// (same order, errors and /bin/sh fallback); returns with errno set.
+void ExecSearch(const ChildPlan& plan) {
+  auto exec = [&plan](const char* file) {
+    ::execve(file, plan.argv.data(), plan.env);
+    if (errno == ENOEXEC) {
+      char** script = const_cast<char**>(plan.script_argv.data());
+      script[1] = const_cast<char*>(file);
+      ::execve(script[0], script, plan.env);
+      errno = ENOEXEC;  // what the caller is told: the file, not /bin/sh
+    }
+  };
+  const char* file = plan.file;
+  if (std::strchr(file, '/') != nullptr) {
+    exec(file);
+    return;
+  }
+  const size_t file_len = std::strlen(file) + 1;  // with its NUL
+  if (file_len > NAME_MAX + 1) {
+    errno = ENAMETOOLONG;
+    return;
+  }
+  // Sized like glibc's (a variable-length array there): a fixed
+  // PATH_MAX-sized one would cost the child's stack more pages.
+  const size_t path_len = ::strnlen(plan.path, PATH_MAX - 1) + 1;
+  char* buffer = static_cast<char*>(__builtin_alloca(path_len + file_len));
+  bool got_eacces = false;
+  for (const char* p = plan.path;;) {
+    const char* end = ::strchrnul(p, ':');
+    if (static_cast<size_t>(end - p) < path_len) {
+      // "dir/file", or "file" (the current directory) for an empty entry.
+      char* at = static_cast<char*>(std::memcpy(buffer, p, end - p)) + (end - p);
+      if (end > p) *at++ = '/';
+      std::memcpy(at, file, file_len);
+      exec(buffer);
+      switch (errno) {
+        case EACCES:
+          got_eacces = true;
+          [[fallthrough]];
+        case ENOENT:
+        case ESTALE:
+        case ENOTDIR:
+        case ENODEV:
+        case ETIMEDOUT:
+          break;  // not here (or not for us): the next directory
+        default:
+          return;  // found, but it failed to run
+      }
+    }
+    if (*end == '\0') break;
+    p = end + 1;
+  }
+  if (got_eacces) errno = EACCES;
+}
+
+// Runs in the child (forked, or on the fast path sharing the parent's
+// memory until exec); never returns.
 [[noreturn]] void RunChild(const SpawnOptions& o, const ChildPlan& plan, int pipe_fd) {
   if (plan.go_read >= 0) {
     ::close(plan.go_write);
@@ -192,23 +258,49 @@ int MoveInheritedFds(const std::vector<int>& fds, int pipe_fd) {
       ::close_range(keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     ChildFail(pipe_fd, Stage::kCloseRange);
 
-  ResetSignals();
   if (o.signals) {
-    struct sigaction ign {};
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    for (int sig : o.signals->ignored) ::sigaction(sig, &ign, nullptr);
+    // Only what the caller lists: exec resets handlers and keeps SIG_IGN.
+    struct sigaction sa {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    for (int sig : o.signals->defaulted) ::sigaction(sig, &sa, nullptr);
+    sa.sa_handler = SIG_IGN;
+    for (int sig : o.signals->ignored) ::sigaction(sig, &sa, nullptr);
     ::sigprocmask(SIG_SETMASK, &o.signals->mask, nullptr);
+  } else {
+    ResetSignals();
   }
-  // execvp searches the PATH of `environ`: point it at the child's
-  // environment first, so a PATH given in options.env is the one searched.
-  environ = plan.env;
   if (o.exec_fd >= 0) {
     ::syscall(SYS_execveat, o.exec_fd, "", plan.argv.data(), plan.env, AT_EMPTY_PATH);
   } else {
-    ::execvp(plan.file, plan.argv.data());
+    ExecSearch(plan);
   }
   ChildFail(pipe_fd, Stage::kExec);
+}
+
+struct ChildStart {
+  const SpawnOptions* options;
+  const ChildPlan* plan;
+  int pipe_fd;
+};
+
+int ChildEntry(void* arg) {
+  const auto* start = static_cast<const ChildStart*>(arg);
+  RunChild(*start->options, *start->plan, start->pipe_fd);
+}
+
+// Enough for RunChild and ExecSearch (a few frames and a buffer of at most
+// PATH_MAX + NAME_MAX); only the pages the child touches become resident.
+constexpr size_t kChildStackSize = 64 * 1024;
+
+// The fast path, as glibc's posix_spawn starts a child: CLONE_VM |
+// CLONE_VFORK, so there is no copy of the page tables and no copy-on-write
+// fault in the parent afterwards; the parent sleeps until the child has
+// exec'd or exited. The child runs on a stack of its own inside this frame,
+// which nothing else uses meanwhile.
+[[gnu::noinline]] pid_t CloneVfork(ChildStart* start) {
+  alignas(64) char stack[kChildStackSize];
+  return ::clone(ChildEntry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, start);
 }
 
 struct FailureReport {
@@ -253,16 +345,6 @@ Result<std::optional<FailureReport>> ReadFailure(int fd, int timeout_ms) {
 
 }  // namespace
 
-ChildSignals CurrentSignalState() {
-  ChildSignals s;
-  ::sigprocmask(SIG_SETMASK, nullptr, &s.mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction old {};
-    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) s.ignored.push_back(sig);
-  }
-  return s;
-}
-
 void ResetSignals() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -296,6 +378,16 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   } else {
     plan.env = environ;
   }
+  plan.path = "/bin:/usr/bin";  // glibc's default when there is no PATH
+  for (char** e = plan.env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PATH=", 5) == 0) {
+      plan.path = *e + 5;
+      break;
+    }
+  }
+  plan.script_argv.push_back(const_cast<char*>("/bin/sh"));
+  plan.script_argv.push_back(nullptr);  // the file, filled in by the child
+  plan.script_argv.insert(plan.script_argv.end(), plan.argv.begin() + 1, plan.argv.end());
   plan.src_fds[0] = options.stdin_fd;
   plan.src_fds[1] = options.stdout_fd;
   plan.src_fds[2] = options.stderr_fd;
@@ -314,6 +406,12 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   }
   const bool use_clone3 =
       options.clone_flags != 0 || options.cgroup_fd >= 0 || options.pidfd_out != nullptr;
+  // The fast path (CloneVfork) whenever the child only runs the built-in
+  // steps: a ChildStep may allocate and a parent_step needs the parent
+  // running while the child waits, and with a start timeout the parent must
+  // stay awake to enforce it (a vfork parent sleeps until exec).
+  const bool use_vfork = !use_clone3 && options.steps.empty() && !options.parent_step &&
+                         options.start_timeout.count() == 0;
   int child_pidfd = -1;
   struct clone_args args {};
   args.flags = options.clone_flags;
@@ -335,20 +433,28 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
     limited_options.new_process_group = true;
     o = &limited_options;
   }
-  // Block everything across fork so the child never runs one of the parent's
-  // handlers before ResetSignals().
+  // Block everything across the clone so the child never runs one of the
+  // parent's handlers before its signals are reset.
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  // clone3 without a stack returns in the child like fork (glibc 2.36 has
-  // no clone3 wrapper; its pid cache is gone since 2.25, so getpid is right).
-  pid_t pid = use_clone3 ? static_cast<pid_t>(sys::Clone3(&args, sizeof(args))) : ::fork();
-  if (pid == 0) RunChild(*o, plan, write_end.get());
+  pid_t pid;
+  if (use_vfork) {
+    ChildStart start{o, &plan, write_end.get()};
+    pid = CloneVfork(&start);
+  } else {
+    // clone3 without a stack returns in the child like fork (glibc 2.36 has
+    // no clone3 wrapper; its pid cache is gone since 2.25, so getpid is right).
+    pid = use_clone3 ? static_cast<pid_t>(sys::Clone3(&args, sizeof(args))) : ::fork();
+    if (pid == 0) RunChild(*o, plan, write_end.get());
+  }
   int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0)
-    return ErrnoErrorCode(fork_errno)
-           << (use_clone3 ? "clone3 for " : "fork for ") << options.argv[0];
+    return ErrnoErrorCode(fork_errno) << (use_clone3  ? "clone3 for "
+                                          : use_vfork ? "clone for "
+                                                      : "fork for ")
+                                      << options.argv[0];
   unique_fd pidfd(child_pidfd);
 
   write_end.reset();

@@ -35,15 +35,20 @@ struct ChildStep {
 };
 
 // A signal state for the child instead of a fresh one: the reaper hands its
-// child the mask and the ignored signals it inherited itself, as tini does
-// (a drop-in must not un-ignore SIGPIPE behind the caller's back).
+// child the mask it inherited and puts back the dispositions it changed
+// itself, as tini does (a drop-in must not un-ignore SIGPIPE behind the
+// caller's back). Every signal not listed keeps what exec makes of the
+// caller's disposition (a handler becomes SIG_DFL, SIG_IGN stays), so only
+// the listed ones cost a system call in the child: reading and resetting all
+// 64 cost ~130 of them per start (docs/performance.md). The caller must have
+// no handler for a signal that `mask` leaves unblocked and that is not in
+// `defaulted`: the child unblocks them just before exec, and a handler must
+// never run in the child (it shares the caller's memory until exec).
 struct ChildSignals {
   sigset_t mask;
-  std::vector<int> ignored;  // set to SIG_IGN; every other signal is SIG_DFL
+  std::vector<int> ignored;    // set to SIG_IGN in the child
+  std::vector<int> defaulted;  // set to SIG_DFL in the child
 };
-
-// The calling process's mask and ignored signals now.
-ChildSignals CurrentSignalState();
 
 inline constexpr size_t kMaxInheritFds = 64;
 

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -16,6 +19,8 @@
 #include "base/file.h"
 #include "base/testing/test_util.h"
 #include "base/unique_fd.h"
+
+extern char** environ;
 
 namespace initos {
 namespace {
@@ -161,6 +166,45 @@ TEST(SpawnTest, ChildStartsWithDefaultSignals) {
               if (!r.ok()) return 13;
               if (StatusField(r->out, "SigBlk") != "0000000000000000") return 14;
               if (StatusField(r->out, "SigIgn") != "0000000000000000") return 15;
+              return 0;
+            }),
+            0);
+}
+
+// With SpawnOptions::signals the child gets the given mask and only the
+// listed dispositions changed; the rest is what exec makes of the caller's
+// (handlers reset, SIG_IGN kept), as the reaper needs for tini's behaviour.
+TEST(SpawnTest, ChildSignalsSetOnlyWhatIsListed) {
+  EXPECT_EQ(InChild([] {
+              auto handler = [](int) {};
+              signal(SIGUSR1, SIG_IGN);  // not listed: stays ignored across exec
+              signal(SIGINT, SIG_IGN);   // listed as defaulted
+              signal(SIGUSR2, handler);  // not listed, blocked: exec resets it
+              signal(SIGHUP, handler);   // listed as defaulted
+              ChildSignals cs;
+              sigemptyset(&cs.mask);
+              sigaddset(&cs.mask, SIGTERM);
+              sigaddset(&cs.mask, SIGUSR2);
+              cs.ignored = {SIGQUIT};
+              cs.defaulted = {SIGINT, SIGHUP};
+              SpawnOptions o;
+              o.argv = {"cat", "/proc/self/status"};
+              o.signals = cs;
+              auto r = RunCaptured(o);
+              if (!r.ok()) return 10;
+              auto bits = [&r](const char* field) {
+                return std::strtoull(StatusField(r->out, field).c_str(), nullptr, 16);
+              };
+              auto bit = [](int sig) { return 1ULL << (sig - 1); };
+              if (bits("SigBlk") != (bit(SIGTERM) | bit(SIGUSR2))) return 11;
+              if (bits("SigIgn") != (bit(SIGUSR1) | bit(SIGQUIT))) return 12;
+              if (bits("SigCgt") != 0) return 13;
+              // The caller's own state is untouched.
+              struct sigaction now {};
+              sigaction(SIGINT, nullptr, &now);
+              if (now.sa_handler != SIG_IGN) return 14;
+              sigaction(SIGHUP, nullptr, &now);
+              if (now.sa_handler == SIG_DFL || now.sa_handler == SIG_IGN) return 15;
               return 0;
             }),
             0);
@@ -330,6 +374,122 @@ TEST(SpawnTest, InheritFdsAtFixedNumbersAndNothingElse) {
   EXPECT_TRUE(NoChildLeft());
   o.inherit_fds = {12345};
   EXPECT_FALSE(Spawn(o).ok());
+}
+
+// A child step forces the fork path; without one Spawn takes the fast
+// (CLONE_VM | CLONE_VFORK) path. Both must give the same results.
+SpawnOptions ForcedFork(SpawnOptions o) {
+  o.steps.push_back({"do nothing", [] { return Result<void>(); }});
+  return o;
+}
+
+std::string Describe(const Result<Outcome>& r) {
+  if (!r.ok()) return "error " + std::to_string(r.error().code) + " " + r.error().str();
+  return "status " + std::to_string(r->status) + " out " + r->out;
+}
+
+// The exec search the child does itself (execvp's rules: PATH of the given
+// environment, EACCES remembered while later directories are tried, the
+// /bin/sh fallback for an executable without "#!"), and the other failures,
+// on the fast path and on the fork path.
+TEST(SpawnTest, FastPathAndForkPathGiveTheSameResults) {
+  testutil::TempDir tmp;
+  const std::string denied = tmp.path() + "/denied", found = tmp.path() + "/found";
+  ASSERT_EQ(::mkdir(denied.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(found.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteStringToFile(denied + "/prog", "#!/bin/sh\necho denied\n").ok());
+  ASSERT_EQ(::chmod((denied + "/prog").c_str(), 0644), 0);
+  ASSERT_TRUE(WriteStringToFile(found + "/prog", "#!/bin/sh\necho found \"$@\"\n").ok());
+  ASSERT_EQ(::chmod((found + "/prog").c_str(), 0755), 0);
+  // No "#!": execve says ENOEXEC and execvp runs it with /bin/sh.
+  ASSERT_TRUE(WriteStringToFile(found + "/plain", "echo plain \"$0\" \"$@\"\n").ok());
+  ASSERT_EQ(::chmod((found + "/plain").c_str(), 0755), 0);
+
+  struct Case {
+    std::vector<std::string> argv;
+    std::string path;  // PATH of the child's environment
+    std::string cwd;
+    std::string expect;  // what both paths must give
+  };
+  const std::string eacces = "error " + std::to_string(EACCES) + " exec prog: ";
+  const std::vector<Case> cases = {
+      {{"prog", "a"}, found, "", "status 0 out found a\n"},
+      {{"prog", "a"}, denied + ":" + found, "", "status 0 out found a\n"},
+      {{"prog"}, denied, "", eacces + std::strerror(EACCES)},
+      {{"prog"},
+       "/nonexistent:" + tmp.path(),
+       "",
+       "error " + std::to_string(ENOENT) + " exec prog: " + std::strerror(ENOENT)},
+      {{"plain", "x"}, found, "", "status 0 out plain " + found + "/plain x\n"},
+      {{found + "/plain"}, "/nonexistent", "", "status 0 out plain " + found + "/plain\n"},
+      {{"prog"}, ":/nonexistent", found, "status 0 out found\n"},  // "" is the cwd
+      {{"prog"},
+       found,
+       "/nonexistent-initos-dir",
+       "error " + std::to_string(ENOENT) + " chdir for prog: " + std::strerror(ENOENT)},
+  };
+  for (const Case& c : cases) {
+    SpawnOptions o;
+    o.argv = c.argv;
+    o.env = std::vector<std::string>{"PATH=" + c.path};
+    o.cwd = c.cwd;
+    EXPECT_EQ(Describe(RunCaptured(o)), c.expect) << "fast path, " << c.argv[0];
+    EXPECT_EQ(Describe(RunCaptured(ForcedFork(o))), c.expect) << "fork path, " << c.argv[0];
+  }
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// The fast path shares the parent's memory until exec instead of copying
+// it: the parent's pages are not write-protected for copy-on-write, so
+// writing them afterwards costs no fault (after a fork, one per page).
+TEST(SpawnTest, FastPathCopiesNoPageTables) {
+  constexpr size_t kPages = 2048;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  void* mem =
+      ::mmap(nullptr, kPages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  ::madvise(mem, kPages * page, MADV_NOHUGEPAGE);  // one fault per 4 kB page
+  auto* bytes = static_cast<volatile char*>(mem);
+  auto faults_after_spawn = [&](const SpawnOptions& o) -> long {
+    for (size_t i = 0; i < kPages; ++i) bytes[i * page] = 1;
+    struct rusage before {
+    }, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    auto pid = Spawn(o);
+    if (!pid.ok()) return -1;
+    ::waitpid(*pid, nullptr, 0);
+    for (size_t i = 0; i < kPages; ++i) bytes[i * page] = 2;
+    ::getrusage(RUSAGE_SELF, &after);
+    return after.ru_minflt - before.ru_minflt;
+  };
+  SpawnOptions o;
+  o.argv = {"/bin/true"};
+  const long fast = faults_after_spawn(o);
+  const long forked = faults_after_spawn(ForcedFork(o));
+  ::munmap(mem, kPages * page);
+  EXPECT_GE(forked, static_cast<long>(kPages)) << "the fork path copies the page tables";
+  EXPECT_LT(fast, static_cast<long>(kPages / 8)) << "fast path: " << fast << " faults";
+}
+
+// The fast path's child runs in the parent's memory: it must leave the
+// parent's environment (and everything else) as it was, also when it gets
+// an environment of its own and fails.
+TEST(SpawnTest, FastPathLeavesTheParentsEnvironmentAlone) {
+  char** const environ_before = environ;
+  const char* path_before = std::getenv("PATH");
+  const std::string path_copy = path_before ? path_before : "";
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "echo $INITOS_SPAWN_VAR $PATH"};
+  o.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "INITOS_SPAWN_VAR=child"};
+  auto r = RunCaptured(o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->out, "child /usr/bin:/bin\n");
+  o.argv = {"initos-no-such-program"};
+  EXPECT_FALSE(Spawn(o).ok());
+  EXPECT_EQ(environ, environ_before);
+  EXPECT_EQ(std::getenv("INITOS_SPAWN_VAR"), nullptr);
+  ASSERT_NE(std::getenv("PATH"), nullptr);
+  EXPECT_EQ(std::string(std::getenv("PATH")), path_copy);
 }
 
 TEST(SpawnTest, RejectsEmptyArgv) {

@@ -76,13 +76,17 @@ sigset_t CollectedSignals() {
 }
 
 // Handing the terminal to the child's group can leave the reaper in the
-// background; it must not be stopped for printing a message then.
-void IgnoreTtySignals() {
+// background; it must not be stopped for printing a message then. What the
+// two were before goes into `child`, which gets them back (as with tini).
+void IgnoreTtySignals(ChildSignals* child) {
   struct sigaction ign {};
   ign.sa_handler = SIG_IGN;
   sigemptyset(&ign.sa_mask);
-  ::sigaction(SIGTTIN, &ign, nullptr);
-  ::sigaction(SIGTTOU, &ign, nullptr);
+  for (int sig : {SIGTTIN, SIGTTOU}) {
+    struct sigaction old {};
+    ::sigaction(sig, &ign, &old);
+    (old.sa_handler == SIG_IGN ? child->ignored : child->defaulted).push_back(sig);
+  }
 }
 
 bool CanReap() {
@@ -96,15 +100,17 @@ class Reaper {
   explicit Reaper(const ReaperOptions& o) : o_(o), log_(o.verbosity) {}
 
   int Run() {
-    // What the child gets back (tini restores the mask and the TTIN/TTOU
-    // dispositions it found; ignored signals stay ignored across exec).
-    const ChildSignals inherited = CurrentSignalState();
+    // What the child gets back, as tini does: the mask and the TTIN/TTOU
+    // dispositions the reaper found. It changes no other disposition (it
+    // collects signals through a signalfd), and signals it inherited as
+    // ignored stay ignored across fork and exec by themselves.
+    ChildSignals inherited;
     const sigset_t collected = CollectedSignals();
-    if (::sigprocmask(SIG_SETMASK, &collected, nullptr) < 0) {
+    if (::sigprocmask(SIG_SETMASK, &collected, &inherited.mask) < 0) {
       log_.Fatal(std::string("sigprocmask failed: '") + std::strerror(errno) + "'");
       return 1;
     }
-    IgnoreTtySignals();
+    IgnoreTtySignals(&inherited);
     if (o_.parent_death_signal && ::prctl(PR_SET_PDEATHSIG, o_.parent_death_signal) < 0) {
       log_.Fatal("Failed to set up parent death signal");
       return 1;
