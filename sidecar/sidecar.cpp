@@ -432,10 +432,16 @@ int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long) {
 
 namespace {
 
-// sshd counts as idle when its Rss did not change for this long; given up
-// (and released anyway) after kIdleChecksMax checks.
+// sshd counts as idle when its Rss did not change for this long and no
+// session (a forked child) runs: a session maps the same pages, and the
+// kernel leaves pages two processes map. Given up (and released anyway)
+// after kIdleChecksMax checks.
 constexpr double kIdleCheckSeconds = 0.5;
 constexpr int kIdleChecksMax = 120;
+// After a release: every kRecheckSeconds, once idle, again if logins have
+// faulted kRegrowKb back in.
+constexpr double kRecheckSeconds = 30;
+constexpr long kRegrowKb = 256;
 
 class SidecarLog {
  public:
@@ -462,6 +468,13 @@ long ResidentPages(pid_t pid) {
   long size = 0, resident = -1;
   if (std::sscanf(statm->c_str(), "%ld %ld", &size, &resident) != 2) return -1;
   return resident;
+}
+
+// Does pid have children (sshd's sessions)? False if unknown.
+bool HasChildren(pid_t pid) {
+  const std::string p = std::to_string(pid);
+  auto children = ReadFileToString("/proc/" + p + "/task/" + p + "/children");
+  return children.ok() && children->find_first_not_of(" \n") != std::string::npos;
 }
 
 std::string DescribeStatus(int status) {
@@ -530,7 +543,8 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   double started = 0;
   int backoff = o.min_backoff_ms;
   bool stopping = false;
-  long last_resident = -1;  // sshd's resident pages at the last idle check
+  long last_resident = -1;      // sshd's resident pages at the last idle check
+  long released_resident = -1;  // ... after the last release (-1: none yet)
   int idle_checks = 0;
   log.Line(6, "started, supervising " + o.sshd);
 
@@ -556,22 +570,28 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
     if (auto w = loop.Watch(kSshd, *pid); !w.ok()) log.Line(4, w.error().str());
     started = MonotonicSeconds();
     log.Line(6, "sshd started (pid " + std::to_string(*pid) + ")");
-    last_resident = -1;
+    last_resident = released_resident = -1;
     idle_checks = 0;
     loop.SetDeadline(kSshdIdle, started + kIdleCheckSeconds);
   };
   // Debian's sshd listener is ~9 MiB of Rss, almost all clean pages of its
   // 28 files mapped at start-up, most never touched again while it waits
   // (docs/performance.md). Once it has touched no new page for
-  // kIdleCheckSeconds, the kernel takes them back; a connection faults in
-  // what it needs again. Once per sshd process.
+  // kIdleCheckSeconds and serves no session, the kernel takes them back; a
+  // connection faults in what it needs again, which a check every
+  // kRecheckSeconds gives back once sshd is idle again.
   auto check_sshd_idle = [&] {
     const pid_t pid = loop.Pid(kSshd);
     if (pid == 0 || stopping) return;
+    const long page_kb = ::sysconf(_SC_PAGESIZE) / 1024;
     const long resident = ResidentPages(pid);
-    if (resident != last_resident && ++idle_checks < kIdleChecksMax) {
-      last_resident = resident;
-      loop.SetDeadline(kSshdIdle, MonotonicSeconds() + kIdleCheckSeconds);
+    const bool busy = resident != last_resident || HasChildren(pid);
+    last_resident = resident;
+    const bool first = released_resident < 0;
+    const double next = first ? kIdleCheckSeconds : kRecheckSeconds;
+    if ((busy && (!first || ++idle_checks < kIdleChecksMax)) ||
+        (!first && (resident - released_resident) * page_kb < kRegrowKb)) {
+      loop.SetDeadline(kSshdIdle, MonotonicSeconds() + next);
       return;
     }
     unique_fd pidfd(sys::PidfdOpen(pid, 0));
@@ -583,12 +603,15 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
       return;
     }
     const long after = ResidentPages(pid);
+    released_resident = std::max(after, 0L);
+    loop.SetDeadline(kSshdIdle, MonotonicSeconds() + kRecheckSeconds);
     // The maps text and page lists were the heap's high-water mark: give
     // its free pages back too (the supervisor's own idle release follows).
     ::malloc_trim(0);
-    const long kb = ::sysconf(_SC_PAGESIZE) / 1024;
-    log.Line(6, "sshd idle: released its clean file pages, Rss " + std::to_string(resident * kb) +
-                    " -> " + std::to_string(after * kb) + " kB");
+    log.Line(first ? 6 : 7, std::string("sshd idle: released its clean file pages") +
+                                (first ? "" : " again") + ", Rss " +
+                                std::to_string(resident * page_kb) + " -> " +
+                                std::to_string(after * page_kb) + " kB");
   };
   Supervision::Events events;
   events.exited = [&](Supervision::ChildId, int status) {
