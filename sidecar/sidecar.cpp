@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -13,11 +14,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "base/file.h"
 #include "base/log.h"
 #include "base/options.h"
+#include "base/resident.h"
 #include "base/spawn.h"
 #include "base/supervision.h"
 #include "base/sys/syscalls.h"
@@ -429,6 +432,17 @@ int NextBackoffMs(int current_ms, int min_ms, int max_ms, bool ran_long) {
 
 namespace {
 
+// sshd counts as idle when its Rss did not change for this long and no
+// session (a forked child) runs: a session maps the same pages, and the
+// kernel leaves pages two processes map. Given up (and released anyway)
+// after kIdleChecksMax checks.
+constexpr double kIdleCheckSeconds = 0.5;
+constexpr int kIdleChecksMax = 120;
+// After a release: every kRecheckSeconds, once idle, again if logins have
+// faulted kRegrowKb back in.
+constexpr double kRecheckSeconds = 30;
+constexpr long kRegrowKb = 256;
+
 class SidecarLog {
  public:
   explicit SidecarLog(const std::string& path) {
@@ -446,6 +460,22 @@ class SidecarLog {
  private:
   unique_fd fd_;
 };
+
+// sshd's resident pages (statm, in pages), -1 if unreadable.
+long ResidentPages(pid_t pid) {
+  auto statm = ReadFileToString("/proc/" + std::to_string(pid) + "/statm");
+  if (!statm.ok()) return -1;
+  long size = 0, resident = -1;
+  if (std::sscanf(statm->c_str(), "%ld %ld", &size, &resident) != 2) return -1;
+  return resident;
+}
+
+// Does pid have children (sshd's sessions)? False if unknown.
+bool HasChildren(pid_t pid) {
+  const std::string p = std::to_string(pid);
+  auto children = ReadFileToString("/proc/" + p + "/task/" + p + "/children");
+  return children.ok() && children->find_first_not_of(" \n") != std::string::npos;
+}
 
 std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -506,10 +536,16 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
   const std::vector<std::string> sshd_argv = {o.sshd, "-D", "-e", "-r", "-f", o.config};
   unique_fd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
   constexpr Supervision::ChildId kSshd = 0;
+  // A deadline only (no child in this slot): when sshd is idle, release
+  // its clean file pages.
+  constexpr Supervision::ChildId kSshdIdle = 1;
   Supervision loop(sfd.get(), /*reap_orphans=*/true);
   double started = 0;
   int backoff = o.min_backoff_ms;
   bool stopping = false;
+  long last_resident = -1;      // sshd's resident pages at the last idle check
+  long released_resident = -1;  // ... after the last release (-1: none yet)
+  int idle_checks = 0;
   log.Line(6, "started, supervising " + o.sshd);
 
   // The policy: sshd runs; when it ends it comes back after a backoff that
@@ -534,6 +570,52 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
     if (auto w = loop.Watch(kSshd, *pid); !w.ok()) log.Line(4, w.error().str());
     started = MonotonicSeconds();
     log.Line(6, "sshd started (pid " + std::to_string(*pid) + ")");
+    last_resident = released_resident = -1;
+    idle_checks = 0;
+    loop.SetDeadline(kSshdIdle, started + kIdleCheckSeconds);
+  };
+  // Debian's sshd listener is ~9 MiB of Rss, almost all clean pages of its
+  // 28 files mapped at start-up, most never touched again while it waits
+  // (docs/performance.md). Once it has touched no new page for
+  // kIdleCheckSeconds and serves no session, the kernel takes them back; a
+  // connection faults in what it needs again, which a check every
+  // kRecheckSeconds gives back once sshd is idle again.
+  auto check_sshd_idle = [&] {
+    const pid_t pid = loop.Pid(kSshd);
+    if (pid == 0 || stopping) return;
+    const long page_kb = ::sysconf(_SC_PAGESIZE) / 1024;
+    const long resident = ResidentPages(pid);
+    const bool busy = resident != last_resident || HasChildren(pid);
+    last_resident = resident;
+    const bool first = released_resident < 0;
+    const double next = first ? kIdleCheckSeconds : kRecheckSeconds;
+    if ((busy && (!first || ++idle_checks < kIdleChecksMax)) ||
+        (!first && (resident - released_resident) * page_kb < kRegrowKb)) {
+      loop.SetDeadline(kSshdIdle, MonotonicSeconds() + next);
+      // A recheck faults in the supervisor's own code again (fault-around:
+      // ~0.9 MiB for reading two /proc files): give it back as well.
+      if (!first && StartupPagesReleased()) ReleaseStartupPages();
+      return;
+    }
+    unique_fd pidfd(sys::PidfdOpen(pid, 0));
+    auto r = pidfd.ok() ? PageOutFilePages(pidfd.get(), pid)
+                        : Result<PageOutResult>(ErrnoError() << "pidfd_open " << pid);
+    if (!r.ok()) {
+      // Not fatal: an old kernel (ENOSYS), no CAP_SYS_NICE (EPERM).
+      log.Line(6, "sshd's pages stay resident: " + r.error().str());
+      return;
+    }
+    const long after = ResidentPages(pid);
+    released_resident = std::max(after, 0L);
+    loop.SetDeadline(kSshdIdle, MonotonicSeconds() + kRecheckSeconds);
+    // The maps text and page lists were the heap's high-water mark: give
+    // its free pages back too (the supervisor's own idle release follows).
+    ::malloc_trim(0);
+    log.Line(first ? 6 : 7, std::string("sshd idle: released its clean file pages") +
+                                (first ? "" : " again") + ", Rss " +
+                                std::to_string(resident * page_kb) + " -> " +
+                                std::to_string(after * page_kb) + " kB");
+    if (!first && StartupPagesReleased()) ReleaseStartupPages();
   };
   Supervision::Events events;
   events.exited = [&](Supervision::ChildId, int status) {
@@ -543,12 +625,17 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
     }
     // A crash loop backs off; a long healthy run starts over at min.
     if (MonotonicSeconds() - started >= 10) backoff = o.min_backoff_ms;
+    loop.ClearDeadline(kSshdIdle);
     log.Line(
         4, "sshd " + DescribeStatus(status) + "; restarting in " + std::to_string(backoff) + " ms");
     restart_later();
     return false;
   };
-  events.deadline = [&](Supervision::ChildId) {
+  events.deadline = [&](Supervision::ChildId id) {
+    if (id == kSshdIdle) {
+      check_sshd_idle();
+      return false;
+    }
     if (!stopping) {
       start_sshd();
     } else {
@@ -563,6 +650,7 @@ int RunSidecarSupervisor(const SidecarSupervisorOptions& o) {
     log.Line(6, std::string("received ") + ::strsignal(si.ssi_signo) + ", stopping sshd");
     stopping = true;
     loop.ClearDeadline(kSshd);  // no restart pending any more
+    loop.ClearDeadline(kSshdIdle);
     if (loop.Pid(kSshd) == 0) {
       log.Line(6, "stopped");
       return true;

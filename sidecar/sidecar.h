@@ -12,7 +12,8 @@
 //
 // The supervisor (`initos sidecar`) runs sshd in the foreground, restarts it
 // with exponential backoff when it dies, logs to /dev/kmsg, and on SIGTERM
-// stops sshd and exits 0.
+// stops sshd and exits 0. Once sshd is idle it has the kernel take back
+// sshd's clean file pages (base/resident.h PageOutFilePages).
 #pragma once
 
 #include <sys/types.h>

@@ -74,6 +74,26 @@ bool Alive(pid_t pid) {
   return rp != std::string::npos && stat->size() > rp + 2 && (*stat)[rp + 2] != 'Z';
 }
 
+// A "Name:   N kB" field of /proc/PID/status, -1 if missing.
+long StatusKb(pid_t pid, const std::string& name) {
+  auto text = ReadFileToString("/proc/" + std::to_string(pid) + "/status");
+  if (!text.ok()) return -1;
+  size_t at = text->find("\n" + name + ":");
+  if (at == std::string::npos) return -1;
+  return std::strtol(text->c_str() + at + name.size() + 2, nullptr, 10);
+}
+
+// Rss of file pages: sshd's files live in the sidecar's tmpfs (shmem).
+long FileRssKb(pid_t pid) {
+  return StatusKb(pid, "RssFile") + StatusKb(pid, "RssShmem");
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+  return n;
+}
+
 // Does the built binary already dispatch `initos sidecar`?
 bool BinaryHasSidecar() {
   return RunCmd(std::string(INITOS_BINARY) + " sidecar --help").ok();
@@ -189,6 +209,40 @@ TEST_F(SidecarTest, KeyLoginSeesTheOsRoot) {
   auto sshd_cmdline = ReadFileToString("/proc/" + std::to_string(kids[0]) + "/cmdline");
   ASSERT_TRUE(sshd_cmdline.ok());
   EXPECT_EQ(sshd_cmdline->rfind("@sshd", 0), 0u) << *sshd_cmdline;
+}
+
+// Once sshd sits idle the supervisor has the kernel take back its clean file
+// pages (process_madvise MADV_PAGEOUT); logins still work, its anonymous
+// memory is untouched, and a restarted sshd gets the same.
+TEST_F(SidecarTest, IdleSshdGivesBackItsFilePagesAndStillLogsIn) {
+  const std::string kReleased = "sshd idle: released its clean file pages";
+  Start();
+  for (int round = 1; round <= 2; round++) {
+    auto kids = Children(pid_);
+    ASSERT_EQ(kids.size(), 1u);
+    const pid_t sshd = kids[0];
+    // Listening, not yet idle for a second: what start-up left mapped.
+    const long file_before = FileRssKb(sshd);
+    const long anon_before = StatusKb(sshd, "RssAnon");
+    ASSERT_EQ(Count(Log(), kReleased), static_cast<size_t>(round - 1)) << Log();
+    ASSERT_TRUE(WaitFor([&] { return Count(Log(), kReleased) == static_cast<size_t>(round); }))
+        << Log();
+    const long file_after = FileRssKb(sshd);
+    const long anon_after = StatusKb(sshd, "RssAnon");
+    EXPECT_GT(file_before, 2048) << "sshd's file pages at start-up";
+    EXPECT_LT(file_after, file_before / 2) << file_before << " -> " << file_after << " kB\n"
+                                           << Log();
+    EXPECT_GE(anon_after, anon_before) << "anonymous pages were taken";
+    Cmd c = SshWithKey("client", "cat /sysroot/etc/marker");
+    EXPECT_TRUE(c.ok()) << c.out << Log();
+    EXPECT_EQ(c.out, "hello from the os\n");
+    if (round == 2) break;
+    ASSERT_EQ(::kill(sshd, SIGKILL), 0);
+    ASSERT_TRUE(WaitFor([&] {
+      auto k = Children(pid_);
+      return k.size() == 1 && k[0] != sshd && testutil::LoopbackPortOpen(port_);
+    })) << Log();
+  }
 }
 
 TEST_F(SidecarTest, PasswordsAndUnknownKeysAreRefused) {
