@@ -12,8 +12,10 @@
 #     wall clock). initos side: the sidecar's sshd. Peer: Debian's own
 #     openssh-server, installed into a copy of the same tree, after systemd
 #     has brought the network (systemd-networkd, DHCP) and ssh.service up.
-# Same kernel, QEMU machine (q35, TCG, one vCPU, 768 MiB), network and
-# console on both sides; disks are opened with snapshot=on, so every boot
+# Same kernel, QEMU machine (q35, TCG, one vCPU, 768 MiB, a virtio-rng as
+# cloud VMs have: QEMU's default CPU has no RDRAND), network and console on
+# both sides (Debian's initrd carries no hw_random driver and the tree no
+# modules, so only initos' config loads virtio-rng); disks are opened with snapshot=on, so every boot
 # starts from the same bytes. The two sides are interleaved run by run.
 # Usage: bench/handover.sh --raw DIR -n N --initos BINARY --work DIR [--quick]
 set -euo pipefail
@@ -87,7 +89,8 @@ initos_disk=$work/initos-disk.img
 cp "$demo/disk.img" "$initos_disk"
 
 common=(qemu-system-x86_64 -accel "$accel" -M q35 -m 768 -smp 1 -nographic -no-reboot -kernel "$kernel"
-  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0)
+  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0
+  -device virtio-rng-pci)
 snapshot=on
 side_args() {  # side_args a|b: the side's initrd, disk and kernel command line, into $args
   if [[ $1 == a ]]; then

@@ -58,7 +58,7 @@ cat >"$d/initos.toml" <<TOML
 # the SSH sidecar running beside it. See configs/initos.toml for every key.
 [init]
 mode = "switch-root"
-modules = ["virtio_pci", "virtio_blk", "virtio_net", "dm-mod", "dm-verity", "erofs", "overlay", "loop"]
+modules = ["virtio_pci", "virtio_blk", "virtio_net", "virtio-rng", "dm-mod", "dm-verity", "erofs", "overlay", "loop"]
 [rootfs]
 image = "PARTLABEL=debian"
 name = "debian"
@@ -75,7 +75,7 @@ TOML
 build/initos image initramfs -o "$d/initramfs.img" --config "$d/initos.toml" --kver "$kver" \
   --with-sshd --file "$d/dev/signing.pub=/etc/initos/keys/dev.pub" \
   --file scripts/demo/network-up=/etc/initos/network-up \
-  $(for m in virtio_pci virtio_blk virtio_net dm-mod dm-verity erofs overlay loop; do echo --module $m; done)
+  $(for m in virtio_pci virtio_blk virtio_net virtio-rng dm-mod dm-verity erofs overlay loop; do echo --module $m; done)
 
 # bench/switch_root.sh reuses everything up to here.
 if [[ -n ${INITOS_DEMO_PREPARE_ONLY:-} ]]; then
@@ -88,7 +88,8 @@ qemu=(qemu-system-x86_64 -accel "${INITOS_QEMU_ACCEL:-tcg}" -M q35 -m 768 -nogra
   -kernel "$kernel" -initrd "$d/initramfs.img"
   -append "console=ttyS0 panic=-1 systemd.show_status=1"
   -drive "file=$d/disk.img,format=raw,if=virtio"
-  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0)
+  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0
+  -device virtio-rng-pci)
 
 cat <<MSG
 
