@@ -40,16 +40,16 @@ double MonotonicSeconds();
 class LogMessage {
  public:
   explicit LogMessage(Severity s) : severity_(s) {}
-  ~LogMessage() { LogLine(severity_, stream_.str()); }
+  ~LogMessage() { LogLine(severity_, text_); }
   template <typename V>
   LogMessage& operator<<(const V& v) {
-    stream_ << v;
+    AppendText(text_, v);
     return *this;
   }
 
  private:
   Severity severity_;
-  std::ostringstream stream_;
+  std::string text_;
 };
 
 }  // namespace base

@@ -5,10 +5,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "base/text.h"
 
 namespace initos {
 inline namespace base {
@@ -30,14 +31,14 @@ class ErrorBuilder {
   explicit ErrorBuilder(int code) : code_(code) {}
   template <typename V>
   ErrorBuilder& operator<<(const V& v) {
-    stream_ << v;
+    AppendText(text_, v);
     return *this;
   }
-  operator Error() const { return Error{code_, stream_.str()}; }  // NOLINT(implicit)
+  operator Error() const { return Error{code_, text_}; }  // NOLINT(implicit)
 
  private:
   int code_;
-  std::ostringstream stream_;
+  std::string text_;
 };
 
 // Captures errno at construction, before anything else can clobber it.

@@ -17,7 +17,6 @@
 #include <cstring>
 #include <exception>
 #include <optional>
-#include <sstream>
 
 #include "base/children.h"
 #include "base/file.h"
@@ -149,9 +148,17 @@ Result<void> StageMounts(Pid1State& s) {
 unique_fd OpenConsoleTty(const std::string& root) {
   auto active = ReadFileToString(PathUnderRoot(root, "/sys/class/tty/console/active"));
   if (active.ok()) {
-    std::istringstream words(*active);
-    std::string w, last;
-    while (words >> w) last = w;
+    // The last whitespace-separated word (no istringstream: it would build
+    // the C++ locale in PID 1 for this one line).
+    std::string_view words = *active;
+    constexpr std::string_view kSpace = " \t\n";
+    size_t end = words.find_last_not_of(kSpace);
+    std::string last;
+    if (end != std::string_view::npos) {
+      size_t begin = words.find_last_of(kSpace, end);
+      begin = begin == std::string_view::npos ? 0 : begin + 1;
+      last = std::string(words.substr(begin, end + 1 - begin));
+    }
     if (!last.empty()) {
       auto fd = OpenFile(PathUnderRoot(root, "/dev/" + last), O_RDWR | O_NOCTTY);
       if (fd.ok()) return std::move(*fd);

@@ -1,14 +1,18 @@
 #include "format/stage.h"
 
-#include <cstdio>
+#include <charconv>
+#include <string>
 
 namespace initos {
 inline namespace format {
 
+// "%.6f" without printf (whose floating-point code PID 1 would otherwise
+// run, and QEMU's TCG translate, only for these stamps): to_chars rounds
+// exactly as printf does and ignores the locale.
 std::string FormatSeconds(double t) {
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.6f", t);
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, t, std::chars_format::fixed, 6);
+  return std::string(buf, r.ptr);
 }
 
 std::string StageDoneLine(std::string_view name, double t) {

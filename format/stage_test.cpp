@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <regex>
 
 #include "base/children.h"
@@ -16,6 +17,17 @@ TEST(StageLines, ExactFormat) {
   EXPECT_EQ(StartingMainLine("/bin/sh", 0.25), "starting main: /bin/sh t=0.250000");
   EXPECT_TRUE(
       std::regex_match(StageDoneLine("early", 3.0), std::regex(R"(stage \w+ done t=\d+\.\d{6})")));
+}
+
+// FormatSeconds formats by integer arithmetic (no printf in PID 1): it must
+// print what "%.6f" prints.
+TEST(StageLines, FormatSecondsMatchesPrintf) {
+  for (double t : {0.0, 0.0000004, 0.0000005, 0.999999, 0.9999996, 1.5, 1.789442, 5.927033,
+                   12.3456789, 86399.123456, 1234567.000001, -0.25}) {
+    char want[64];
+    std::snprintf(want, sizeof want, "%.6f", t);
+    EXPECT_EQ(FormatSeconds(t), want) << t;
+  }
 }
 
 TEST(ParsePpidFromStat, HandlesHostileComm) {

@@ -46,7 +46,7 @@ bool IsMountPoint(const std::string& path) {
 }  // namespace
 
 Result<void> MountEarly(const std::string& root, const std::vector<MountSpec>& specs) {
-  std::ostringstream failures;
+  std::string failures;
   for (const MountSpec& m : specs) {
     std::string target = PathUnderRoot(root, m.target);
     auto made = MakeDirs(target, 0755);
@@ -65,11 +65,10 @@ Result<void> MountEarly(const std::string& root, const std::vector<MountSpec>& s
       LOG(Warning) << e.str() << " (optional, continuing)";
       continue;
     }
-    if (failures.tellp() > 0) failures << "; ";
-    failures << e.str();
+    if (!failures.empty()) failures += "; ";
+    failures += e.str();
   }
-  std::string all = failures.str();
-  if (!all.empty()) return Err() << all;
+  if (!failures.empty()) return Err() << failures;
   return {};
 }
 
